@@ -5,7 +5,7 @@
 //! (the kernel's own implementation) or over the internal `eigen.kernel.v0`
 //! gRPC service (an adapter in the api crate). Nothing here knows protobuf.
 
-use crate::compiler::Diagnostic;
+use crate::compiler::{CompileStats, Diagnostic, ProgramFormat};
 use crate::job::{JobId, JobStatus, TaskState};
 use async_trait::async_trait;
 use eigen_hal::{DeviceStatus, Target};
@@ -21,18 +21,6 @@ pub struct RequestContext {
     pub tenant: String,
     /// The trace id carried into every log line of the request's path.
     pub trace_id: String,
-}
-
-/// The source language of a program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ProgramFormat {
-    /// Detect from the `OPENQASM` header.
-    #[default]
-    Detect,
-    /// OpenQASM 2.0.
-    OpenQasm2,
-    /// OpenQASM 3.
-    OpenQasm3,
 }
 
 /// A job as the client submitted it.
@@ -131,23 +119,6 @@ pub struct ArtifactRef {
     pub size_bytes: u64,
     /// SHA-256 of the content, hex.
     pub sha256: String,
-}
-
-/// Compiler statistics of a program.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct CompileStats {
-    /// Circuit depth.
-    pub depth: u64,
-    /// Gate counts by name.
-    pub gate_counts: BTreeMap<String, u64>,
-    /// Number of 2-qubit gates.
-    pub two_qubit_gates: u64,
-    /// SWAPs inserted by routing.
-    pub swaps: u64,
-    /// Estimated duration on the device.
-    pub estimated_duration: Duration,
-    /// Estimated probability that no error occurs.
-    pub estimated_success: f64,
 }
 
 /// How and where a job ran.
