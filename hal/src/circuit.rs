@@ -107,6 +107,9 @@ pub enum Gate {
     Mcx,
     /// Z on the last qubit, controlled on all the others being |1> (symmetric).
     Mcz,
+    /// A 1-qubit unitary (row-major) on the last qubit, controlled on all the
+    /// others being |1>: what `ctrl @` makes of any 1-qubit gate.
+    Mcu(Box<[Complex64; 4]>),
     /// An arbitrary single-qubit unitary, row-major.
     Unitary1(Box<[Complex64; 4]>),
     /// An arbitrary two-qubit unitary, row-major, first qubit most significant.
@@ -125,7 +128,7 @@ impl Gate {
             Cx | Cy | Cz | Ch | Cp(_) | Crx(_) | Cry(_) | Crz(_) | Cu(..) | Csx | Swap | Iswap
             | Ecr | Rxx(_) | Ryy(_) | Rzz(_) | Rzx(_) | Unitary2(_) => 2,
             Ccx | Cswap => 3,
-            Mcx | Mcz => return None,
+            Mcx | Mcz | Mcu(_) => return None,
         })
     }
 
@@ -171,6 +174,7 @@ impl Gate {
             Cswap => "cswap",
             Mcx => "mcx",
             Mcz => "mcz",
+            Mcu(_) => "mcu",
             Unitary1(_) | Unitary2(_) => "unitary",
         }
     }
@@ -366,6 +370,7 @@ impl Gate {
             }
             Mcx => multi_controlled(n, [o, l, l, o]),
             Mcz => multi_controlled(n, [l, o, o, -l]),
+            Mcu(ref u) => multi_controlled(n, **u),
             Unitary1(ref u) => u.to_vec(),
             Unitary2(ref u) => u.to_vec(),
         }
@@ -568,6 +573,9 @@ mod tests {
         }
         assert!(is_unitary(&Mcx.matrix(4), 16));
         assert!(is_unitary(&Mcz.matrix(4), 16));
+        let h = Gate::H.matrix(1);
+        let mcu = Mcu(Box::new([h[0], h[1], h[2], h[3]]));
+        assert!(is_unitary(&mcu.matrix(3), 8));
     }
 
     #[test]
