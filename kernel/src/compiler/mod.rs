@@ -1,4 +1,14 @@
 //! The compiler: OpenQASM 2/3 in, native, routed, optimized circuits out.
+//!
+//! # Layout
+//!
+//! - [`qasm`]: the OpenQASM 2 and 3 front end (source -> circuit, diagnostics).
+//! - [`pipeline`]: [`compile`] and [`validate`], the passes in order.
+
+pub mod pipeline;
+pub mod qasm;
+
+pub use pipeline::{compile, validate};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
