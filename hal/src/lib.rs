@@ -9,6 +9,7 @@
 //!   gate set every compiler and simulator agrees on.
 //! - [`pulse`]: waveforms, ports, frames and schedules (OpenPulse-style).
 //! - [`target`]: a device's properties, the one data type the compiler reads.
+//! - [`topology`]: coupling-map generators (line, ring, grid, heavy-hex).
 //! - [`device`]: the [`Device`] trait, execution options, results, progress
 //!   and cancellation, and [`DeviceError`] with its actionable [`ErrorKind`].
 //! - [`instrument`]: small capability traits for lab instruments.
@@ -18,6 +19,7 @@ pub mod device;
 pub mod instrument;
 pub mod pulse;
 pub mod target;
+pub mod topology;
 pub mod units;
 
 pub use circuit::{Circuit, ClassicalRegister, Condition, Gate, Operation};

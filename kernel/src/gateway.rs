@@ -10,6 +10,7 @@ use crate::job::{JobId, JobStatus, TaskState};
 use async_trait::async_trait;
 use eigen_hal::{DeviceStatus, Target};
 use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -23,8 +24,10 @@ pub struct RequestContext {
     pub trace_id: String,
 }
 
-/// A job as the client submitted it.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A job as the client submitted it. Serializable because the kernel's store
+/// keeps it as submitted (crash recovery recompiles from it).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SubmitJob {
     /// A human-readable name.
     pub name: String,
@@ -109,7 +112,7 @@ pub struct JobEvent {
 }
 
 /// A pointer to a payload stored beside the results (the RFC's QFS refs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactRef {
     /// What it holds: `memory`, `statevector`, ...
     pub kind: String,
@@ -122,7 +125,8 @@ pub struct ArtifactRef {
 }
 
 /// How and where a job ran.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ExecutionMetadata {
     /// The device id.
     pub device: String,
@@ -145,7 +149,8 @@ pub struct ExecutionMetadata {
 }
 
 /// What a finished job produced.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct JobResults {
     /// Bitstring (Qiskit format) -> shots.
     pub counts: BTreeMap<String, u64>,

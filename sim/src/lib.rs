@@ -1,1 +1,37 @@
-//! placeholder
+//! Eigen's state-vector simulator devices.
+//!
+//! # Layout
+//!
+//! - `ops` (private): gates lowered to a few kernel shapes (dense, real,
+//!   rx-like, diagonal, bit flip, swap, phase) with controls as a mask, and
+//!   fusion of 1-qubit runs.
+//! - `kernels` (private): each shape applied to one contiguous block.
+//! - [`plan`]: cache blocking, a gate sequence cut into stages of one memory
+//!   pass each ([`Blocking`] sets the block size).
+//! - `exec` (private): stages run over the state in parallel (rayon), with
+//!   an AVX2 copy of the block loop chosen at run time.
+//! - [`state`]: the [`StateVector`], memory accounting, the buffer pool.
+//! - `sample` (private): probabilities, collapse and fast shot sampling.
+//! - [`noise`]: the [`NoiseModel`] built from calibration data.
+//! - `program` (private): a circuit validated and compiled into steps, and
+//!   the shot loop (sampling from one final state, or trajectories).
+//! - [`device`]: [`SimDevice`], the [`eigen_hal::Device`] implementation.
+//! - [`targets`]: `sim`, `sim-noisy`, and the emulated `sim-heavyhex-27` and
+//!   `sim-grid-25` with calibration data; [`default_devices`].
+
+pub mod device;
+mod exec;
+mod kernels;
+pub mod noise;
+mod ops;
+pub mod plan;
+mod program;
+mod sample;
+pub mod state;
+pub mod targets;
+
+pub use device::{SimConfig, SimDevice};
+pub use noise::{GateNoise, NoiseModel, QubitNoise};
+pub use plan::Blocking;
+pub use state::StateVector;
+pub use targets::default_devices;

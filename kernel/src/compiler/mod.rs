@@ -3,12 +3,27 @@
 //! # Layout
 //!
 //! - [`qasm`]: the OpenQASM 2 and 3 front end (source -> circuit, diagnostics).
-//! - [`pipeline`]: [`compile`] and [`validate`], the passes in order.
+//! - [`pipeline`]: [`compile`], [`optimize`] and [`validate`], the passes in order.
+//! - [`unroll`]: every gate to 1-qubit gates plus `cx`/`cz`/`swap`.
+//! - [`synth`]: 1-qubit Euler synthesis, controlled and multi-controlled
+//!   gates, arbitrary 2-qubit unitaries.
+//! - [`layout`]: initial placement (embedding search, SABRE bidirectional).
+//! - [`routing`]: coupling maps, the dependency graph, SABRE swap insertion.
+//! - [`optimize`]: native 2-qubit translation and peephole optimization.
+//! - [`kak`]: 2-qubit block re-synthesis (KAK, at most three `cx`).
+//! - [`emit`]: OpenQASM 3 output and statistics.
 
+pub mod emit;
+pub mod kak;
+pub mod layout;
+pub mod optimize;
 pub mod pipeline;
 pub mod qasm;
+pub mod routing;
+pub mod synth;
+pub mod unroll;
 
-pub use pipeline::{compile, validate};
+pub use pipeline::{compile, compile_circuit, optimize, optimize_circuit, validate};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

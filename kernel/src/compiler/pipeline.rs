@@ -1,10 +1,29 @@
-//! The compilation pipeline: parse, unroll, lay out, route, optimize, emit.
+//! The compilation pipeline: parse, unroll, lay out, route, translate,
+//! optimize, emit.
 //!
-//! (Being written; the signatures below are the contract.)
+//! 1. [`super::qasm::parse`] gives a circuit on program (virtual) qubits.
+//! 2. [`super::unroll`] rewrites every gate wider than 1 qubit into `cx`,
+//!    `cz` and `swap` (hardware), or only what OpenQASM cannot spell (an
+//!    all-to-all device accepting every gate).
+//! 3. [`super::layout`] picks the initial placement, [`super::routing`]
+//!    inserts swaps (SABRE) and tracks the final placement.
+//! 4. [`super::optimize`] translates to the native 2-qubit gate in a coupled
+//!    direction, then fuses and cancels (to a fixed point at levels 2-3).
+//! 5. [`super::emit`] writes OpenQASM 3 and the statistics.
 
+use super::emit;
+use super::kak;
+use super::layout::{self, Effort};
+use super::optimize::{self, MergeConfig, TwoQubitNative};
 use super::qasm::{self, ParseLimits};
-use super::{CompileOptions, CompileStats, Compiled, Diagnostic, ProgramFormat};
-use eigen_hal::Target;
+use super::routing::{Coupling, Dag, Layout, Rng, Step, route};
+use super::synth::OneQubitBasis;
+use super::unroll::{self, UnrollTo};
+use super::{CompileOptions, Compiled, Diagnostic, ProgramFormat, Severity};
+use eigen_hal::{Circuit, Gate, Operation, Target};
+
+/// Fixed seed: the same program and target always compile the same way.
+const SEED: u64 = 0x5EED_0F_E16E;
 
 /// Compiles `source` for `target`.
 pub fn compile(
@@ -13,25 +32,263 @@ pub fn compile(
     target: &Target,
     options: &CompileOptions,
 ) -> Result<Compiled, Vec<Diagnostic>> {
-    let _ = options;
     let parsed = qasm::parse(source, format, &ParseLimits::default())?;
-    let final_layout = (0..parsed.circuit.num_qubits).collect();
-    let _ = target;
-    Ok(Compiled {
-        circuit: parsed.circuit,
-        final_layout,
-        program: String::new(),
-        stats: CompileStats::default(),
-        warnings: parsed.warnings,
-    })
+    let mut compiled = compile_circuit(&parsed.circuit, target, options)?;
+    compiled.warnings.splice(0..0, parsed.warnings);
+    Ok(compiled)
+}
+
+/// Optimizes `source`: for `target` when given (then the same as
+/// [`compile`]), otherwise on its own qubits with every gate allowed.
+pub fn optimize(
+    source: &str,
+    format: ProgramFormat,
+    target: Option<&Target>,
+    options: &CompileOptions,
+) -> Result<Compiled, Vec<Diagnostic>> {
+    let parsed = qasm::parse(source, format, &ParseLimits::default())?;
+    let mut compiled = match target {
+        Some(t) => compile_circuit(&parsed.circuit, t, options)?,
+        None => optimize_circuit(&parsed.circuit, options)?,
+    };
+    compiled.warnings.splice(0..0, parsed.warnings);
+    Ok(compiled)
 }
 
 /// Every diagnostic of `source` (errors and warnings), checked against
 /// `target` when given. An empty list means the program is valid.
 pub fn validate(source: &str, format: ProgramFormat, target: Option<&Target>) -> Vec<Diagnostic> {
-    let _ = target;
     match qasm::parse(source, format, &ParseLimits::default()) {
-        Ok(p) => p.warnings,
+        Ok(p) => {
+            let mut d = p.warnings;
+            if let Some(t) = target {
+                d.extend(check_target(&p.circuit, t));
+            }
+            d
+        }
         Err(d) => d,
+    }
+}
+
+fn error(message: String) -> Diagnostic {
+    Diagnostic { severity: Severity::Error, line: 1, column: 1, message, snippet: String::new() }
+}
+
+/// What makes `circuit` impossible on `target`, whatever the compiler does.
+#[must_use]
+pub fn check_target(circuit: &Circuit, target: &Target) -> Vec<Diagnostic> {
+    let mut d = Vec::new();
+    if circuit.num_qubits > target.num_qubits {
+        d.push(error(format!(
+            "the program uses {} qubits but device {} has {}",
+            circuit.num_qubits, target.id, target.num_qubits
+        )));
+    } else if circuit.num_qubits > target.limits.max_qubits {
+        d.push(error(format!(
+            "the program uses {} qubits but device {} accepts at most {} per job",
+            circuit.num_qubits, target.id, target.limits.max_qubits
+        )));
+    }
+    let any = target.native_gates.is_empty();
+    let accepts = |n: &str| target.accepts_gate(n);
+    if OneQubitBasis::for_target(accepts, any).is_none() {
+        d.push(error(format!(
+            "device {} has no 1-qubit native gates the compiler can target (needs rz+sx, u, or rz+ry)",
+            target.id
+        )));
+    }
+    let multi = circuit
+        .ops
+        .iter()
+        .any(|op| matches!(op, Operation::Gate { qubits, .. } if qubits.len() >= 2));
+    if multi && TwoQubitNative::for_target(accepts, any).is_none() {
+        d.push(error(format!(
+            "device {} has no 2-qubit native gate the compiler can target (needs cz, cx or ecr)",
+            target.id
+        )));
+    }
+    for op in &circuit.ops {
+        if let Operation::Gate { gate, qubits, .. } = op
+            && matches!(gate, Gate::Mcx | Gate::Mcz | Gate::Mcu(_))
+            && qubits.len() > unroll::MAX_CONTROLS + 1
+            && !(any && target.coupling_map.is_none())
+        {
+            d.push(error(format!(
+                "{} with {} controls is too large to compile for device {} (at most {})",
+                gate.name(),
+                qubits.len() - 1,
+                target.id,
+                unroll::MAX_CONTROLS
+            )));
+            break;
+        }
+    }
+    d
+}
+
+/// Compiles an already-parsed circuit for `target`.
+pub fn compile_circuit(
+    circuit: &Circuit,
+    target: &Target,
+    options: &CompileOptions,
+) -> Result<Compiled, Vec<Diagnostic>> {
+    let problems = check_target(circuit, target);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let any = target.native_gates.is_empty();
+    let accepts = |n: &str| target.accepts_gate(n);
+    let basis = OneQubitBasis::for_target(accepts, any).ok_or_else(|| vec![error("no 1-qubit basis".into())])?;
+    let native2 = TwoQubitNative::for_target(accepts, any).unwrap_or(TwoQubitNative::Any);
+    let coupling = target
+        .coupling_map
+        .as_ref()
+        .map(|edges| Coupling::new(target.num_qubits as usize, edges));
+    run(circuit, coupling.as_ref(), basis, native2, &accepts, target, options)
+}
+
+/// Optimizes a circuit on its own qubits, every gate allowed.
+pub fn optimize_circuit(circuit: &Circuit, options: &CompileOptions) -> Result<Compiled, Vec<Diagnostic>> {
+    let target = Target {
+        id: "abstract".into(),
+        name: "all-to-all, every gate".into(),
+        kind: eigen_hal::DeviceKind::Simulator,
+        num_qubits: circuit.num_qubits,
+        coupling_map: None,
+        native_gates: Vec::new(),
+        qubits: Vec::new(),
+        dt: None,
+        limits: eigen_hal::Limits { max_shots: u32::MAX, max_qubits: circuit.num_qubits },
+        calibration_id: String::new(),
+    };
+    compile_circuit(circuit, &target, options)
+}
+
+fn run(
+    circuit: &Circuit,
+    coupling: Option<&Coupling>,
+    basis: OneQubitBasis,
+    native2: TwoQubitNative,
+    accepts: &dyn Fn(&str) -> bool,
+    target: &Target,
+    options: &CompileOptions,
+) -> Result<Compiled, Vec<Diagnostic>> {
+    let mut warnings = Vec::new();
+    let level = options.optimization_level;
+    if level > 3 {
+        warnings.push(Diagnostic {
+            severity: Severity::Warning,
+            line: 1,
+            column: 1,
+            message: format!("optimization level {level} is above 3; using 3"),
+            snippet: String::new(),
+        });
+    }
+    let level = level.min(3);
+    let to = if native2 == TwoQubitNative::Any && coupling.is_none() {
+        UnrollTo::Expressible
+    } else {
+        UnrollTo::TwoQubitBasis
+    };
+    let ops = unroll::unroll(&circuit.ops, to).map_err(|m| vec![error(m)])?;
+    let nv = circuit.num_qubits as usize;
+    let (ops, width, final_layout, swaps) = match coupling {
+        Some(c) => {
+            // Terminal measurements stay terminal (routing would otherwise
+            // move measured qubits afterwards): route without them, then
+            // measure where each qubit ended.
+            let terminal = circuit.measurements_are_terminal();
+            let (body, finals): (Vec<Operation>, Vec<Operation>) = if terminal {
+                ops.into_iter().partition(|op| !matches!(op, Operation::Measure { .. }))
+            } else {
+                (ops, Vec::new())
+            };
+            let (mut ops, layout, swaps) =
+                place_and_route(&body, nv, c, level).map_err(|m| vec![error(m)])?;
+            ops.extend(finals.iter().map(|m| map_op(m, &layout)));
+            (ops, c.len(), layout.v2p[..nv].to_vec(), swaps)
+        }
+        None => (ops, nv, (0..nv as u32).collect(), 0),
+    };
+    let ops = if native2 == TwoQubitNative::Any { ops } else { optimize::expand_swaps(ops, width) };
+    let ops = if native2 != TwoQubitNative::Any && level >= 1 { kak::consolidate(ops, width) } else { ops };
+    let ops = optimize::translate_2q(ops, native2, coupling);
+    let cfg = MergeConfig { basis, accepts, optimize: level >= 1 };
+    let mut ops = optimize::merge(&ops, width, &cfg);
+    if level >= 2 {
+        for _ in 0..8 {
+            let next = optimize::merge(&ops, width, &cfg);
+            let done = next.len() >= ops.len();
+            ops = next;
+            if done {
+                break;
+            }
+        }
+    }
+    let compiled = Circuit {
+        num_qubits: width as u32,
+        num_clbits: circuit.num_clbits,
+        cregs: circuit.cregs.clone(),
+        ops,
+    };
+    let program = emit::program(&compiled);
+    let stats = emit::stats(&compiled, target, swaps);
+    Ok(Compiled { circuit: compiled, final_layout, program, stats, warnings })
+}
+
+/// Lays out and routes `ops` (on `nv` program qubits) onto `coupling`;
+/// returns physical operations (with `swap`s), the final layout and the
+/// number of swaps.
+fn place_and_route(
+    ops: &[Operation],
+    nv: usize,
+    coupling: &Coupling,
+    level: u8,
+) -> Result<(Vec<Operation>, Layout, u64), String> {
+    let pairs: Vec<(u32, u32)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Operation::Gate { qubits, .. } if qubits.len() == 2 => Some((qubits[0], qubits[1])),
+            _ => None,
+        })
+        .collect();
+    let initial = layout::choose(&pairs, nv, coupling, Effort::for_level(level), SEED)?;
+    let dag = Dag::from_ops(ops, nv);
+    let tries = match level {
+        0 | 1 => 1,
+        2 => 4,
+        _ => 8,
+    };
+    let mut best: Option<(Vec<Operation>, Layout, u64)> = None;
+    for t in 0..tries {
+        let mut layout = initial.clone();
+        let mut out = Vec::with_capacity(ops.len() + ops.len() / 4);
+        let mut rng = Rng::new(SEED ^ (t as u64).wrapping_mul(0x9E37));
+        let swaps = route(&dag, coupling, &mut layout, &mut rng, |step, l| match step {
+            Step::Node(i) => out.push(map_op(&ops[i as usize], l)),
+            Step::Swap(a, b) => {
+                out.push(Operation::Gate { gate: Gate::Swap, qubits: vec![a, b], condition: None });
+            }
+        })?;
+        if best.as_ref().is_none_or(|(_, _, s)| swaps < *s) {
+            best = Some((out, layout, swaps));
+        }
+    }
+    best.ok_or_else(|| "internal: no routing attempt ran".into())
+}
+
+/// `op` on physical qubits under `layout`.
+fn map_op(op: &Operation, layout: &Layout) -> Operation {
+    let p = |q: &u32| layout.v2p[*q as usize];
+    match op {
+        Operation::Gate { gate, qubits, condition } => Operation::Gate {
+            gate: gate.clone(),
+            qubits: qubits.iter().map(p).collect(),
+            condition: condition.clone(),
+        },
+        Operation::Measure { qubit, clbit } => Operation::Measure { qubit: p(qubit), clbit: *clbit },
+        Operation::Reset { qubit } => Operation::Reset { qubit: p(qubit) },
+        Operation::Barrier { qubits } => Operation::Barrier { qubits: qubits.iter().map(p).collect() },
+        other => other.clone(),
     }
 }

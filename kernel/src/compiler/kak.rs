@@ -1,0 +1,408 @@
+//! Two-qubit blocks: KAK (Cartan) decomposition into at most three `cx`,
+//! and the consolidation pass that re-synthesizes runs of gates on one
+//! qubit pair when that saves `cx` (e.g. a routing swap next to a
+//! controlled phase: 5 `cx` become 3).
+//!
+//! Every re-synthesized block is checked against the block's own unitary
+//! before it replaces it, so a numerically awkward case keeps the original
+//! gates instead of changing the program.
+
+use super::synth::{self, Mat2};
+use eigen_hal::{Gate, Operation};
+use num_complex::Complex64;
+use std::f64::consts::FRAC_PI_2;
+
+type Mat4 = [Complex64; 16];
+
+const Z: Complex64 = Complex64::new(0.0, 0.0);
+
+fn mul4(a: &Mat4, b: &Mat4) -> Mat4 {
+    let mut m = [Z; 16];
+    for r in 0..4 {
+        for c in 0..4 {
+            m[r * 4 + c] = (0..4).map(|k| a[r * 4 + k] * b[k * 4 + c]).sum();
+        }
+    }
+    m
+}
+
+fn dagger4(a: &Mat4) -> Mat4 {
+    let mut m = [Z; 16];
+    for r in 0..4 {
+        for c in 0..4 {
+            m[r * 4 + c] = a[c * 4 + r].conj();
+        }
+    }
+    m
+}
+
+fn kron(a: &Mat2, b: &Mat2) -> Mat4 {
+    let mut m = [Z; 16];
+    for r in 0..4 {
+        for c in 0..4 {
+            m[r * 4 + c] = a[(r >> 1) * 2 + (c >> 1)] * b[(r & 1) * 2 + (c & 1)];
+        }
+    }
+    m
+}
+
+/// The magic basis (columns), in which local gates are real orthogonal and
+/// XX, YY, ZZ are diagonal.
+fn magic() -> Mat4 {
+    let h = std::f64::consts::FRAC_1_SQRT_2;
+    let (o, r, i) = (Z, Complex64::new(h, 0.0), Complex64::new(0.0, h));
+    [r, o, o, i, o, i, r, o, o, i, -r, o, r, o, o, -i]
+}
+
+/// Eigenvectors (columns of an orthogonal matrix) of a real symmetric 4x4.
+fn jacobi(mut a: [f64; 16]) -> [f64; 16] {
+    let mut v = [0.0; 16];
+    for k in 0..4 {
+        v[k * 5] = 1.0;
+    }
+    for _ in 0..64 {
+        let off: f64 = (0..4).flat_map(|p| (p + 1..4).map(move |q| (p, q))).map(|(p, q)| a[p * 4 + q].powi(2)).sum();
+        if off < 1e-30 {
+            break;
+        }
+        for p in 0..4 {
+            for q in p + 1..4 {
+                let apq = a[p * 4 + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * 4 + q] - a[p * 4 + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..4 {
+                    let (akp, akq) = (a[k * 4 + p], a[k * 4 + q]);
+                    a[k * 4 + p] = c * akp - s * akq;
+                    a[k * 4 + q] = s * akp + c * akq;
+                }
+                for k in 0..4 {
+                    let (apk, aqk) = (a[p * 4 + k], a[q * 4 + k]);
+                    a[p * 4 + k] = c * apk - s * aqk;
+                    a[q * 4 + k] = s * apk + c * aqk;
+                }
+                for k in 0..4 {
+                    let (vkp, vkq) = (v[k * 4 + p], v[k * 4 + q]);
+                    v[k * 4 + p] = c * vkp - s * vkq;
+                    v[k * 4 + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Splits a 4x4 known to be (close to) `a ⊗ b` into its factors.
+fn factor(k: &Mat4) -> (Mat2, Mat2) {
+    let (mut bi, mut bj, mut best) = (0, 0, -1.0);
+    for i in 0..2 {
+        for j in 0..2 {
+            let n: f64 = (0..4).map(|e| k[(2 * i + (e >> 1)) * 4 + 2 * j + (e & 1)].norm_sqr()).sum();
+            if n > best {
+                (bi, bj, best) = (i, j, n);
+            }
+        }
+    }
+    let blk = |i: usize, j: usize| -> Mat2 {
+        [k[(2 * i) * 4 + 2 * j], k[(2 * i) * 4 + 2 * j + 1], k[(2 * i + 1) * 4 + 2 * j], k[(2 * i + 1) * 4 + 2 * j + 1]]
+    };
+    let b0 = blk(bi, bj);
+    let det = b0[0] * b0[3] - b0[1] * b0[2];
+    let s = det.sqrt();
+    let b: Mat2 = [b0[0] / s, b0[1] / s, b0[2] / s, b0[3] / s];
+    let bd = synth::dagger(&b);
+    let mut a = [Z; 4];
+    for i in 0..2 {
+        for j in 0..2 {
+            let m = synth::mul(&bd, &blk(i, j));
+            a[i * 2 + j] = (m[0] + m[3]) / 2.0;
+        }
+    }
+    (a, b)
+}
+
+/// `u` (first qubit `q0` most significant) as at most three `cx` and
+/// 1-qubit gates, or `None` when the numerics fail the final check.
+#[must_use]
+pub fn synthesize(u: &Mat4, q0: u32, q1: u32) -> Option<Vec<Operation>> {
+    let b = magic();
+    let bd = dagger4(&b);
+    let up = mul4(&mul4(&bd, u), &b);
+    let mut m2 = [Z; 16];
+    for r in 0..4 {
+        for c in 0..4 {
+            m2[r * 4 + c] = (0..4).map(|k| up[k * 4 + r] * up[k * 4 + c]).sum();
+        }
+    }
+    for mix in [0.618_033_988_749_894_9, 1.324_717_957_244_746, -0.414_213_562_373_095] {
+        let real: [f64; 16] = std::array::from_fn(|i| m2[i].re + mix * m2[i].im);
+        let mut p = jacobi(real);
+        // det(P) = +1
+        let pc: Mat4 = std::array::from_fn(|i| Complex64::new(p[i], 0.0));
+        if det4(&pc).re < 0.0 {
+            for r in 0..4 {
+                p[r * 4] = -p[r * 4];
+            }
+        }
+        let pc: Mat4 = std::array::from_fn(|i| Complex64::new(p[i], 0.0));
+        let pt = transpose(&pc);
+        let d = mul4(&mul4(&pt, &m2), &pc);
+        let mut theta: [f64; 4] = std::array::from_fn(|k| d[k * 5].arg() / 2.0);
+        // Up = K1' diag(e^{i theta}) P^T with K1' real orthogonal.
+        let diag = |t: &[f64; 4], sign: f64| -> Mat4 {
+            let mut m = [Z; 16];
+            for k in 0..4 {
+                m[k * 5] = Complex64::from_polar(1.0, sign * t[k]);
+            }
+            m
+        };
+        let mut k1p = mul4(&mul4(&up, &pc), &diag(&theta, -1.0));
+        if det4(&k1p).re < 0.0 {
+            theta[0] += std::f64::consts::PI;
+            k1p = mul4(&mul4(&up, &pc), &diag(&theta, -1.0));
+        }
+        let k1 = mul4(&mul4(&b, &k1p), &bd);
+        let k2 = mul4(&mul4(&b, &pt), &bd);
+        // theta = g + a vXX + b vYY + c vZZ (orthogonal ±1 vectors).
+        let coeff = |pauli: &Mat4| -> f64 {
+            let v = mul4(&mul4(&bd, pauli), &b);
+            (0..4).map(|k| theta[k] * v[k * 5].re).sum::<f64>() / 4.0
+        };
+        let (x, y, zz) = paulis();
+        let (ca, cb, cc) = (coeff(&x), coeff(&y), coeff(&zz));
+        let (a1, b1) = factor(&k1);
+        let (a2, b2) = factor(&k2);
+        let mut out = Vec::with_capacity(16);
+        let g1 = |out: &mut Vec<Operation>, m: &Mat2, q: u32| {
+            for g in synth::synth_1q(m, synth::OneQubitBasis::Any) {
+                out.push(Operation::Gate { gate: g, qubits: vec![q], condition: None });
+            }
+        };
+        let gate = |out: &mut Vec<Operation>, g: Gate, qs: &[u32]| {
+            out.push(Operation::Gate { gate: g, qubits: qs.to_vec(), condition: None });
+        };
+        g1(&mut out, &a2, q0);
+        g1(&mut out, &b2, q1);
+        // exp(i(a XX + b YY + c ZZ)) with three cx (Vatan-Williams form)
+        gate(&mut out, Gate::Rz(FRAC_PI_2), &[q1]);
+        gate(&mut out, Gate::Cx, &[q1, q0]);
+        gate(&mut out, Gate::Rz(-2.0 * cc + FRAC_PI_2), &[q0]);
+        gate(&mut out, Gate::Ry(-2.0 * ca + FRAC_PI_2), &[q1]);
+        gate(&mut out, Gate::Cx, &[q0, q1]);
+        gate(&mut out, Gate::Ry(2.0 * cb - FRAC_PI_2), &[q1]);
+        gate(&mut out, Gate::Cx, &[q1, q0]);
+        gate(&mut out, Gate::Rz(-FRAC_PI_2), &[q0]);
+        g1(&mut out, &a1, q0);
+        g1(&mut out, &b1, q1);
+        if equal_up_to_phase(&block_unitary(&out, q0, q1)?, u) {
+            return Some(out);
+        }
+    }
+    None
+}
+
+fn transpose(a: &Mat4) -> Mat4 {
+    std::array::from_fn(|i| a[(i % 4) * 4 + i / 4])
+}
+
+fn det4(m: &Mat4) -> Complex64 {
+    // Laplace expansion along the first row of 3x3 minors.
+    let det3 = |r: [usize; 3], c: [usize; 3]| -> Complex64 {
+        let e = |i: usize, j: usize| m[r[i] * 4 + c[j]];
+        e(0, 0) * (e(1, 1) * e(2, 2) - e(1, 2) * e(2, 1)) - e(0, 1) * (e(1, 0) * e(2, 2) - e(1, 2) * e(2, 0))
+            + e(0, 2) * (e(1, 0) * e(2, 1) - e(1, 1) * e(2, 0))
+    };
+    let cols = [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]];
+    (0..4)
+        .map(|j| {
+            let s = if j % 2 == 0 { 1.0 } else { -1.0 };
+            m[j] * det3([1, 2, 3], cols[j]) * s
+        })
+        .sum()
+}
+
+fn paulis() -> (Mat4, Mat4, Mat4) {
+    let x = synth::gate_mat(&Gate::X);
+    let y = synth::gate_mat(&Gate::Y);
+    let z = synth::gate_mat(&Gate::Z);
+    (kron(&x, &x), kron(&y, &y), kron(&z, &z))
+}
+
+fn equal_up_to_phase(a: &Mat4, b: &Mat4) -> bool {
+    let k = (0..16).max_by(|&i, &j| a[i].norm().total_cmp(&a[j].norm())).unwrap_or(0);
+    let ph = b[k] / a[k];
+    (ph.norm() - 1.0).abs() < 1e-9 && (0..16).all(|i| (a[i] * ph - b[i]).norm() < 1e-8)
+}
+
+/// The unitary of unconditioned gates on `q0` (most significant) and `q1`;
+/// `None` if an operation is anything else.
+fn block_unitary(ops: &[Operation], q0: u32, q1: u32) -> Option<Mat4> {
+    let id = synth::IDENTITY;
+    let mut u = kron(&id, &id);
+    for op in ops {
+        let Operation::Gate { gate, qubits, condition: None } = op else { return None };
+        let m: Mat4 = match qubits.as_slice() {
+            [q] if *q == q0 => kron(&synth::gate_mat(gate), &id),
+            [q] if *q == q1 => kron(&id, &synth::gate_mat(gate)),
+            [a, b] if (*a, *b) == (q0, q1) => gate.matrix(2).try_into().ok()?,
+            [a, b] if (*a, *b) == (q1, q0) => {
+                let g: Mat4 = gate.matrix(2).try_into().ok()?;
+                // reorder: index bits swapped
+                let sw = |i: usize| (i & 1) << 1 | i >> 1;
+                std::array::from_fn(|i| g[sw(i / 4) * 4 + sw(i % 4)])
+            }
+            _ => return None,
+        };
+        u = mul4(&m, &u);
+    }
+    Some(u)
+}
+
+/// Re-synthesizes every maximal run of gates confined to one qubit pair
+/// that holds more than three 2-qubit gates. Runs are cut at measurements,
+/// resets, barriers, conditioned and wider gates.
+#[must_use]
+pub fn consolidate(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
+    struct Block {
+        pair: (u32, u32),
+        members: Vec<usize>,
+        two: usize,
+    }
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut owner: Vec<Option<usize>> = vec![None; ops.len()];
+    let mut open: Vec<Option<usize>> = vec![None; num_qubits];
+    let close = |open: &mut Vec<Option<usize>>, blocks: &[Block], q: u32| {
+        if let Some(k) = open[q as usize] {
+            let (a, b) = blocks[k].pair;
+            open[a as usize] = None;
+            open[b as usize] = None;
+        }
+    };
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            Operation::Gate { qubits, condition: None, .. } if qubits.len() == 1 => {
+                if let Some(k) = open[qubits[0] as usize] {
+                    blocks[k].members.push(i);
+                    owner[i] = Some(k);
+                }
+            }
+            Operation::Gate { qubits, condition: None, .. } if qubits.len() == 2 => {
+                let (a, b) = (qubits[0], qubits[1]);
+                match (open[a as usize], open[b as usize]) {
+                    (Some(x), Some(y)) if x == y => {
+                        blocks[x].members.push(i);
+                        blocks[x].two += 1;
+                        owner[i] = Some(x);
+                    }
+                    _ => {
+                        close(&mut open, &blocks, a);
+                        close(&mut open, &blocks, b);
+                        let k = blocks.len();
+                        blocks.push(Block { pair: (a, b), members: vec![i], two: 1 });
+                        owner[i] = Some(k);
+                        open[a as usize] = Some(k);
+                        open[b as usize] = Some(k);
+                    }
+                }
+            }
+            Operation::Gate { qubits, .. } | Operation::Barrier { qubits } => {
+                for &q in qubits {
+                    close(&mut open, &blocks, q);
+                }
+            }
+            Operation::Measure { qubit, .. } | Operation::Reset { qubit } => {
+                close(&mut open, &blocks, *qubit);
+            }
+            _ => {}
+        }
+    }
+    // Replacement for each block worth re-synthesizing.
+    let mut replacement: Vec<Option<Vec<Operation>>> = (0..blocks.len()).map(|_| None).collect();
+    for (k, blk) in blocks.iter().enumerate() {
+        if blk.two <= 3 {
+            continue;
+        }
+        let members: Vec<Operation> = blk.members.iter().map(|&i| ops[i].clone()).collect();
+        let (a, b) = blk.pair;
+        if let Some(u) = block_unitary(&members, a, b)
+            && let Some(new) = synthesize(&u, a, b)
+        {
+            replacement[k] = Some(new);
+        }
+    }
+    let mut out = Vec::with_capacity(ops.len());
+    for (i, op) in ops.into_iter().enumerate() {
+        match owner[i] {
+            Some(k) if replacement[k].is_some() => {
+                if blocks[k].members.last() == Some(&i)
+                    && let Some(new) = replacement[k].take()
+                {
+                    out.extend(new);
+                }
+            }
+            _ => out.push(op),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_block(seed: f64) -> Vec<Operation> {
+        let g = |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.to_vec(), condition: None };
+        vec![
+            g(Gate::U(seed, 0.3, -0.2), &[3]),
+            g(Gate::Cp(seed * 0.7), &[3, 5]),
+            g(Gate::Swap, &[5, 3]),
+            g(Gate::Ry(0.9), &[5]),
+            g(Gate::Crx(seed), &[5, 3]),
+            g(Gate::Iswap, &[3, 5]),
+        ]
+    }
+
+    #[test]
+    fn kak_is_exact_with_three_cx() {
+        for seed in [0.1, 0.7, 1.3, 2.9, -2.2] {
+            let ops = random_block(seed);
+            let u = block_unitary(&ops, 3, 5).expect("block");
+            let out = synthesize(&u, 3, 5).expect("synthesizes");
+            assert_eq!(out.iter().filter(|o| matches!(o, Operation::Gate { gate: Gate::Cx, .. })).count(), 3);
+            assert!(equal_up_to_phase(&block_unitary(&out, 3, 5).expect("block"), &u));
+        }
+        // special cases: identity, swap, cz, local
+        for ops in [
+            vec![],
+            vec![Operation::Gate { gate: Gate::Swap, qubits: vec![0, 1], condition: None }],
+            vec![Operation::Gate { gate: Gate::Cz, qubits: vec![0, 1], condition: None }],
+            vec![Operation::Gate { gate: Gate::H, qubits: vec![1], condition: None }],
+        ] {
+            let u = block_unitary(&ops, 0, 1).expect("block");
+            assert!(synthesize(&u, 0, 1).is_some(), "{ops:?}");
+        }
+    }
+
+    #[test]
+    fn consolidation_shrinks_swap_after_phase() {
+        let g = |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.to_vec(), condition: None };
+        let mut ops = Vec::new();
+        super::super::synth::Emitter { out: &mut ops, condition: None }.controlled(&synth::gate_mat(&Gate::P(0.4)), 0, 1);
+        for (c, t) in [(0, 1), (1, 0), (0, 1)] {
+            ops.push(g(Gate::Cx, &[c, t]));
+        }
+        ops.push(g(Gate::H, &[2]));
+        ops.push(g(Gate::Cx, &[1, 2]));
+        let before = block_unitary(&ops[..ops.len() - 2], 0, 1).expect("block");
+        let out = consolidate(ops, 3);
+        let cx = out.iter().filter(|o| matches!(o, Operation::Gate { gate: Gate::Cx, .. })).count();
+        assert_eq!(cx, 4, "{out:?}");
+        let n = out.len();
+        assert!(equal_up_to_phase(&block_unitary(&out[..n - 2], 0, 1).expect("block"), &before));
+    }
+}

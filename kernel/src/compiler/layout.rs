@@ -1,0 +1,266 @@
+//! Initial layout: which physical qubit starts holding each program qubit.
+//!
+//! First a bounded backtracking search for a swap-free embedding of the
+//! program's interaction graph (VF2-style, gives 0 swaps for e.g. nearest-
+//! neighbour circuits); otherwise SABRE's bidirectional refinement of
+//! several starting layouts (trivial, dense, random), keeping the one whose
+//! forward routing needs fewest swaps.
+
+use super::routing::{Coupling, Dag, Layout, Rng, route};
+
+/// How hard to search, by optimization level.
+#[derive(Debug, Clone, Copy)]
+pub struct Effort {
+    /// Steps allowed to the embedding search (0 = skip).
+    pub embed_budget: u64,
+    /// Random starting layouts, beside trivial and dense.
+    pub random_trials: usize,
+    /// Forward-backward refinement rounds.
+    pub rounds: usize,
+}
+
+impl Effort {
+    /// The effort of optimization level `level` (0-3).
+    #[must_use]
+    pub fn for_level(level: u8) -> Self {
+        match level {
+            0 => Self { embed_budget: 0, random_trials: 0, rounds: 0 },
+            1 => Self { embed_budget: 20_000, random_trials: 2, rounds: 2 },
+            2 => Self { embed_budget: 100_000, random_trials: 8, rounds: 3 },
+            _ => Self { embed_budget: 500_000, random_trials: 18, rounds: 4 },
+        }
+    }
+}
+
+/// Chooses the initial layout of `num_virtual` program qubits whose 2-qubit
+/// interactions are `pairs` (in program order) on `coupling`.
+pub fn choose(
+    pairs: &[(u32, u32)],
+    num_virtual: usize,
+    coupling: &Coupling,
+    effort: Effort,
+    seed: u64,
+) -> Result<Layout, String> {
+    let n = coupling.len();
+    let trivial = complete(&(0..num_virtual as u32).collect::<Vec<_>>(), n);
+    if pairs.is_empty() || effort.rounds == 0 && effort.embed_budget == 0 {
+        return Ok(trivial);
+    }
+    if effort.embed_budget > 0
+        && let Some(l) = embed(pairs, num_virtual, coupling, effort.embed_budget)
+    {
+        return Ok(l);
+    }
+    let forward = Dag::from_pairs(pairs, n, false);
+    let backward = Dag::from_pairs(pairs, n, true);
+    let mut rng = Rng::new(seed);
+    let mut starts = vec![trivial, dense(pairs, num_virtual, coupling)];
+    for _ in 0..effort.random_trials {
+        let mut perm: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            perm.swap(i, rng.below(i + 1));
+        }
+        starts.push(Layout::from_v2p(perm));
+    }
+    let mut best: Option<(u64, Layout)> = None;
+    let mut last_err = None;
+    for start in starts {
+        let mut layout = start;
+        let mut ok = true;
+        for _ in 0..effort.rounds {
+            let mut l = layout.clone();
+            if route(&forward, coupling, &mut l, &mut rng, |_, _| {}).is_err()
+                || route(&backward, coupling, &mut l, &mut rng, |_, _| {}).is_err()
+            {
+                ok = false;
+                break;
+            }
+            layout = l;
+        }
+        if !ok {
+            continue;
+        }
+        let mut l = layout.clone();
+        match route(&forward, coupling, &mut l, &mut rng, |_, _| {}) {
+            Ok(swaps) => {
+                if best.as_ref().is_none_or(|(b, _)| swaps < *b) {
+                    best = Some((swaps, layout));
+                }
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    best.map(|(_, l)| l).ok_or_else(|| {
+        last_err.unwrap_or_else(|| "the program does not fit the device's connectivity".into())
+    })
+}
+
+/// Extends a partial assignment of virtual qubits to a full permutation of
+/// `n` physical qubits (ancillas fill the free ones in order).
+fn complete(v2p_prefix: &[u32], n: usize) -> Layout {
+    let mut used = vec![false; n];
+    for &p in v2p_prefix {
+        used[p as usize] = true;
+    }
+    let mut v2p = v2p_prefix.to_vec();
+    v2p.extend((0..n as u32).filter(|&p| !used[p as usize]));
+    Layout::from_v2p(v2p)
+}
+
+fn interaction_graph(pairs: &[(u32, u32)], num_virtual: usize) -> Vec<Vec<u32>> {
+    let mut g = vec![Vec::new(); num_virtual];
+    for &(a, b) in pairs {
+        if !g[a as usize].contains(&b) {
+            g[a as usize].push(b);
+            g[b as usize].push(a);
+        }
+    }
+    g
+}
+
+/// Program qubits by interaction degree, on a breadth-first walk from the
+/// most-connected physical qubit.
+fn dense(pairs: &[(u32, u32)], num_virtual: usize, coupling: &Coupling) -> Layout {
+    let n = coupling.len();
+    let g = interaction_graph(pairs, num_virtual);
+    let start = (0..n as u32).max_by_key(|&p| coupling.neighbours(p).len()).unwrap_or(0);
+    let mut order = Vec::with_capacity(n);
+    let mut seen = vec![false; n];
+    let mut queue = std::collections::VecDeque::from([start]);
+    seen[start as usize] = true;
+    while let Some(p) = queue.pop_front() {
+        order.push(p);
+        for &nb in coupling.neighbours(p) {
+            if !seen[nb as usize] {
+                seen[nb as usize] = true;
+                queue.push_back(nb);
+            }
+        }
+    }
+    order.extend((0..n as u32).filter(|&p| !seen[p as usize]));
+    let mut virtuals: Vec<u32> = (0..num_virtual as u32).collect();
+    virtuals.sort_by_key(|&v| std::cmp::Reverse(g[v as usize].len()));
+    let mut v2p = vec![0u32; num_virtual];
+    for (k, &v) in virtuals.iter().enumerate() {
+        v2p[v as usize] = order[k];
+    }
+    complete(&v2p, n)
+}
+
+/// Backtracking search for an embedding of the interaction graph into the
+/// coupling graph (a layout needing no swap), within `budget` steps.
+fn embed(pairs: &[(u32, u32)], num_virtual: usize, coupling: &Coupling, budget: u64) -> Option<Layout> {
+    let n = coupling.len();
+    let g = interaction_graph(pairs, num_virtual);
+    // Visit order: connected components, each breadth-first from its
+    // highest-degree qubit, so each qubit after the first has a placed
+    // neighbour whenever possible.
+    let mut order: Vec<u32> = Vec::with_capacity(num_virtual);
+    let mut placed_in_order = vec![false; num_virtual];
+    let mut by_degree: Vec<u32> = (0..num_virtual as u32).filter(|&v| !g[v as usize].is_empty()).collect();
+    by_degree.sort_by_key(|&v| std::cmp::Reverse(g[v as usize].len()));
+    for &root in &by_degree {
+        if placed_in_order[root as usize] {
+            continue;
+        }
+        placed_in_order[root as usize] = true;
+        let mut queue = std::collections::VecDeque::from([root]);
+        while let Some(v) = queue.pop_front() {
+            order.push(v);
+            let mut next: Vec<u32> =
+                g[v as usize].iter().copied().filter(|&u| !placed_in_order[u as usize]).collect();
+            next.sort_by_key(|&u| std::cmp::Reverse(g[u as usize].len()));
+            for u in next {
+                placed_in_order[u as usize] = true;
+                queue.push_back(u);
+            }
+        }
+    }
+    let mut v2p: Vec<Option<u32>> = vec![None; num_virtual];
+    let mut used = vec![false; n];
+    let mut steps = 0u64;
+    if !place(0, &order, &g, coupling, &mut v2p, &mut used, &mut steps, budget) {
+        return None;
+    }
+    // Idle program qubits go anywhere free.
+    let mut free = (0..n as u32).filter(|&p| !used[p as usize]);
+    let mut prefix = Vec::with_capacity(num_virtual);
+    for slot in &v2p {
+        prefix.push(match slot {
+            Some(p) => *p,
+            None => free.next()?,
+        });
+    }
+    Some(complete(&prefix, n))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn place(
+    k: usize,
+    order: &[u32],
+    g: &[Vec<u32>],
+    coupling: &Coupling,
+    v2p: &mut [Option<u32>],
+    used: &mut [bool],
+    steps: &mut u64,
+    budget: u64,
+) -> bool {
+    let Some(&v) = order.get(k) else { return true };
+    let anchor = g[v as usize].iter().find_map(|&u| v2p[u as usize]);
+    let candidates: Vec<u32> = match anchor {
+        Some(p) => coupling.neighbours(p).to_vec(),
+        None => {
+            let mut all: Vec<u32> = (0..coupling.len() as u32).collect();
+            all.sort_by_key(|&p| std::cmp::Reverse(coupling.neighbours(p).len()));
+            all
+        }
+    };
+    for p in candidates {
+        *steps += 1;
+        if *steps > budget {
+            return false;
+        }
+        if used[p as usize] || coupling.neighbours(p).len() < g[v as usize].len() {
+            continue;
+        }
+        let fits = g[v as usize]
+            .iter()
+            .all(|&u| v2p[u as usize].is_none_or(|pu| coupling.dist(pu, p) == 1));
+        if !fits {
+            continue;
+        }
+        v2p[v as usize] = Some(p);
+        used[p as usize] = true;
+        if place(k + 1, order, g, coupling, v2p, used, steps, budget) {
+            return true;
+        }
+        v2p[v as usize] = None;
+        used[p as usize] = false;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eigen_hal::topology;
+
+    #[test]
+    fn a_chain_embeds_into_heavy_hex_without_swaps() {
+        let coupling = Coupling::new(27, &topology::heavy_hex_27());
+        let pairs: Vec<(u32, u32)> = (0..11).map(|q| (q, q + 1)).collect();
+        let l = embed(&pairs, 12, &coupling, 100_000).expect("a 12-chain fits heavy-hex");
+        for &(a, b) in &pairs {
+            assert_eq!(coupling.dist(l.v2p[a as usize], l.v2p[b as usize]), 1);
+        }
+    }
+
+    #[test]
+    fn a_triangle_does_not_embed_into_a_grid() {
+        let coupling = Coupling::new(9, &topology::grid(3, 3));
+        assert!(embed(&[(0, 1), (1, 2), (2, 0)], 3, &coupling, 100_000).is_none());
+        let l = choose(&[(0, 1), (1, 2), (2, 0)], 3, &coupling, Effort::for_level(1), 7)
+            .expect("layout");
+        assert_eq!(l.v2p.len(), 9);
+    }
+}

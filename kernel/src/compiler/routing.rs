@@ -1,0 +1,502 @@
+//! SABRE-style routing (Li, Ding, Xie 2019): walk the dependency graph's
+//! front layer, run every gate whose qubits are adjacent, otherwise insert
+//! the swap that best shortens the front layer and a lookahead ("extended")
+//! set, with a decay that spreads swaps over qubits.
+//!
+//! Contract: the emitted sequence, read with the layout current at each
+//! step, performs the input's operations in a dependency-respecting order,
+//! and every 2-qubit operation lands on coupled physical qubits.
+
+use eigen_hal::Operation;
+
+const UNREACHABLE: u32 = u32::MAX;
+/// Size of the lookahead set and its weight.
+const EXTENDED_SET: usize = 20;
+const EXTENDED_WEIGHT: f64 = 0.5;
+const DECAY_STEP: f64 = 0.001;
+const DECAY_RESET: u32 = 5;
+
+/// The device's connectivity with all-pairs distances.
+#[derive(Debug, Clone)]
+pub struct Coupling {
+    n: usize,
+    adj: Vec<Vec<u32>>,
+    dist: Vec<u32>,
+    directed: std::collections::HashSet<(u32, u32)>,
+}
+
+impl Coupling {
+    /// Builds the map of `n` physical qubits from directed `edges`
+    /// (treated as undirected for adjacency). Edges out of range are ignored
+    /// (the caller validates the target).
+    #[must_use]
+    pub fn new(n: usize, edges: &[(u32, u32)]) -> Self {
+        let mut adj = vec![Vec::new(); n];
+        let mut directed = std::collections::HashSet::new();
+        for &(a, b) in edges {
+            if a == b || a as usize >= n || b as usize >= n {
+                continue;
+            }
+            directed.insert((a, b));
+            if !adj[a as usize].contains(&b) {
+                adj[a as usize].push(b);
+                adj[b as usize].push(a);
+            }
+        }
+        let mut dist = vec![UNREACHABLE; n * n];
+        let mut queue = std::collections::VecDeque::new();
+        for s in 0..n {
+            dist[s * n + s] = 0;
+            queue.push_back(s as u32);
+            while let Some(q) = queue.pop_front() {
+                let d = dist[s * n + q as usize];
+                for &nb in &adj[q as usize] {
+                    if dist[s * n + nb as usize] == UNREACHABLE {
+                        dist[s * n + nb as usize] = d + 1;
+                        queue.push_back(nb);
+                    }
+                }
+            }
+        }
+        Self { n, adj, dist, directed }
+    }
+
+    /// The number of physical qubits.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// True when the map has no qubits.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Hops between physical qubits (`u32::MAX` when disconnected).
+    #[must_use]
+    pub fn dist(&self, a: u32, b: u32) -> u32 {
+        self.dist[a as usize * self.n + b as usize]
+    }
+
+    /// True when reachable from one another.
+    #[must_use]
+    pub fn reachable(&self, a: u32, b: u32) -> bool {
+        self.dist(a, b) != UNREACHABLE
+    }
+
+    /// The neighbours of `p`.
+    #[must_use]
+    pub fn neighbours(&self, p: u32) -> &[u32] {
+        &self.adj[p as usize]
+    }
+
+    /// True when a directed gate may run as `(control, target)` = `(a, b)`.
+    #[must_use]
+    pub fn has_direction(&self, a: u32, b: u32) -> bool {
+        self.directed.contains(&(a, b))
+    }
+}
+
+/// A bijection of virtual to physical qubits (virtual qubits beyond the
+/// program's are idle ancillas).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// Physical qubit of each virtual qubit.
+    pub v2p: Vec<u32>,
+    /// Virtual qubit on each physical qubit.
+    pub p2v: Vec<u32>,
+}
+
+impl Layout {
+    /// Builds from a virtual-to-physical permutation of `0..n`.
+    #[must_use]
+    pub fn from_v2p(v2p: Vec<u32>) -> Self {
+        let mut p2v = vec![0; v2p.len()];
+        for (v, &p) in v2p.iter().enumerate() {
+            p2v[p as usize] = v as u32;
+        }
+        Self { v2p, p2v }
+    }
+
+    /// Swaps the contents of physical qubits `a` and `b`.
+    pub fn swap(&mut self, a: u32, b: u32) {
+        let (va, vb) = (self.p2v[a as usize], self.p2v[b as usize]);
+        self.p2v.swap(a as usize, b as usize);
+        self.v2p[va as usize] = b;
+        self.v2p[vb as usize] = a;
+    }
+}
+
+/// The dependency graph the router walks.
+#[derive(Debug, Clone)]
+pub struct Dag {
+    /// For each node, its virtual qubit pair when it needs adjacency.
+    pub pair: Vec<Option<(u32, u32)>>,
+    succ: Vec<Vec<u32>>,
+    indeg: Vec<u32>,
+}
+
+impl Dag {
+    /// Builds the graph of `ops` on `num_qubits` virtual qubits; nodes are
+    /// op indices. Classical bits are wires too (measure -> condition).
+    #[must_use]
+    pub fn from_ops(ops: &[Operation], num_qubits: usize) -> Self {
+        let wires = |op: &Operation| -> (Vec<usize>, Option<(u32, u32)>) {
+            let clbit = |c: u32| num_qubits + c as usize;
+            match op {
+                Operation::Gate { qubits, condition, .. } => {
+                    let mut w: Vec<usize> = qubits.iter().map(|&q| q as usize).collect();
+                    if let Some(c) = condition {
+                        w.extend(c.clbits.iter().map(|&b| clbit(b)));
+                    }
+                    let pair = (qubits.len() == 2).then(|| (qubits[0], qubits[1]));
+                    (w, pair)
+                }
+                Operation::Measure { qubit, clbit: c } => (vec![*qubit as usize, clbit(*c)], None),
+                Operation::Reset { qubit } => (vec![*qubit as usize], None),
+                Operation::Barrier { qubits } => {
+                    (qubits.iter().map(|&q| q as usize).collect(), None)
+                }
+                _ => (Vec::new(), None),
+            }
+        };
+        let mut dag = Self { pair: Vec::new(), succ: Vec::new(), indeg: Vec::new() };
+        let mut last: Vec<Option<u32>> = vec![None; num_qubits + eigen_hal::circuit::MAX_CLBITS];
+        for (i, op) in ops.iter().enumerate() {
+            let (w, pair) = wires(op);
+            dag.push(i as u32, &w, pair, &mut last);
+        }
+        dag
+    }
+
+    /// The graph of just the 2-qubit interactions, in order or reversed
+    /// (for layout search).
+    #[must_use]
+    pub fn from_pairs(pairs: &[(u32, u32)], num_qubits: usize, reversed: bool) -> Self {
+        let mut dag = Self { pair: Vec::new(), succ: Vec::new(), indeg: Vec::new() };
+        let mut last = vec![None; num_qubits];
+        let n = pairs.len();
+        for k in 0..n {
+            let (a, b) = pairs[if reversed { n - 1 - k } else { k }];
+            dag.push(k as u32, &[a as usize, b as usize], Some((a, b)), &mut last);
+        }
+        dag
+    }
+
+    fn push(&mut self, i: u32, wires: &[usize], pair: Option<(u32, u32)>, last: &mut [Option<u32>]) {
+        self.pair.push(pair);
+        self.succ.push(Vec::new());
+        let mut indeg = 0;
+        for &w in wires {
+            if let Some(p) = last.get(w).copied().flatten()
+                && self.succ[p as usize].last() != Some(&i)
+            {
+                self.succ[p as usize].push(i);
+                indeg += 1;
+            }
+            if let Some(slot) = last.get_mut(w) {
+                *slot = Some(i);
+            }
+        }
+        self.indeg.push(indeg);
+    }
+
+    /// The number of nodes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.pair.len()
+    }
+
+    /// True when there are no nodes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.pair.is_empty()
+    }
+}
+
+/// One step of a routed program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Run DAG node `i` (with the layout passed alongside).
+    Node(u32),
+    /// Swap physical qubits.
+    Swap(u32, u32),
+}
+
+/// A small deterministic generator (splitmix64) for tie-breaks and random
+/// layouts; seeded, so compilation is reproducible.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeds the generator.
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Routes `dag` from `layout` (updated in place to the final layout),
+/// calling `emit` for every step; returns the number of swaps. Fails when
+/// a gate's qubits lie in disconnected parts of the map.
+pub fn route(
+    dag: &Dag,
+    coupling: &Coupling,
+    layout: &mut Layout,
+    rng: &mut Rng,
+    mut emit: impl FnMut(Step, &Layout),
+) -> Result<u64, String> {
+    let n = coupling.len();
+    let mut indeg = dag.indeg.clone();
+    let mut front: Vec<u32> = (0..dag.len() as u32).filter(|&i| indeg[i as usize] == 0).collect();
+    let mut decay = vec![1.0f64; n];
+    let mut swaps = 0u64;
+    let mut since_progress = 0usize;
+    let mut since_reset = 0u32;
+    let mut seen = vec![0u32; dag.len()];
+    let mut stamp = 0u32;
+    let mut extended: Vec<(u32, u32)> = Vec::with_capacity(EXTENDED_SET);
+    let mut candidates: Vec<(u32, u32)> = Vec::new();
+    let mut best: Vec<(u32, u32)> = Vec::new();
+    let mut all: Vec<(u32, u32)> = Vec::new();
+    let mut incident: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+    loop {
+        // Run everything runnable.
+        let mut progressed = false;
+        let mut i = 0;
+        while i < front.len() {
+            let node = front[i];
+            let runnable = match dag.pair[node as usize] {
+                Some((a, b)) => {
+                    coupling.dist(layout.v2p[a as usize], layout.v2p[b as usize]) == 1
+                }
+                None => true,
+            };
+            if !runnable {
+                i += 1;
+                continue;
+            }
+            front.swap_remove(i);
+            emit(Step::Node(node), layout);
+            for &s in &dag.succ[node as usize] {
+                indeg[s as usize] -= 1;
+                if indeg[s as usize] == 0 {
+                    front.push(s);
+                }
+            }
+            progressed = true;
+        }
+        if front.is_empty() {
+            return Ok(swaps);
+        }
+        if progressed {
+            decay.fill(1.0);
+            since_progress = 0;
+            since_reset = 0;
+        }
+        for &node in &front {
+            if let Some((a, b)) = dag.pair[node as usize]
+                && !coupling.reachable(layout.v2p[a as usize], layout.v2p[b as usize])
+            {
+                return Err(format!(
+                    "program qubits {a} and {b} are mapped to disconnected parts of the device"
+                ));
+            }
+        }
+        if since_progress > 10 * n.max(4) {
+            // Release valve: walk the closest pair together along a shortest path.
+            let Some((a, b)) = front
+                .iter()
+                .filter_map(|&f| dag.pair[f as usize])
+                .min_by_key(|&(a, b)| coupling.dist(layout.v2p[a as usize], layout.v2p[b as usize]))
+            else {
+                return Err("internal: routing stalled without a 2-qubit gate".into());
+            };
+            let target = layout.v2p[b as usize];
+            while coupling.dist(layout.v2p[a as usize], target) > 1 {
+                let pa = layout.v2p[a as usize];
+                let Some(&step) =
+                    coupling.neighbours(pa).iter().find(|&&nb| coupling.dist(nb, target) < coupling.dist(pa, target))
+                else {
+                    return Err("internal: no shortest-path step".into());
+                };
+                layout.swap(pa, step);
+                emit(Step::Swap(pa, step), layout);
+                swaps += 1;
+            }
+            since_progress = 0;
+            continue;
+        }
+        // Lookahead: the next 2-qubit gates after the front layer.
+        stamp += 1;
+        extended.clear();
+        queue.clear();
+        queue.extend(front.iter().copied());
+        'bfs: while let Some(node) = queue.pop_front() {
+            for &s in &dag.succ[node as usize] {
+                if seen[s as usize] == stamp {
+                    continue;
+                }
+                seen[s as usize] = stamp;
+                if let Some(p) = dag.pair[s as usize] {
+                    extended.push(p);
+                    if extended.len() >= EXTENDED_SET {
+                        break 'bfs;
+                    }
+                }
+                queue.push_back(s);
+            }
+        }
+        // Physical pairs of the front layer, then of the lookahead set, and
+        // for each physical qubit the pairs touching it: a candidate swap
+        // only changes the distances of the pairs it touches.
+        all.clear();
+        for &f in &front {
+            if let Some((a, b)) = dag.pair[f as usize] {
+                all.push((layout.v2p[a as usize], layout.v2p[b as usize]));
+            }
+        }
+        let nf = all.len();
+        all.extend(extended.iter().map(|&(a, b)| (layout.v2p[a as usize], layout.v2p[b as usize])));
+        let ne = all.len() - nf;
+        for (i, &(a, b)) in all.iter().enumerate() {
+            incident[a as usize].push(i as u32);
+            incident[b as usize].push(i as u32);
+        }
+        let base = |range: std::ops::Range<usize>| -> f64 {
+            all[range].iter().map(|&(a, b)| f64::from(coupling.dist(a, b))).sum()
+        };
+        let (base_f, base_e) = (base(0..nf), base(nf..nf + ne));
+        candidates.clear();
+        for &(a, b) in &all[..nf] {
+            for p in [a, b] {
+                for &nb in coupling.neighbours(p) {
+                    let c = (p.min(nb), p.max(nb));
+                    if !candidates.contains(&c) {
+                        candidates.push(c);
+                    }
+                }
+            }
+        }
+        let mut best_score = f64::INFINITY;
+        best.clear();
+        for &(s0, s1) in &candidates {
+            let moved = |p: u32| {
+                if p == s0 {
+                    s1
+                } else if p == s1 {
+                    s0
+                } else {
+                    p
+                }
+            };
+            let (mut df, mut de) = (0i64, 0i64);
+            for (from, other_end) in [(s0, s1), (s1, s0)] {
+                for &i in &incident[from as usize] {
+                    let (a, b) = all[i as usize];
+                    // a pair on both swapped qubits keeps its distance
+                    if a == other_end || b == other_end {
+                        continue;
+                    }
+                    let d = i64::from(coupling.dist(moved(a), moved(b))) - i64::from(coupling.dist(a, b));
+                    if (i as usize) < nf {
+                        df += d;
+                    } else {
+                        de += d;
+                    }
+                }
+            }
+            let mut h = (base_f + df as f64) / nf.max(1) as f64;
+            if ne > 0 {
+                h += EXTENDED_WEIGHT * (base_e + de as f64) / ne as f64;
+            }
+            h *= decay[s0 as usize].max(decay[s1 as usize]);
+            if h < best_score - 1e-12 {
+                best_score = h;
+                best.clear();
+                best.push((s0, s1));
+            } else if (h - best_score).abs() <= 1e-12 {
+                best.push((s0, s1));
+            }
+        }
+        for &(a, b) in &all {
+            incident[a as usize].clear();
+            incident[b as usize].clear();
+        }
+        let Some(&(s0, s1)) = best.get(rng.below(best.len().max(1))) else {
+            return Err("internal: no swap candidate".into());
+        };
+        layout.swap(s0, s1);
+        emit(Step::Swap(s0, s1), layout);
+        swaps += 1;
+        since_progress += 1;
+        since_reset += 1;
+        decay[s0 as usize] += DECAY_STEP;
+        decay[s1 as usize] += DECAY_STEP;
+        if since_reset >= DECAY_RESET {
+            decay.fill(1.0);
+            since_reset = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eigen_hal::{Circuit, Gate};
+
+    #[test]
+    fn routes_every_pair_onto_a_line() {
+        let coupling = Coupling::new(5, &eigen_hal::topology::line(5));
+        let mut c = Circuit::new(5, 0);
+        for (a, b) in [(0, 4), (1, 3), (2, 0), (4, 1), (3, 2)] {
+            c.gate(Gate::Cx, &[a, b]);
+        }
+        let dag = Dag::from_ops(&c.ops, 5);
+        let mut layout = Layout::from_v2p((0..5).collect());
+        let mut ran = Vec::new();
+        let swaps = route(&dag, &coupling, &mut layout, &mut Rng::new(1), |step, l| {
+            if let Step::Node(i) = step {
+                let Operation::Gate { qubits, .. } = &c.ops[i as usize] else { return };
+                assert_eq!(coupling.dist(l.v2p[qubits[0] as usize], l.v2p[qubits[1] as usize]), 1);
+                ran.push(i);
+            }
+        })
+        .expect("routes");
+        // every gate ran once, and gates sharing a qubit kept their order
+        let mut sorted = ran.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+        let pos = |i: u32| ran.iter().position(|&r| r == i);
+        assert!(pos(0) < pos(2) && pos(0) < pos(3) && pos(1) < pos(3) && pos(2) < pos(4));
+        assert!(swaps > 0);
+    }
+
+    #[test]
+    fn distances_and_disconnection() {
+        let c = Coupling::new(4, &[(0, 1), (2, 3)]);
+        assert_eq!(c.dist(0, 1), 1);
+        assert!(!c.reachable(0, 3));
+        assert!(c.has_direction(0, 1) && !c.has_direction(1, 0));
+        let mut l = Layout::from_v2p(vec![0, 2, 1, 3]);
+        l.swap(0, 1);
+        assert_eq!(l.v2p, vec![1, 2, 0, 3]);
+        assert_eq!(l.p2v, vec![2, 0, 1, 3]);
+    }
+}

@@ -1,0 +1,284 @@
+//! A live (unfinished) job in memory, and the one place its state changes:
+//! [`Inner::emit`] checks the transition, makes the event durable, then
+//! publishes it. Transitions of one job are serialized, so its event
+//! sequence is gapless and its terminal event unique whatever races.
+
+use super::Inner;
+use crate::compiler::Compiled;
+use crate::events::EventLog;
+use crate::gateway::{JobEvent, JobStatusView, KernelError, SubmitJob};
+use crate::job::{JobId, JobStatus, TaskState};
+use crate::store::Write;
+use eigen_hal::{CancelToken, Executable};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::watch;
+
+/// What a job compiled to.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub compiled: Compiled,
+    pub executable: Executable,
+    pub compile_time: Duration,
+}
+
+/// The mutable, quickly readable part of a live job.
+#[derive(Debug)]
+pub(crate) struct View {
+    pub state: TaskState,
+    pub since: Instant,
+    pub progress: Option<f64>,
+    pub message: String,
+    pub entered: BTreeMap<JobStatus, SystemTime>,
+    pub log: EventLog,
+    pub queued_at: Option<Instant>,
+    pub exec_started: Option<Instant>,
+}
+
+/// A job that has not finished.
+#[derive(Debug)]
+pub(crate) struct LiveJob {
+    pub id: JobId,
+    pub tenant: String,
+    pub trace_id: String,
+    pub spec: SubmitJob,
+    pub created_at: SystemTime,
+    pub prepared: OnceLock<Arc<Prepared>>,
+    pub recoveries: AtomicU32,
+    pub device_retries: AtomicU32,
+    pub cancel: CancelToken,
+    pub cancel_requested: AtomicBool,
+    /// Set once it is on a device queue (or running), so a dependency
+    /// finishing twice cannot queue it twice.
+    pub scheduled: AtomicBool,
+    pub span: tracing::Span,
+    serial: tokio::sync::Mutex<()>,
+    view: Mutex<View>,
+    finished: watch::Sender<bool>,
+}
+
+/// A state change, or an event in the same state (progress, heartbeat).
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
+    To(TaskState),
+    Same,
+}
+
+impl LiveJob {
+    pub fn new(
+        id: JobId,
+        tenant: String,
+        trace_id: String,
+        spec: SubmitJob,
+        created_at: SystemTime,
+        state: TaskState,
+        last_seq: u64,
+    ) -> Self {
+        let span = tracing::info_span!("job", job_id = %id, trace_id = %trace_id);
+        let mut entered = BTreeMap::new();
+        entered.insert(state.status(), created_at);
+        Self {
+            id,
+            tenant,
+            trace_id,
+            spec,
+            created_at,
+            prepared: OnceLock::new(),
+            recoveries: AtomicU32::new(0),
+            device_retries: AtomicU32::new(0),
+            cancel: CancelToken::new(),
+            cancel_requested: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
+            span,
+            serial: tokio::sync::Mutex::new(()),
+            view: Mutex::new(View {
+                state,
+                since: Instant::now(),
+                progress: None,
+                message: String::new(),
+                entered,
+                log: EventLog::resumed(last_seq),
+                queued_at: None,
+                exec_started: None,
+            }),
+            finished: watch::channel(false).0,
+        }
+    }
+
+    pub fn device(&self) -> &str {
+        &self.spec.target
+    }
+
+    pub fn view(&self) -> MutexGuard<'_, View> {
+        // Every critical section leaves the view consistent (plain field
+        // updates), so a poisoned lock still holds a valid view.
+        self.view.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn state(&self) -> TaskState {
+        self.view().state
+    }
+
+    /// Resolves once the job is finished.
+    pub async fn wait_finished(&self) {
+        let mut rx = self.finished.subscribe();
+        let _ = rx.wait_for(|f| *f).await;
+    }
+
+    /// The status as a client sees it (queue estimates are added by the
+    /// caller, which holds the scheduler).
+    pub fn status_view(&self) -> JobStatusView {
+        let v = self.view();
+        JobStatusView {
+            job_id: self.id.clone(),
+            state: v.state,
+            status: v.state.status(),
+            stage: v.state.stage().map(Into::into),
+            progress: v.progress,
+            message: v.message.clone(),
+            created_at: self.created_at,
+            entered_at: v.entered.clone(),
+            queue_position: None,
+            estimated_start: None,
+            estimated_finish: None,
+            last_event_seq: v.log.last_seq(),
+        }
+    }
+}
+
+impl Inner {
+    /// Applies `change` to `job`: checks it against the state machine,
+    /// persists the event (with `extra` writes, atomically), then publishes
+    /// it. `Ok(false)` when the change no longer applies (the job finished,
+    /// or the move is not legal from where the job is now).
+    pub(crate) async fn emit(
+        &self,
+        job: &Arc<LiveJob>,
+        change: Change,
+        progress: Option<f64>,
+        message: impl Into<String>,
+        extra: Vec<Write>,
+    ) -> Result<bool, KernelError> {
+        let message = message.into();
+        let _serial = job.serial.lock().await;
+        let (from, to, seq, since) = {
+            let v = job.view();
+            if v.state.is_terminal() {
+                return Ok(false);
+            }
+            let to = match change {
+                Change::Same => v.state,
+                Change::To(to) => match v.state.transition(to) {
+                    Ok(to) => to,
+                    Err(illegal) => {
+                        tracing::debug!(parent: &job.span, %illegal, "transition not applied");
+                        return Ok(false);
+                    }
+                },
+            };
+            (v.state, to, v.log.last_seq() + 1, v.since)
+        };
+        let now = SystemTime::now();
+        let event = JobEvent {
+            job_id: job.id.clone(),
+            event_seq: seq,
+            state: to,
+            status: to.status(),
+            stage: to.stage().map(Into::into),
+            progress,
+            message: message.clone(),
+            timestamp: now,
+        };
+        let mut batch = Vec::with_capacity(2 + extra.len());
+        batch.push(Write::Event(event.clone()));
+        batch.extend(extra);
+        if to.is_terminal() {
+            batch.push(Write::Finish { job_id: job.id.clone(), state: to, at: now });
+        }
+        self.store.commit(batch).await.map_err(|e| {
+            tracing::error!(parent: &job.span, error = %e, "cannot persist job event");
+            KernelError::Unavailable(e.to_string())
+        })?;
+        {
+            let mut v = job.view();
+            let moved = from != to;
+            if moved {
+                v.state = to;
+                v.since = Instant::now();
+                v.entered.entry(to.status()).or_insert(now);
+                if to == TaskState::Queued {
+                    v.queued_at = Some(Instant::now());
+                }
+            }
+            if progress.is_some() || moved {
+                v.progress = progress;
+            }
+            if !message.is_empty() || moved {
+                v.message = message.clone();
+            }
+            v.log.publish(event);
+        }
+        if from != to {
+            self.count_waiting(&job.tenant, from, to);
+            tracing::info!(parent: &job.span, from = from.as_str(), to = to.as_str(), seq, %message, "job transition");
+            if let Some(obs) = &self.config.observer {
+                obs.on_transition(&job.id, job.device(), Some(from), to, since.elapsed());
+            }
+        }
+        if to.is_terminal() {
+            let _ = job.finished.send(true);
+            self.on_finished(job, from);
+        }
+        Ok(true)
+    }
+
+    /// Keeps the per-tenant count of waiting jobs (the quota) in step.
+    pub(crate) fn count_waiting(&self, tenant: &str, from: TaskState, to: TaskState) {
+        let mut w = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = w.entry(tenant.to_string()).or_insert(0);
+        match (from.is_waiting(), to.is_waiting()) {
+            (true, false) => *n = n.saturating_sub(1),
+            (false, true) => *n += 1,
+            _ => {}
+        }
+        if *n == 0 {
+            w.remove(tenant);
+        }
+    }
+
+    /// The job finished: move it out of the live set, wake its dependents.
+    fn on_finished(&self, job: &Arc<LiveJob>, from: TaskState) {
+        if from.is_waiting() {
+            self.sched().remove(job.device(), &job.id);
+        }
+        let view = job.status_view();
+        self.remember_finished(view);
+        self.live_remove(&job.id);
+        self.wake_dependents(&job.id);
+        self.wake_device(job.device());
+    }
+
+    pub(crate) fn live_get(&self, id: &JobId) -> Option<Arc<LiveJob>> {
+        self.live_shard(id).lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
+    }
+
+    pub(crate) fn live_insert(&self, job: Arc<LiveJob>) {
+        self.live_shard(&job.id)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(job.id.clone(), job);
+    }
+
+    fn live_remove(&self, id: &JobId) {
+        self.live_shard(id).lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
+    }
+
+    pub(crate) fn live_count(&self) -> usize {
+        self.live
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len())
+            .sum()
+    }
+}

@@ -1,0 +1,166 @@
+use super::*;
+use crate::gateway::JobResults;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn job(id: &str, key: Option<&str>) -> StoredJob {
+    StoredJob {
+        id: JobId(id.into()),
+        tenant: "acme".into(),
+        trace_id: "t-1".into(),
+        spec: SubmitJob {
+            name: "bell".into(),
+            program: "OPENQASM 3;".into(),
+            target: "sim".into(),
+            shots: 100,
+            idempotency_key: key.map(Into::into),
+            timeout: Some(Duration::from_secs(3)),
+            ..SubmitJob::default()
+        },
+        created_at: SystemTime::now(),
+        recoveries: 0,
+        final_state: None,
+        finished_at: None,
+    }
+}
+
+fn event(id: &str, seq: u64, state: TaskState) -> JobEvent {
+    JobEvent {
+        job_id: JobId(id.into()),
+        event_seq: seq,
+        state,
+        status: state.status(),
+        stage: state.stage().map(Into::into),
+        progress: Some(0.5),
+        message: format!("event {seq}"),
+        timestamp: from_micros(1_700_000_000_000_000 + i64::try_from(seq).unwrap()),
+    }
+}
+
+async fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), SyncMode::Process).await.unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn job_and_events_round_trip_and_survive_reopen() {
+    let (dir, store) = open().await;
+    let j = job("j1", Some("k1"));
+    store
+        .commit(vec![
+            Write::InsertJob(Box::new(j.clone())),
+            Write::Event(event("j1", 1, TaskState::Pending)),
+            Write::Event(event("j1", 2, TaskState::Validating)),
+        ])
+        .await
+        .unwrap();
+    drop(store);
+    let store = SqliteStore::open(dir.path(), SyncMode::Power).await.unwrap();
+    let back = store.job(&JobId("j1".into())).await.unwrap().unwrap();
+    assert_eq!(back.spec, j.spec);
+    assert_eq!(back.tenant, "acme");
+    assert_eq!(store.unfinished_jobs().await.unwrap().len(), 1);
+    let evs = store.events_after(&JobId("j1".into()), 0, 10).await.unwrap();
+    assert_eq!(evs, vec![event("j1", 1, TaskState::Pending), event("j1", 2, TaskState::Validating)]);
+    assert_eq!(store.events_after(&JobId("j1".into()), 1, 10).await.unwrap().len(), 1);
+    assert_eq!(store.last_event(&JobId("j1".into())).await.unwrap().unwrap().event_seq, 2);
+    assert_eq!(
+        store.job_by_idempotency_key("acme", "k1").await.unwrap(),
+        Some(JobId("j1".into()))
+    );
+    assert_eq!(store.job_by_idempotency_key("other", "k1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_duplicate_event_seq_fails_only_its_own_batch() {
+    let (_dir, store) = open().await;
+    store
+        .commit(vec![Write::InsertJob(Box::new(job("a", None))), Write::Event(event("a", 1, TaskState::Pending))])
+        .await
+        .unwrap();
+    let dup = store.commit(vec![Write::Event(event("a", 1, TaskState::Validating))]);
+    let ok = store.commit(vec![Write::InsertJob(Box::new(job("b", None)))]);
+    let (dup, ok) = tokio::join!(dup, ok);
+    assert_eq!(dup.unwrap_err().kind(), StoreErrorKind::Conflict);
+    ok.unwrap();
+    assert!(store.job(&JobId("b".into())).await.unwrap().is_some());
+    assert_eq!(store.events_after(&JobId("a".into()), 0, 10).await.unwrap()[0].state, TaskState::Pending);
+}
+
+#[tokio::test]
+async fn duplicate_idempotency_key_conflicts() {
+    let (_dir, store) = open().await;
+    store.commit(vec![Write::InsertJob(Box::new(job("a", Some("k"))))]).await.unwrap();
+    let err = store.commit(vec![Write::InsertJob(Box::new(job("b", Some("k"))))]).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Conflict);
+}
+
+#[tokio::test]
+async fn many_concurrent_commits_all_land() {
+    let (_dir, store) = open().await;
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("job-{i}");
+            s.commit(vec![
+                Write::InsertJob(Box::new(job(&id, None))),
+                Write::Event(event(&id, 1, TaskState::Pending)),
+            ])
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(store.unfinished_jobs().await.unwrap().len(), 300);
+}
+
+#[tokio::test]
+async fn results_finish_and_prune() {
+    let (_dir, store) = open().await;
+    let results = JobResults {
+        counts: BTreeMap::from([("00".to_string(), 51), ("11".to_string(), 49)]),
+        ..JobResults::default()
+    };
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    store
+        .commit(vec![
+            Write::InsertJob(Box::new(job("old", None))),
+            Write::InsertJob(Box::new(job("new", None))),
+            Write::Event(event("old", 1, TaskState::Pending)),
+            Write::Results { job_id: JobId("old".into()), results: Box::new(results.clone()) },
+            Write::Finish { job_id: JobId("old".into()), state: TaskState::Completed, at: old },
+            Write::Finish { job_id: JobId("new".into()), state: TaskState::Failed, at: SystemTime::now() },
+            Write::Recoveries { job_id: JobId("new".into()), count: 1 },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.results(&JobId("old".into())).await.unwrap(), Some(results));
+    assert!(store.unfinished_jobs().await.unwrap().is_empty());
+    let n = store.job(&JobId("new".into())).await.unwrap().unwrap();
+    assert_eq!((n.final_state, n.recoveries), (Some(TaskState::Failed), 1));
+    let pruned = store.prune_finished(SystemTime::now() - Duration::from_secs(60)).await.unwrap();
+    assert_eq!(pruned, vec![JobId("old".into())]);
+    assert!(store.job(&JobId("old".into())).await.unwrap().is_none());
+    assert!(store.events_after(&JobId("old".into()), 0, 10).await.unwrap().is_empty());
+    assert!(store.results(&JobId("old".into())).await.unwrap().is_none());
+    assert!(store.job(&JobId("new".into())).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn reservations_round_trip() {
+    let (_dir, store) = open().await;
+    let r = ReservationRecord {
+        id: "r1".into(),
+        tenant: "acme".into(),
+        device: "sim".into(),
+        purpose: "calibration".into(),
+        expires_at: from_micros(1_800_000_000_000_000),
+    };
+    store.commit(vec![Write::PutReservation(r.clone())]).await.unwrap();
+    assert_eq!(store.reservations().await.unwrap(), vec![r]);
+    store.commit(vec![Write::DeleteReservation("r1".into())]).await.unwrap();
+    assert!(store.reservations().await.unwrap().is_empty());
+}

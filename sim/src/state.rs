@@ -1,0 +1,329 @@
+//! The state vector, its memory accounting, and the buffer pool that lets a
+//! device reuse one allocation from job to job.
+
+use crate::exec;
+use crate::ops::{self, C};
+use crate::plan::{self, Blocking};
+use eigen_hal::{DeviceError, ErrorKind, Gate};
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// Bytes per amplitude (complex128).
+pub const BYTES_PER_AMPLITUDE: u64 = 16;
+
+/// The memory a state of `n` qubits needs, or `None` when it overflows.
+#[must_use]
+pub fn state_bytes(n: u32) -> Option<u64> {
+    if n >= 60 {
+        None
+    } else {
+        Some(BYTES_PER_AMPLITUDE << n)
+    }
+}
+
+/// Memory the kernel says is available (`MemAvailable` in /proc/meminfo),
+/// or `None` where that is unknown.
+#[must_use]
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_mem_available(&text)
+}
+
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let mut words = line.split_whitespace().skip(1);
+    let value: u64 = words.next()?.parse().ok()?;
+    let scale = match words.next() {
+        Some("kB") | None => 1024,
+        Some(_) => return None,
+    };
+    value.checked_mul(scale)
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1u32 << 30)
+}
+
+/// Checks that a state of `n` qubits (times `copies`) fits in `limit` bytes.
+pub(crate) fn check_memory(n: u32, copies: u64, limit: u64) -> Result<u64, DeviceError> {
+    let need = state_bytes(n).and_then(|b| b.checked_mul(copies));
+    match need {
+        Some(need) if need <= limit => Ok(need),
+        Some(need) => Err(DeviceError::new(
+            ErrorKind::InvalidProgram,
+            format!(
+                "{n} qubits need {:.2} GiB for the state vector, over the simulator's memory limit of {:.2} GiB; use fewer qubits",
+                gib(need),
+                gib(limit)
+            ),
+        )),
+        None => Err(DeviceError::new(
+            ErrorKind::InvalidProgram,
+            format!("{n} qubits are far beyond what a state-vector simulator can hold"),
+        )),
+    }
+}
+
+/// A state of `n` qubits as `2^n` complex128 amplitudes; qubit 0 is the
+/// least significant bit of an amplitude's index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateVector {
+    n: u32,
+    amps: Vec<C>,
+}
+
+impl StateVector {
+    /// |0...0> on `n` qubits, or an error when the buffer cannot be allocated.
+    pub fn zero(n: u32) -> Result<Self, DeviceError> {
+        let len = state_len(n)?;
+        let mut amps = Vec::new();
+        amps.try_reserve_exact(len)
+            .map_err(|e| alloc_error(n, &e))?;
+        amps.resize(len, C::new(0.0, 0.0));
+        amps[0] = C::new(1.0, 0.0);
+        Ok(Self { n, amps })
+    }
+
+    /// |0...0> in a reused buffer (its contents are overwritten).
+    pub fn zero_in(n: u32, mut buf: Vec<C>) -> Result<Self, DeviceError> {
+        let len = state_len(n)?;
+        buf.clear();
+        if buf.capacity() < len {
+            buf.try_reserve_exact(len).map_err(|e| alloc_error(n, &e))?;
+        }
+        buf.resize(len, C::new(0.0, 0.0));
+        let mut s = Self { n, amps: buf };
+        s.reset_zero();
+        Ok(s)
+    }
+
+    /// Overwrites the state with |0...0>, in parallel for large states.
+    pub fn reset_zero(&mut self) {
+        let zero = C::new(0.0, 0.0);
+        if self.amps.len() >= 1 << 16 {
+            self.amps.par_chunks_mut(1 << 14).for_each(|c| c.fill(zero));
+        } else {
+            self.amps.fill(zero);
+        }
+        self.amps[0] = C::new(1.0, 0.0);
+    }
+
+    /// Copies `other` into this state (same qubit count).
+    pub(crate) fn copy_from(&mut self, other: &StateVector) {
+        self.n = other.n;
+        if self.amps.len() >= 1 << 16 {
+            self.amps
+                .par_chunks_mut(1 << 14)
+                .zip(other.amps.par_chunks(1 << 14))
+                .for_each(|(d, s)| d.copy_from_slice(s));
+        } else {
+            self.amps.copy_from_slice(&other.amps);
+        }
+    }
+
+    /// A state from explicit amplitudes (length must be a power of two).
+    pub fn from_amplitudes(amps: Vec<C>) -> Result<Self, DeviceError> {
+        if !amps.len().is_power_of_two() {
+            return Err(DeviceError::new(
+                ErrorKind::InvalidProgram,
+                format!("{} amplitudes is not a power of two", amps.len()),
+            ));
+        }
+        Ok(Self {
+            n: amps.len().trailing_zeros(),
+            amps,
+        })
+    }
+
+    /// The number of qubits.
+    #[must_use]
+    pub fn num_qubits(&self) -> u32 {
+        self.n
+    }
+
+    /// The amplitudes.
+    #[must_use]
+    pub fn amplitudes(&self) -> &[C] {
+        &self.amps
+    }
+
+    pub(crate) fn amplitudes_mut(&mut self) -> &mut [C] {
+        &mut self.amps
+    }
+
+    /// The amplitudes, giving up the state (e.g. to return its buffer to a pool).
+    #[must_use]
+    pub fn into_amplitudes(self) -> Vec<C> {
+        self.amps
+    }
+
+    /// Squared norm, summed in fixed blocks so it is the same on any thread count.
+    #[must_use]
+    pub fn norm_sqr(&self) -> f64 {
+        crate::sample::block_masses(&self.amps, 14).iter().sum()
+    }
+
+    /// |amplitude|^2 of every basis state.
+    #[must_use]
+    pub fn probabilities(&self) -> Vec<f64> {
+        self.amps
+            .par_iter()
+            .with_min_len(1 << 12)
+            .map(|a| a.norm_sqr())
+            .collect()
+    }
+
+    /// Samples `shots` measurements of every qubit: basis index -> count.
+    /// Deterministic for a seed on any thread count.
+    #[must_use]
+    pub fn sample_counts(&self, shots: u64, seed: u64) -> std::collections::BTreeMap<u64, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for i in crate::sample::sample_indices(&self.amps, shots, seed) {
+            *counts.entry(i).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Applies `gates` (each with its operands) with fusion and cache
+    /// blocking, exactly as a device run does. Operands must be distinct
+    /// and below [`StateVector::num_qubits`].
+    pub fn apply_gates(
+        &mut self,
+        gates: &[(Gate, Vec<u32>)],
+        blocking: Blocking,
+    ) -> Result<(), DeviceError> {
+        let mut ops = Vec::with_capacity(gates.len());
+        for (gate, qubits) in gates {
+            crate::program::check_operands(gate, qubits, self.n)?;
+            ops.extend(ops::lower(gate, qubits));
+        }
+        let stages = plan::plan(&ops::fuse(ops), self.n, blocking);
+        exec::run_stages(&mut self.amps, &stages);
+        Ok(())
+    }
+
+    /// Applies one gate on its own: one pass over memory, no fusion.
+    pub fn apply_gate(&mut self, gate: &Gate, qubits: &[u32]) -> Result<(), DeviceError> {
+        crate::program::check_operands(gate, qubits, self.n)?;
+        if let Some(op) = ops::lower(gate, qubits) {
+            let stages = plan::plan(std::slice::from_ref(&op), self.n, Blocking::default());
+            exec::run_stages(&mut self.amps, &stages);
+        }
+        Ok(())
+    }
+}
+
+fn state_len(n: u32) -> Result<usize, DeviceError> {
+    if n >= usize::BITS - 5 {
+        return Err(DeviceError::new(
+            ErrorKind::InvalidProgram,
+            format!("{n} qubits are far beyond what a state-vector simulator can hold"),
+        ));
+    }
+    Ok(1usize << n)
+}
+
+fn alloc_error(n: u32, e: &std::collections::TryReserveError) -> DeviceError {
+    DeviceError::new(
+        ErrorKind::Other,
+        format!("could not allocate the state vector of {n} qubits: {e}"),
+    )
+}
+
+/// State buffers kept between jobs so a device does not page-fault a fresh
+/// allocation in every run. Holds at most a few buffers.
+#[derive(Debug, Default)]
+pub struct BufferPool {
+    buffers: Mutex<Vec<Vec<C>>>,
+}
+
+impl BufferPool {
+    const KEEP: usize = 2;
+
+    /// A buffer with room for `len` amplitudes if one is pooled (the
+    /// smallest such), else an empty one.
+    pub fn take(&self, len: usize) -> Vec<C> {
+        let mut bufs = self
+            .buffers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let best = bufs
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= len)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => bufs.swap_remove(i),
+            None => Vec::new(),
+        }
+    }
+
+    /// Returns a buffer for later jobs (dropping the smallest beyond the cap).
+    pub fn put(&self, buf: Vec<C>) {
+        if buf.capacity() == 0 {
+            return;
+        }
+        let mut bufs = self
+            .buffers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        bufs.push(buf);
+        if bufs.len() > Self::KEEP {
+            bufs.sort_by_key(|b| std::cmp::Reverse(b.capacity()));
+            bufs.truncate(Self::KEEP);
+        }
+    }
+
+    /// Bytes held by pooled buffers (they count as available to a new job).
+    pub fn pooled_bytes(&self) -> u64 {
+        let bufs = self
+            .buffers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        bufs.iter()
+            .map(|b| b.capacity() as u64 * BYTES_PER_AMPLITUDE)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_parsing() {
+        let text = "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n";
+        assert_eq!(parse_mem_available(text), Some(20_000_000 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn memory_limit_is_a_clear_error() {
+        let err = check_memory(30, 1, 1 << 30).expect_err("16 GiB > 1 GiB");
+        assert_eq!(err.kind(), ErrorKind::InvalidProgram);
+        assert!(
+            err.message().contains("30 qubits need 16.00 GiB"),
+            "{}",
+            err.message()
+        );
+        assert!(check_memory(20, 1, 1 << 30).is_ok());
+        assert!(check_memory(70, 1, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn pool_reuses_buffers() {
+        let pool = BufferPool::default();
+        let s = StateVector::zero(10).expect("small");
+        let ptr = s.amplitudes().as_ptr();
+        pool.put(s.into_amplitudes());
+        let again = StateVector::zero_in(9, pool.take(1 << 9)).expect("reuse");
+        assert_eq!(again.amplitudes().as_ptr(), ptr);
+        assert_eq!(again.amplitudes()[0], C::new(1.0, 0.0));
+        assert!(
+            again.amplitudes()[1..]
+                .iter()
+                .all(|a| *a == C::new(0.0, 0.0))
+        );
+    }
+}
