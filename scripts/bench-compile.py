@@ -40,7 +40,10 @@ def main():
     env = dict(os.environ, EIGEN_BENCH_REPEATS=str(repeats))
     cmd = ["cargo", "bench", "-q", "-p", "eigen-benches", "--bench", "compile_vs_qiskit"]
     print("$", " ".join(cmd), f"(EIGEN_BENCH_REPEATS={repeats})", file=sys.stderr)
-    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"cargo bench failed:\n{proc.stderr[-4000:]}")
+    out = proc.stdout
     maps, rows = {}, []
     for line in out.splitlines():
         line = line.strip()

@@ -117,7 +117,7 @@ fn submit_returns_the_id_and_status_results_watch_cancel_follow_it() {
         .stdout
         .lines()
         .filter(|l| l.starts_with('#'))
-        .last()
+        .next_back()
         .expect("updates");
     assert!(last.contains(" DONE"), "{}", w.stdout);
     assert!(

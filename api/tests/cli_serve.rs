@@ -99,3 +99,112 @@ fn split_deployment_runs_a_job_through_the_remote_kernel() {
         devices.stdout
     );
 }
+
+/// `eigen watch` keeps following a job across a server crash: the connection
+/// drops, the watcher backs off and reconnects, and resumes after the last
+/// event it printed, so the updates stay gapless and end DONE exactly once.
+#[test]
+fn watch_resumes_after_the_server_is_killed_and_restarted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Server::start_on(dir.path(), &listen, &[]);
+
+    // Hold sim's only slot, so the job waits QUEUED until the restart.
+    let reserve = run(server.eigen(&["reserve", "sim", "--ttl-secs", "3600", "--json"]));
+    reserve.assert_success();
+    let bell = example("bell.qasm");
+    let submit = run(server.eigen(&[
+        "submit",
+        bell.to_str().expect("utf-8 path"),
+        "--target",
+        "sim",
+        "--shots",
+        "1000",
+        "--json",
+    ]));
+    submit.assert_success();
+    let job = submit.json()["job_id"].as_str().expect("job_id").to_owned();
+
+    // The watcher, in the background, reading the job's updates.
+    let mut watcher = server.eigen(&["watch", &job]);
+    watcher
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut watcher = watcher.spawn().expect("spawn eigen watch");
+    let stdout = watcher.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line.clone());
+            lines.push(line);
+        }
+        lines
+    });
+    // Wait until the watcher has seen the job queued.
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("an update from the watcher");
+        if line.contains(" QUEUED") {
+            break;
+        }
+    }
+
+    server.kill();
+    let server = Server::start_on(dir.path(), &listen, &[]);
+
+    let status = {
+        let deadline = std::time::Instant::now() + cli_support::COMMAND_DEADLINE;
+        loop {
+            if let Some(s) = watcher.try_wait().expect("wait") {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = watcher.kill();
+                let _ = watcher.wait();
+                panic!("eigen watch did not finish:\n{}", server.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = watcher.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let lines = reader.join().expect("reader");
+    assert!(
+        status.success(),
+        "watch failed: {stderr}\n{lines:#?}\n{}",
+        server.log()
+    );
+    assert!(
+        stderr.contains("connection lost"),
+        "the watcher saw the crash: {stderr}"
+    );
+    let seqs: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix('#'))
+        .filter_map(|l| l.split_whitespace().next().and_then(|s| s.parse().ok()))
+        .collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "gapless across the restart: {lines:#?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(" DONE")).count(),
+        1,
+        "{lines:#?}"
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.contains(" DONE")),
+        "{lines:#?}"
+    );
+}

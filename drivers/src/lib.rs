@@ -15,7 +15,8 @@
 //!   blocks, the error queue) and typed wire commands.
 //! - [`registry`]: model keys to driver factories; [`InstrumentDriver`].
 //! - [`emulator`]: an instrument emulator speaking SCPI over TCP or a pty.
-//! - One module per instrument model: [`rohde_schwarz_sgs100a`].
+//! - One module per instrument model: [`rohde_schwarz_sgs100a`] (RF source,
+//!   `SignalSource`), [`tektronix_awg5204`] (AWG, `WaveformOutput`).
 
 pub mod emulator;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod registry;
 pub mod resource;
 pub mod rohde_schwarz_sgs100a;
 pub mod scpi;
+pub mod tektronix_awg5204;
 pub mod transport;
 
 pub use error::{DriverError, ErrorKind};

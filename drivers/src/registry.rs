@@ -70,6 +70,7 @@ impl Registry {
     pub fn builtin() -> Self {
         let mut r = Self::new();
         r.register(crate::rohde_schwarz_sgs100a::factory());
+        r.register(crate::tektronix_awg5204::factory());
         r
     }
 

@@ -30,7 +30,7 @@ fn registry_opens_the_driver_by_model_and_by_identity() {
     let emu = emulator();
     let resource = emu.resource().unwrap();
     let registry = Registry::builtin();
-    assert_eq!(registry.models().collect::<Vec<_>>(), [sgs::MODEL]);
+    assert!(registry.models().any(|m| m == sgs::MODEL));
 
     let mut by_model = registry.open(sgs::MODEL, &resource, TIMEOUT).unwrap();
     assert_eq!(by_model.model(), sgs::MODEL);

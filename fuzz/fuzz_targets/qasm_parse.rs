@@ -14,13 +14,20 @@ use compiler::qasm::{ParseLimits, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(src) = std::str::from_utf8(data) else { return };
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
     // Small limits keep each run fast, so the fuzzer explores more.
-    let limits = ParseLimits { max_operations: 100_000, ..ParseLimits::default() };
+    let limits = ParseLimits {
+        max_operations: 100_000,
+        ..ParseLimits::default()
+    };
     for format in [ProgramFormat::Detect, ProgramFormat::OpenQasm2] {
         if let Err(diags) = parse(src, format, &limits) {
             assert!(
-                !diags.iter().any(|d| d.message.starts_with("internal error")),
+                !diags
+                    .iter()
+                    .any(|d| d.message.starts_with("internal error")),
                 "internal error: {diags:?}"
             );
         }

@@ -197,7 +197,9 @@ async fn results_are_refused_before_done() {
 async fn large_payloads_become_artifacts() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
-    c.inline_limit_bytes = 64;
+    // Three shots of memory (16 bytes of JSON) inline; a 2-qubit
+    // statevector (41 bytes) and 1000 shots of memory do not.
+    c.inline_limit_bytes = 30;
     let k = start_with(c, &[TestDevice::new("dev")]).await;
     let acme = ctx("acme");
     let small = SubmitJob { memory: true, ..job(3) };

@@ -38,7 +38,13 @@ barrier;
     assert_eq!(p.format, ProgramFormat::OpenQasm3);
     let c = p.circuit;
     assert_eq!((c.num_qubits, c.num_clbits), (4, 4));
-    assert_eq!(c.cregs.iter().map(|r| (r.name.as_str(), r.offset, r.size)).collect::<Vec<_>>(), [("c", 0, 3), ("b", 3, 1)]);
+    assert_eq!(
+        c.cregs
+            .iter()
+            .map(|r| (r.name.as_str(), r.offset, r.size))
+            .collect::<Vec<_>>(),
+        [("c", 0, 3), ("b", 3, 1)]
+    );
     let m = |qubit, clbit| Operation::Measure { qubit, clbit };
     assert_eq!(
         c.ops[2..],
@@ -54,8 +60,12 @@ barrier;
             Operation::Reset { qubit: 1 },
             Operation::Reset { qubit: 2 },
             Operation::Reset { qubit: 3 },
-            Operation::Barrier { qubits: vec![0, 1, 2, 3] },
-            Operation::Barrier { qubits: vec![0, 1, 2, 3] },
+            Operation::Barrier {
+                qubits: vec![0, 1, 2, 3]
+            },
+            Operation::Barrier {
+                qubits: vec![0, 1, 2, 3]
+            },
         ]
     );
 }
@@ -63,7 +73,9 @@ barrier;
 #[test]
 fn header_forms_and_old_style_registers() {
     for h in ["OPENQASM 3.0;", "OPENQASM 3;", "OPENQASM 3.1;"] {
-        let p = ok(&format!("{h} include \"stdgates.inc\"; qreg q[2]; creg c[2]; cx q[0], q[1]; measure q -> c;"));
+        let p = ok(&format!(
+            "{h} include \"stdgates.inc\"; qreg q[2]; creg c[2]; cx q[0], q[1]; measure q -> c;"
+        ));
         assert_eq!(p.format, ProgramFormat::OpenQasm3);
         assert_eq!(p.circuit.ops.len(), 3);
     }
@@ -83,9 +95,39 @@ id q[0]; u1(0.7) q[0]; u2(0.1, 0.2) q[0]; u3(0.1, 0.2, 0.3) q[0]; U(0.3, 0.2, 0.
     );
     use Gate::*;
     let want = [
-        P(0.1), X, Y, Z, H, S, Sdg, T, Tdg, Sx, Rx(0.1), Ry(0.2), Rz(0.3), Cx, Cy, Cz, Cp(0.4),
-        Crx(0.5), Cry(0.6), Crz(0.7), Ch, Swap, Ccx, Cswap, Cu(0.1, 0.2, 0.3, 0.4), Cx, P(0.5),
-        Cp(0.6), I, P(0.7), U(PI / 2.0, 0.1, 0.2), U(0.1, 0.2, 0.3), U(0.3, 0.2, 0.1),
+        P(0.1),
+        X,
+        Y,
+        Z,
+        H,
+        S,
+        Sdg,
+        T,
+        Tdg,
+        Sx,
+        Rx(0.1),
+        Ry(0.2),
+        Rz(0.3),
+        Cx,
+        Cy,
+        Cz,
+        Cp(0.4),
+        Crx(0.5),
+        Cry(0.6),
+        Crz(0.7),
+        Ch,
+        Swap,
+        Ccx,
+        Cswap,
+        Cu(0.1, 0.2, 0.3, 0.4),
+        Cx,
+        P(0.5),
+        Cp(0.6),
+        I,
+        P(0.7),
+        U(PI / 2.0, 0.1, 0.2),
+        U(0.1, 0.2, 0.3),
+        U(0.3, 0.2, 0.1),
     ];
     let got: Vec<Gate> = ok(&src)
         .circuit
@@ -140,7 +182,9 @@ if (c[0]) { if (!c[0]) { t q[0]; } }
         .ops
         .iter()
         .filter_map(|o| match o {
-            Operation::Gate { gate, condition, .. } => Some((gate.name(), condition.clone().unwrap())),
+            Operation::Gate {
+                gate, condition, ..
+            } => Some((gate.name(), condition.clone().unwrap())),
             _ => None,
         })
         .collect();
@@ -218,13 +262,19 @@ flag[0] = measure q[2];
 /// i.e. operands listed from q[k-1] down to q[0]).
 fn base(g: &str, k: usize) -> Vec<num_complex::Complex64> {
     let ops: Vec<String> = (0..k).rev().map(|i| format!("q[{i}]")).collect();
-    unitary_of(&prog(&format!("{DEFS}\nqubit[{k}] q;\n{g} {};", ops.join(", "))))
+    unitary_of(&prog(&format!(
+        "{DEFS}\nqubit[{k}] q;\n{g} {};",
+        ops.join(", ")
+    )))
 }
 
 /// `mods g` with one control as the most significant qubit.
 fn modified(mods: &str, g: &str, k: usize) -> Vec<num_complex::Complex64> {
     let ops: Vec<String> = (0..k).rev().map(|i| format!("q[{i}]")).collect();
-    unitary_of(&prog(&format!("{DEFS}\nqubit[{k}] q;\n{mods} {g} {};", ops.join(", "))))
+    unitary_of(&prog(&format!(
+        "{DEFS}\nqubit[{k}] q;\n{mods} {g} {};",
+        ops.join(", ")
+    )))
 }
 
 const DEFS: &str = "gate rzz_def(t) a, b { cx a, b; rz(t) b; cx a, b; }
@@ -237,12 +287,39 @@ gate iswap a, b { s a; s b; h a; cx a, b; cx b, a; h b; }";
 #[test]
 fn ctrl_of_every_kind_of_gate_is_exact() {
     let one_q = [
-        "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "rx(0.3)", "ry(0.4)", "rz(0.5)",
-        "p(0.6)", "U(0.1, 0.2, 0.3)", "u3(0.3, 0.2, 0.1)", "id", "phased(0.7)",
+        "x",
+        "y",
+        "z",
+        "h",
+        "s",
+        "sdg",
+        "t",
+        "tdg",
+        "sx",
+        "rx(0.3)",
+        "ry(0.4)",
+        "rz(0.5)",
+        "p(0.6)",
+        "U(0.1, 0.2, 0.3)",
+        "u3(0.3, 0.2, 0.1)",
+        "id",
+        "phased(0.7)",
     ];
     let two_q = [
-        "cx", "cy", "cz", "ch", "cp(0.3)", "crx(0.4)", "cry(0.5)", "crz(0.6)",
-        "cu(0.1, 0.2, 0.3, 0.4)", "swap", "rzz_def(0.7)", "bell", "ryy(0.8)", "rxx(0.9)",
+        "cx",
+        "cy",
+        "cz",
+        "ch",
+        "cp(0.3)",
+        "crx(0.4)",
+        "cry(0.5)",
+        "crz(0.6)",
+        "cu(0.1, 0.2, 0.3, 0.4)",
+        "swap",
+        "rzz_def(0.7)",
+        "bell",
+        "ryy(0.8)",
+        "rxx(0.9)",
         "iswap",
     ];
     let three_q = ["ccx", "cswap"];
@@ -258,25 +335,61 @@ fn ctrl_of_every_kind_of_gate_is_exact() {
             let c1 = controlled(&u, false);
             assert_close(&modified("ctrl @", g, k + 1), &c1, &format!("ctrl @ {g}"));
             let c2 = controlled(&c1, false);
-            assert_close(&modified("ctrl(2) @", g, k + 2), &c2, &format!("ctrl(2) @ {g}"));
-            assert_close(&modified("ctrl @ ctrl @", g, k + 2), &c2, &format!("ctrl @ ctrl @ {g}"));
+            assert_close(
+                &modified("ctrl(2) @", g, k + 2),
+                &c2,
+                &format!("ctrl(2) @ {g}"),
+            );
+            assert_close(
+                &modified("ctrl @ ctrl @", g, k + 2),
+                &c2,
+                &format!("ctrl @ ctrl @ {g}"),
+            );
             if k < 3 {
                 let c3 = controlled(&c2, false);
-                assert_close(&modified("ctrl(3) @", g, k + 3), &c3, &format!("ctrl(3) @ {g}"));
+                assert_close(
+                    &modified("ctrl(3) @", g, k + 3),
+                    &c3,
+                    &format!("ctrl(3) @ {g}"),
+                );
             }
             let n1 = controlled(&u, true);
-            assert_close(&modified("negctrl @", g, k + 1), &n1, &format!("negctrl @ {g}"));
+            assert_close(
+                &modified("negctrl @", g, k + 1),
+                &n1,
+                &format!("negctrl @ {g}"),
+            );
             // Uncontrolled results drop the global phase.
-            assert_close(&modified("inv @", g, k), &dagger(&plain), &format!("inv @ {g}"));
+            assert_close(
+                &modified("inv @", g, k),
+                &dagger(&plain),
+                &format!("inv @ {g}"),
+            );
             let ci = controlled(&dagger(&u), false);
-            assert_close(&modified("ctrl @ inv @", g, k + 1), &ci, &format!("ctrl @ inv @ {g}"));
-            assert_close(&modified("inv @ ctrl @", g, k + 1), &ci, &format!("inv @ ctrl @ {g}"));
+            assert_close(
+                &modified("ctrl @ inv @", g, k + 1),
+                &ci,
+                &format!("ctrl @ inv @ {g}"),
+            );
+            assert_close(
+                &modified("inv @ ctrl @", g, k + 1),
+                &ci,
+                &format!("inv @ ctrl @ {g}"),
+            );
             let sq = mul(&plain, &plain);
             assert_close(&modified("pow(2) @", g, k), &sq, &format!("pow(2) @ {g}"));
             let inv = dagger(&plain);
-            assert_close(&modified("pow(-1) @", g, k), &inv, &format!("pow(-1) @ {g}"));
+            assert_close(
+                &modified("pow(-1) @", g, k),
+                &inv,
+                &format!("pow(-1) @ {g}"),
+            );
             let c_sq = controlled(&mul(&u, &u), false);
-            assert_close(&modified("ctrl @ pow(2) @", g, k + 1), &c_sq, &format!("ctrl @ pow(2) @ {g}"));
+            assert_close(
+                &modified("ctrl @ pow(2) @", g, k + 1),
+                &c_sq,
+                &format!("ctrl @ pow(2) @ {g}"),
+            );
         }
     }
 }
@@ -327,7 +440,10 @@ negctrl @ x q[0], q[1];
 
 #[test]
 fn pow_repeats_and_handles_zero_and_negative() {
-    let c = ok(&prog("qubit q; pow(3) @ h q; pow(0) @ x q; pow(-2) @ s q; inv @ inv @ t q;")).circuit;
+    let c = ok(&prog(
+        "qubit q; pow(3) @ h q; pow(0) @ x q; pow(-2) @ s q; inv @ inv @ t q;",
+    ))
+    .circuit;
     assert_eq!(names(&c), ["h", "h", "h", "sdg", "sdg", "t"]);
     let c = ok(&prog("const int k = 2; qubit q; pow(k + 1) @ rz(0.1) q;")).circuit;
     assert_eq!(c.ops.len(), 3);
@@ -368,9 +484,24 @@ fn physical_qubits_are_accepted() {
 
 #[test]
 fn slices_sets_and_negative_indices() {
-    let c = ok(&prog("qubit[5] q; h q[1:3]; x q[{0, 4}]; z q[-1]; y q[0:2:4]; s q[:1];")).circuit;
+    let c = ok(&prog(
+        "qubit[5] q; h q[1:3]; x q[{0, 4}]; z q[-1]; y q[0:2:4]; s q[:1];",
+    ))
+    .circuit;
     let qs: Vec<_> = gates(&c).into_iter().map(|g| (g.0, g.2[0])).collect();
-    let want = [("h", 1), ("h", 2), ("h", 3), ("x", 0), ("x", 4), ("z", 4), ("y", 0), ("y", 2), ("y", 4), ("s", 0), ("s", 1)];
+    let want = [
+        ("h", 1),
+        ("h", 2),
+        ("h", 3),
+        ("x", 0),
+        ("x", 4),
+        ("z", 4),
+        ("y", 0),
+        ("y", 2),
+        ("y", 4),
+        ("s", 0),
+        ("s", 1),
+    ];
     assert_eq!(qs, want.map(|(a, b)| (a.to_string(), b)));
 }
 

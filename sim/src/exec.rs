@@ -27,16 +27,15 @@ pub(crate) fn run_stages(state: &mut [C], stages: &[Stage]) {
 pub(crate) fn run_stage(state: &mut [C], stage: &Stage) {
     let bits = stage.bits();
     let block = 1usize << bits;
-    let ops = &stage.ops[..];
     if state.len() <= block {
-        run_block(state, ops, 0);
+        run_block(state, stage, 0);
         return;
     }
     if stage.contiguous {
         state
             .par_chunks_mut(block)
             .enumerate()
-            .for_each(|(i, chunk)| run_block(chunk, ops, i << bits));
+            .for_each(|(i, chunk)| run_block(chunk, stage, i << bits));
         return;
     }
     if let Some((q, kind)) = lone_single_target(stage) {
@@ -69,7 +68,7 @@ pub(crate) fn run_stage(state: &mut [C], stage: &Stage) {
             for (dst, src) in scratch.chunks_exact_mut(seg_len).zip(segs.iter()) {
                 dst.copy_from_slice(src);
             }
-            run_block(scratch, ops, base);
+            run_block(scratch, stage, base);
             for (src, dst) in scratch.chunks_exact(seg_len).zip(segs.iter_mut()) {
                 dst.copy_from_slice(src);
             }
@@ -154,28 +153,44 @@ pub(crate) fn for_each_subset(mask: usize, mut f: impl FnMut(usize)) {
 /// for AVX2+FMA when the CPU has them. (An AVX-512 copy was slower: LLVM
 /// turns the 4-amplitude lane loops into gathers there.)
 #[allow(unsafe_code)]
-fn run_block(block: &mut [C], ops: &[StageOp], base: usize) {
+fn run_block(block: &mut [C], stage: &Stage, base: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: `run_block_avx2` only requires avx2 and fma, which the
             // CPU was just checked to support.
-            unsafe { run_block_avx2(block, ops, base) };
+            unsafe { run_block_avx2(block, stage, base) };
             return;
         }
     }
-    run_block_generic(block, ops, base);
+    run_block_generic(block, stage, base);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn run_block_avx2(block: &mut [C], ops: &[StageOp], base: usize) {
-    run_block_generic(block, ops, base);
+fn run_block_avx2(block: &mut [C], stage: &Stage, base: usize) {
+    run_block_generic(block, stage, base);
 }
 
 #[inline(always)]
-fn run_block_generic(block: &mut [C], ops: &[StageOp], base: usize) {
+fn run_block_generic(block: &mut [C], stage: &Stage, base: usize) {
+    let mut start = 0;
+    for &(inner, count) in &stage.groups {
+        let ops = &stage.ops[start..start + count];
+        start += count;
+        if inner && block.len() > 1 << stage.inner {
+            for sub in block.chunks_exact_mut(1 << stage.inner) {
+                apply_ops(sub, ops, base);
+            }
+        } else {
+            apply_ops(block, ops, base);
+        }
+    }
+}
+
+#[inline(always)]
+fn apply_ops(block: &mut [C], ops: &[StageOp], base: usize) {
     for op in ops {
         if let Some((kind, ctrl)) = op.resolve(base) {
             kernels::apply(block, &kind, ctrl);

@@ -54,6 +54,9 @@ pub(crate) fn apply(a: &mut [C], kind: &Kind, ctrl: u64) {
             #[inline(always)]
             |l, h| pair_d1(l, h, d),
         ),
+        Kind::X1 { q } if ctrl != 0 && (ctrl | 1 << q) & 3 != 0 && a.len() >= 4 => {
+            x1_low(a, q, ctrl)
+        }
         Kind::X1 { q } => single(
             a,
             q,
@@ -61,6 +64,7 @@ pub(crate) fn apply(a: &mut [C], kind: &Kind, ctrl: u64) {
             #[inline(always)]
             |l, h| l.swap_with_slice(h),
         ),
+        Kind::Phase { c } if ctrl & 7 != 0 && a.len() >= G => phase_low(a, ctrl, c),
         Kind::Phase { c } => {
             if ctrl == 0 {
                 scale(a, c);
@@ -82,17 +86,17 @@ pub(crate) fn apply(a: &mut [C], kind: &Kind, ctrl: u64) {
                 ctrl,
                 #[inline(always)]
                 |s0, s1, s2, s3| {
-                    let mut i0 = s0.chunks_exact_mut(4);
-                    let mut i1 = s1.chunks_exact_mut(4);
-                    let mut i2 = s2.chunks_exact_mut(4);
-                    let mut i3 = s3.chunks_exact_mut(4);
+                    let mut i0 = s0.chunks_exact_mut(G);
+                    let mut i1 = s1.chunks_exact_mut(G);
+                    let mut i2 = s2.chunks_exact_mut(G);
+                    let mut i3 = s3.chunks_exact_mut(G);
                     for (((w, x), y), z) in (&mut i0).zip(&mut i1).zip(&mut i2).zip(&mut i3) {
                         let v = [ld(w), ld(x), ld(y), ld(z)];
                         let row = |r: usize| {
-                            let mut o = [0.0; 8];
+                            let mut o = [0.0; L];
                             for (c, vc) in v.iter().enumerate() {
                                 let t = lm[4 * r + c].mul(vc);
-                                for j in 0..8 {
+                                for j in 0..L {
                                     o[j] += t[j];
                                 }
                             }
@@ -173,14 +177,14 @@ pub(crate) fn apply_pair(l: &mut [C], h: &mut [C], kind: &Kind) -> bool {
 
 #[inline(always)]
 fn pair_u1(lo: &mut [C], hi: &mut [C], l: &[Lanes; 4], m: &[C; 4]) {
-    let mut xs = lo.chunks_exact_mut(4);
-    let mut ys = hi.chunks_exact_mut(4);
+    let mut xs = lo.chunks_exact_mut(G);
+    let mut ys = hi.chunks_exact_mut(G);
     for (x, y) in (&mut xs).zip(&mut ys) {
         let (u, v) = (ld(x), ld(y));
         let (a0, a1, b0, b1) = (l[0].mul(&u), l[1].mul(&v), l[2].mul(&u), l[3].mul(&v));
-        let mut o = [0.0; 8];
-        let mut p = [0.0; 8];
-        for j in 0..8 {
+        let mut o = [0.0; L];
+        let mut p = [0.0; L];
+        for j in 0..L {
             o[j] = a0[j] + a1[j];
             p[j] = b0[j] + b1[j];
         }
@@ -196,13 +200,13 @@ fn pair_u1(lo: &mut [C], hi: &mut [C], l: &[Lanes; 4], m: &[C; 4]) {
 
 #[inline(always)]
 fn pair_r1(l: &mut [C], h: &mut [C], m: &[f64; 4]) {
-    let mut xs = l.chunks_exact_mut(4);
-    let mut ys = h.chunks_exact_mut(4);
+    let mut xs = l.chunks_exact_mut(G);
+    let mut ys = h.chunks_exact_mut(G);
     for (x, y) in (&mut xs).zip(&mut ys) {
         let (u, v) = (ld(x), ld(y));
-        let mut o = [0.0; 8];
-        let mut p = [0.0; 8];
-        for j in 0..8 {
+        let mut o = [0.0; L];
+        let mut p = [0.0; L];
+        for j in 0..L {
             o[j] = m[0] * u[j] + m[1] * v[j];
             p[j] = m[2] * u[j] + m[3] * v[j];
         }
@@ -220,14 +224,14 @@ fn pair_r1(l: &mut [C], h: &mut [C], m: &[f64; 4]) {
 /// -i (re, im) = (im, -re).
 #[inline(always)]
 fn pair_xr(l: &mut [C], h: &mut [C], c: f64, s: f64) {
-    let sg = [s, -s, s, -s, s, -s, s, -s];
-    let mut xs = l.chunks_exact_mut(4);
-    let mut ys = h.chunks_exact_mut(4);
+    let sg: [f64; L] = std::array::from_fn(|j| if j % 2 == 0 { s } else { -s });
+    let mut xs = l.chunks_exact_mut(G);
+    let mut ys = h.chunks_exact_mut(G);
     for (x, y) in (&mut xs).zip(&mut ys) {
         let (u, v) = (ld(x), ld(y));
-        let mut o = [0.0; 8];
-        let mut p = [0.0; 8];
-        for j in 0..8 {
+        let mut o = [0.0; L];
+        let mut p = [0.0; L];
+        for j in 0..L {
             o[j] = c * u[j] + sg[j] * v[j ^ 1];
             p[j] = c * v[j] + sg[j] * u[j ^ 1];
         }
@@ -251,19 +255,122 @@ fn pair_d1(l: &mut [C], h: &mut [C], d: [C; 2]) {
     }
 }
 
-/// Four complex numbers as eight interleaved lanes (re, im, re, im, ...):
-/// written so that LLVM's SLP vectorizer turns each lane loop into a few
-/// vector instructions.
+/// Lanes of a group of 4 amplitudes whose low offset bits satisfy the low
+/// controls.
 #[inline(always)]
-fn ld(c: &[C]) -> [f64; 8] {
-    [
-        c[0].re, c[0].im, c[1].re, c[1].im, c[2].re, c[2].im, c[3].re, c[3].im,
-    ]
+fn low_select(low_ctrl: u64) -> [bool; 4] {
+    std::array::from_fn(|k| k as u64 & low_ctrl == low_ctrl)
+}
+
+/// Calls `f(run)` on the runs (aligned, at least `2^(lowest bit of high)`
+/// long) whose bits in `high` are 1; the whole block when `high` is 0.
+#[inline(always)]
+fn high_runs(a: &mut [C], high: u64, mut f: impl FnMut(&mut [C])) {
+    if high == 0 {
+        f(a);
+        return;
+    }
+    for_each_run(
+        a.len(),
+        high,
+        #[inline(always)]
+        |base, len| {
+            let base = base | high as usize;
+            f(&mut a[base..base + len]);
+        },
+    );
+}
+
+/// A controlled bit flip whose controls or target include offset bits 0-1:
+/// the runs there are 1-2 amplitudes long, so the low bits are handled as
+/// per-lane selects on groups of 4 (vectorizable) instead of tiny runs.
+#[inline(always)]
+fn x1_low(a: &mut [C], q: u32, ctrl: u64) {
+    let sel = low_select(ctrl & 3);
+    if q >= 2 {
+        let s = 1usize << q;
+        let hi_ctrl = ctrl & !3;
+        for_each_run(
+            a.len(),
+            hi_ctrl | 1 << q,
+            #[inline(always)]
+            |base, len| {
+                let lo = base | hi_ctrl as usize;
+                let (x, y) = a.split_at_mut(lo | s);
+                for (u, v) in x[lo..lo + len]
+                    .chunks_exact_mut(4)
+                    .zip(y[..len].chunks_exact_mut(4))
+                {
+                    for k in 0..4 {
+                        let (p, r) = (u[k], v[k]);
+                        u[k] = if sel[k] { r } else { p };
+                        v[k] = if sel[k] { p } else { r };
+                    }
+                }
+            },
+        );
+        return;
+    }
+    let t = 1usize << q;
+    high_runs(
+        a,
+        ctrl & !3,
+        #[inline(always)]
+        |run| {
+            for g in run.chunks_exact_mut(4) {
+                let v = [g[0], g[1], g[2], g[3]];
+                for k in 0..4 {
+                    g[k] = if sel[k] { v[k ^ t] } else { v[k] };
+                }
+            }
+        },
+    );
+}
+
+/// A phase on the all-controls-set corner with controls on offset bits 0-2:
+/// per-lane factors (c or 1) on groups of 8 amplitudes.
+#[inline(always)]
+fn phase_low(a: &mut [C], ctrl: u64, c: C) {
+    let low = ctrl & 7;
+    let mut re = [1.0; L];
+    let mut im = [0.0; L];
+    for j in 0..L {
+        if (j / 2) as u64 & low == low {
+            re[j] = c.re;
+            im[j] = if j % 2 == 0 { -c.im } else { c.im };
+        }
+    }
+    let lanes = Lanes { re, im };
+    high_runs(
+        a,
+        ctrl & !7,
+        #[inline(always)]
+        |run| {
+            for g in run.chunks_exact_mut(G) {
+                let o = lanes.mul(&ld(g));
+                st(g, &o);
+            }
+        },
+    );
+}
+
+/// Amplitudes per lane group: `G` complex numbers as `L` interleaved lanes
+/// (re, im, re, im, ...). Eight per group (128 bytes) is wide enough that
+/// LLVM's loop vectorizer leaves the group loops alone (it would otherwise
+/// de-interleave across iterations with costly shuffles) and its SLP
+/// vectorizer turns each lane loop into a few full-width instructions.
+const G: usize = 8;
+const L: usize = 2 * G;
+
+/// Loads one group of `G` amplitudes as lanes.
+#[inline(always)]
+fn ld(c: &[C]) -> [f64; L] {
+    std::array::from_fn(|j| if j % 2 == 0 { c[j / 2].re } else { c[j / 2].im })
 }
 
 #[inline(always)]
-fn st(c: &mut [C], v: &[f64; 8]) {
-    for k in 0..4 {
+fn st(c: &mut [C], v: &[f64; L]) {
+    for k in 0..G {
         c[k] = C::new(v[2 * k], v[2 * k + 1]);
     }
 }
@@ -272,23 +379,23 @@ fn st(c: &mut [C], v: &[f64; 8]) {
 /// `im = (-m.im, m.im, ...)` and `swap` exchanging each re/im pair.
 #[derive(Clone, Copy)]
 struct Lanes {
-    re: [f64; 8],
-    im: [f64; 8],
+    re: [f64; L],
+    im: [f64; L],
 }
 
 impl Lanes {
     #[inline(always)]
     fn of(m: C) -> Self {
         Self {
-            re: [m.re; 8],
-            im: [-m.im, m.im, -m.im, m.im, -m.im, m.im, -m.im, m.im],
+            re: [m.re; L],
+            im: std::array::from_fn(|j| if j % 2 == 0 { -m.im } else { m.im }),
         }
     }
 
     #[inline(always)]
-    fn mul(&self, v: &[f64; 8]) -> [f64; 8] {
-        let mut o = [0.0; 8];
-        for j in 0..8 {
+    fn mul(&self, v: &[f64; L]) -> [f64; L] {
+        let mut o = [0.0; L];
+        for j in 0..L {
             o[j] = self.re[j] * v[j] + self.im[j] * v[j ^ 1];
         }
         o
@@ -298,15 +405,15 @@ impl Lanes {
 /// A dense 2x2 matrix on qubit `q`.
 #[inline(always)]
 fn mat2(a: &mut [C], q: u32, ctrl: u64, m: [C; 4]) {
-    if q < 2 && ctrl == 0 && a.len() >= 4 {
+    if q < 2 && ctrl == 0 && a.len() >= G {
         // Pairs inside each group of 4 amplitudes: amplitude k pairs with
         // k ^ 2^q; per lane, a "self" and a "partner" coefficient.
         let p = 2usize << q;
-        let mut sre = [0.0; 8];
-        let mut sim = [0.0; 8];
-        let mut pre = [0.0; 8];
-        let mut pim = [0.0; 8];
-        for j in 0..8 {
+        let mut sre = [0.0; L];
+        let mut sim = [0.0; L];
+        let mut pre = [0.0; L];
+        let mut pim = [0.0; L];
+        for j in 0..L {
             let hi = (j / 2) >> q & 1 == 1;
             let (sc, pc) = if hi { (m[3], m[2]) } else { (m[0], m[1]) };
             let sign = if j % 2 == 0 { -1.0 } else { 1.0 };
@@ -315,10 +422,10 @@ fn mat2(a: &mut [C], q: u32, ctrl: u64, m: [C; 4]) {
             pre[j] = pc.re;
             pim[j] = sign * pc.im;
         }
-        for x in a.chunks_exact_mut(4) {
+        for x in a.chunks_exact_mut(G) {
             let v = ld(x);
-            let mut o = [0.0; 8];
-            for j in 0..8 {
+            let mut o = [0.0; L];
+            for j in 0..L {
                 o[j] =
                     sre[j] * v[j] + sim[j] * v[j ^ 1] + pre[j] * v[j ^ p] + pim[j] * v[j ^ p ^ 1];
             }
@@ -350,7 +457,7 @@ fn scale(a: &mut [C], c: C) {
         return;
     }
     let l = Lanes::of(c);
-    let mut xs = a.chunks_exact_mut(4);
+    let mut xs = a.chunks_exact_mut(G);
     for x in &mut xs {
         let o = l.mul(&ld(x));
         st(x, &o);

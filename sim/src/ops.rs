@@ -65,7 +65,14 @@ impl Op {
 
     /// Mask of every qubit the op reads: targets and controls.
     pub fn support(&self) -> u64 {
-        let targets = match self.kind {
+        self.kind.targets() | self.ctrl
+    }
+}
+
+impl Kind {
+    /// Mask of the target qubits.
+    pub fn targets(&self) -> u64 {
+        match *self {
             Kind::U1 { q, .. }
             | Kind::R1 { q, .. }
             | Kind::Xr { q, .. }
@@ -75,8 +82,7 @@ impl Op {
                 (1 << q0) | (1 << q1)
             }
             Kind::Phase { .. } => 0,
-        };
-        targets | self.ctrl
+        }
     }
 }
 

@@ -28,6 +28,10 @@ pub struct Blocking {
     /// log2 of the contiguous run gathered at a time; the lowest `seg_bits`
     /// qubits are in every block.
     pub seg_bits: u32,
+    /// log2 of the amplitudes of an L1-sized sub-block: inside a block, runs
+    /// of ops on the lowest `inner_bits` qubits are applied sub-block by
+    /// sub-block (11 is 32 KiB).
+    pub inner_bits: u32,
 }
 
 impl Default for Blocking {
@@ -35,6 +39,7 @@ impl Default for Blocking {
         Self {
             block_bits: 15,
             seg_bits: 6,
+            inner_bits: 11,
         }
     }
 }
@@ -124,6 +129,12 @@ pub(crate) struct Stage {
     /// chunks updated in place, without gathering.
     pub contiguous: bool,
     pub ops: Vec<StageOp>,
+    /// The ops cut into consecutive groups: `(true, k)` is `k` ops on the
+    /// lowest `inner` qubits, applied per L1-sized sub-block; `(false, k)`
+    /// is `k` ops each applied to the whole block.
+    pub groups: Vec<(bool, usize)>,
+    /// log2 of the sub-block of the inner groups.
+    pub inner: u32,
 }
 
 impl Stage {
@@ -140,7 +151,9 @@ pub(crate) fn plan(ops: &[Op], n: u32, blocking: Blocking) -> Vec<Stage> {
     }
     let full = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     if n <= blocking.block_bits {
-        return vec![build(ops.iter(), full, n, true)];
+        let mut stage = build(ops.iter(), full, n, true);
+        split_inner(&mut stage, blocking.inner_bits);
+        return vec![stage];
     }
     let block = blocking.block_bits.max(3);
     let seg = blocking.seg_bits.min(block - 2);
@@ -178,7 +191,8 @@ pub(crate) fn plan(ops: &[Op], n: u32, blocking: Blocking) -> Vec<Stage> {
         let low_block = (1u64 << block) - 1;
         let contiguous = s & !low_block == 0;
         let seg_bits = s.trailing_ones();
-        let stage = build(taken.into_iter(), s, seg_bits, contiguous);
+        let mut stage = build(taken.into_iter(), s, seg_bits, contiguous);
+        split_inner(&mut stage, blocking.inner_bits);
         stages.push(stage);
         remaining = deferred;
     }
@@ -231,12 +245,64 @@ fn build<'a>(
             local_ctrl,
         });
     }
+    let groups = vec![(false, out.len())];
     Stage {
         smask,
         seg_bits,
         contiguous,
         ops: out,
+        groups,
+        inner: 0,
     }
+}
+
+/// Local qubits an op reads (targets and controls) inside its block.
+fn local_support(op: &StageOp) -> u64 {
+    let targets = match &op.kind {
+        StageKind::Local(k) => k.targets(),
+        StageKind::D2OutFirst { q1, .. } => 1 << q1,
+        StageKind::D2OutSecond { q0, .. } => 1 << q0,
+        StageKind::D1Out { .. } | StageKind::D2Out { .. } => 0,
+    };
+    targets | op.local_ctrl
+}
+
+/// Reorders a stage's ops (only past ops on disjoint qubits, with which
+/// they commute) into alternating groups: ops entirely on the lowest
+/// `inner_bits` local qubits, run per L1-sized sub-block, and the others.
+fn split_inner(stage: &mut Stage, inner_bits: u32) {
+    let bits = stage.bits();
+    if inner_bits == 0 || inner_bits >= bits {
+        stage.groups = vec![(false, stage.ops.len())];
+        return;
+    }
+    let low = (1u64 << inner_bits) - 1;
+    let mut remaining = std::mem::take(&mut stage.ops);
+    let mut ops = Vec::with_capacity(remaining.len());
+    let mut groups = Vec::new();
+    while !remaining.is_empty() {
+        for inner in [true, false] {
+            let mut blocked = 0u64;
+            let mut deferred = Vec::new();
+            let before = ops.len();
+            for op in remaining.drain(..) {
+                let support = local_support(&op);
+                if support & blocked == 0 && (support & !low == 0) == inner {
+                    ops.push(op);
+                } else {
+                    blocked |= support;
+                    deferred.push(op);
+                }
+            }
+            remaining = deferred;
+            if ops.len() > before {
+                groups.push((inner, ops.len() - before));
+            }
+        }
+    }
+    stage.ops = ops;
+    stage.groups = groups;
+    stage.inner = inner_bits;
 }
 
 fn localize(kind: &Kind, local: &impl Fn(u32) -> u32) -> Kind {
@@ -283,6 +349,7 @@ mod tests {
         let blocking = Blocking {
             block_bits: 4,
             seg_bits: 2,
+            inner_bits: 0,
         };
         let mut ops = Vec::new();
         for q in 0..8 {

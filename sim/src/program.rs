@@ -403,7 +403,7 @@ pub(crate) fn run_trajectories(
         let mut clbits = 0u64;
         run_steps(state, rest, &mut rng, &mut clbits, &compiled.readout, ctx)?;
         let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if d % report_every == 0 {
+        if d.is_multiple_of(report_every) {
             ctx.report("run", d as f64 / shots as f64);
         }
         Ok(clbits)

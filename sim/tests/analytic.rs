@@ -81,6 +81,7 @@ fn qft_of_basis_states_is_a_fourier_vector() {
             Blocking {
                 block_bits: 6,
                 seg_bits: 2,
+                inner_bits: 3,
             },
         ),
     ] {

@@ -11,22 +11,31 @@ use proptest::prelude::*;
 
 /// Blockings that exercise every executor path on small states: one block,
 /// contiguous chunks, and gathered groups with tiny segments.
-const BLOCKINGS: [Blocking; 4] = [
+const BLOCKINGS: [Blocking; 5] = [
     Blocking {
         block_bits: 15,
         seg_bits: 6,
+        inner_bits: 11,
     },
     Blocking {
         block_bits: 3,
         seg_bits: 1,
+        inner_bits: 0,
     },
     Blocking {
         block_bits: 4,
         seg_bits: 0,
+        inner_bits: 2,
     },
     Blocking {
         block_bits: 5,
         seg_bits: 2,
+        inner_bits: 3,
+    },
+    Blocking {
+        block_bits: 8,
+        seg_bits: 3,
+        inner_bits: 1,
     },
 ];
 

@@ -136,12 +136,12 @@ mod tests {
     fn not_found_with_resource_info_is_one_line() {
         let mut d = ErrorDetails::new();
         d.set_resource_info("job", "abc", "", "no such job");
-        let s = Status::with_error_details(Code::NotFound, "job abc\nnot found", d);
+        let s = Status::with_error_details(Code::NotFound, "lookup\nfailed", d.clone());
         let line = format_status(&s);
-        assert_eq!(
-            line,
-            "NOT_FOUND: job abc not found (resource job abc: no such job)"
-        );
+        assert_eq!(line, "NOT_FOUND: lookup failed (resource job abc: no such job)");
+        // A message that names the resource already says it all.
+        let s = Status::with_error_details(Code::NotFound, "job abc not found", d);
+        assert_eq!(format_status(&s), "NOT_FOUND: job abc not found");
     }
 
     #[test]

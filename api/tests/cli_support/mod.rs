@@ -128,12 +128,22 @@ impl Server {
         Self::start_with(data_dir, extra, false)
     }
 
+    /// Starts `eigen serve` on a given public address (to restart a server
+    /// where its clients expect it).
+    pub fn start_on(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
+        Self::spawn(data_dir, listen, extra, true)
+    }
+
     fn start_with(data_dir: &Path, extra: &[&str], expect_metrics: bool) -> Self {
+        Self::spawn(data_dir, "127.0.0.1:0", extra, expect_metrics)
+    }
+
+    fn spawn(data_dir: &Path, listen: &str, extra: &[&str], expect_metrics: bool) -> Self {
         let mut cmd = Command::new(eigen_bin());
         cmd.args([
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--metrics-listen",
             "127.0.0.1:0",
         ])
@@ -205,6 +215,14 @@ impl Server {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown, no flush).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Waits for the process to exit by itself (after a signal), up to `limit`.

@@ -11,7 +11,9 @@
 use eigen_api::config::ServerConfig;
 use eigen_api::metrics::Metrics;
 use eigen_api::server::{ServeError, serve_with_metrics};
-use eigen_hal::{Device, DeviceError, DeviceStatus, ExecContext, ExecOptions, ExecResult, Executable, Target};
+use eigen_hal::{
+    Device, DeviceError, DeviceStatus, ExecContext, ExecOptions, ExecResult, Executable, Target,
+};
 use eigen_kernel::gateway::KernelGateway;
 use eigen_kernel::{Kernel, KernelConfig};
 use eigen_proto::api::v1 as pb;
@@ -59,7 +61,9 @@ pub async fn start_with(
     tweak(&mut kconfig);
     let (kernel, offline_switch) = start_kernel(kconfig).await;
     let gateway: Arc<dyn KernelGateway> = Arc::new(kernel.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     config.listen = addr;
     config.heartbeat_interval = HEARTBEAT;
@@ -71,7 +75,15 @@ pub async fn start_with(
         listener,
         stop.clone().cancelled_owned(),
     ));
-    TestServer { addr, kernel, metrics, offline_switch, stop, handle: Some(handle), _dir: dir }
+    TestServer {
+        addr,
+        kernel,
+        metrics,
+        offline_switch,
+        stop,
+        handle: Some(handle),
+        _dir: dir,
+    }
 }
 
 /// The kernel on a store under a fresh temporary directory.
@@ -80,7 +92,9 @@ pub async fn start_kernel(kconfig: KernelConfig) -> (Kernel, Arc<AtomicBool>) {
     let offline = Arc::new(AtomicBool::new(false));
     let inner = eigen_sim::default_devices().expect("sim devices").remove(0);
     devices.push(Arc::new(SwitchableDevice::new(inner, Arc::clone(&offline))));
-    let kernel = Kernel::start(kconfig, devices).await.expect("kernel starts");
+    let kernel = Kernel::start(kconfig, devices)
+        .await
+        .expect("kernel starts");
     (kernel, offline)
 }
 
@@ -113,7 +127,12 @@ impl TestServer {
     /// Starts shutdown and waits for `serve` to return.
     pub async fn shutdown(&mut self) -> Result<(), ServeError> {
         self.stop.cancel();
-        let r = self.handle.take().expect("not yet shut down").await.expect("serve task");
+        let r = self
+            .handle
+            .take()
+            .expect("not yet shut down")
+            .await
+            .expect("serve task");
         self.kernel.shutdown().await;
         r
     }
@@ -130,13 +149,17 @@ pub async fn channel(url: &str) -> Channel {
 /// A request carrying `authorization: Bearer <key>`.
 pub fn with_key<T>(message: T, key: &str) -> tonic::Request<T> {
     let mut r = tonic::Request::new(message);
-    r.metadata_mut().insert("authorization", format!("Bearer {key}").parse().expect("ascii"));
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {key}").parse().expect("ascii"),
+    );
     r
 }
 
 /// An n-qubit GHZ program, OpenQASM 3.
 pub fn ghz(n: usize) -> String {
-    let mut p = format!("OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[{n}] q;\nbit[{n}] c;\nh q[0];\n");
+    let mut p =
+        format!("OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[{n}] q;\nbit[{n}] c;\nh q[0];\n");
     for i in 1..n {
         p.push_str(&format!("cx q[{}], q[{i}];\n", i - 1));
     }
@@ -152,7 +175,11 @@ pub fn slow_program(layers: usize) -> String {
     let mut p = format!("OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[{n}] q;\nbit[{n}] c;\n");
     for l in 0..layers {
         for i in 0..n {
-            p.push_str(&format!("rx({}) q[{i}];\nry({}) q[{i}];\n", 0.1 + l as f64 * 0.01, 0.2 + i as f64 * 0.01));
+            p.push_str(&format!(
+                "rx({}) q[{i}];\nry({}) q[{i}];\n",
+                0.1 + l as f64 * 0.01,
+                0.2 + i as f64 * 0.01
+            ));
         }
         for i in 0..n - 1 {
             p.push_str(&format!("cx q[{i}], q[{}];\n", i + 1));
@@ -194,13 +221,32 @@ pub fn assert_stream_contract(updates: &[pb::JobUpdate], first: u64) {
     let real: Vec<&pb::JobUpdate> = updates.iter().filter(|u| !u.heartbeat).collect();
     assert!(!real.is_empty(), "no updates");
     for (i, u) in real.iter().enumerate() {
-        assert_eq!(u.event_seq, first + i as u64, "gap or reorder in {updates:#?}");
+        assert_eq!(
+            u.event_seq,
+            first + i as u64,
+            "gap or reorder in {updates:#?}"
+        );
     }
-    let terminal = [pb::JobStatus::Done, pb::JobStatus::Error, pb::JobStatus::Cancelled, pb::JobStatus::Timeout]
-        .map(|s| s as i32);
-    let terminals: Vec<_> = updates.iter().filter(|u| terminal.contains(&u.state)).collect();
-    assert_eq!(terminals.len(), 1, "terminal update must come exactly once: {updates:#?}");
-    assert!(terminal.contains(&updates.last().expect("non-empty").state), "terminal update is last");
+    let terminal = [
+        pb::JobStatus::Done,
+        pb::JobStatus::Error,
+        pb::JobStatus::Cancelled,
+        pb::JobStatus::Timeout,
+    ]
+    .map(|s| s as i32);
+    let terminals: Vec<_> = updates
+        .iter()
+        .filter(|u| terminal.contains(&u.state))
+        .collect();
+    assert_eq!(
+        terminals.len(),
+        1,
+        "terminal update must come exactly once: {updates:#?}"
+    );
+    assert!(
+        terminal.contains(&updates.last().expect("non-empty").state),
+        "terminal update is last"
+    );
 }
 
 struct Observer(Arc<Metrics>);
@@ -231,7 +277,11 @@ impl SwitchableDevice {
         let mut target = inner.target().clone();
         target.id = SWITCHABLE.into();
         target.name = "switchable simulator".into();
-        Self { inner, target, offline }
+        Self {
+            inner,
+            target,
+            offline,
+        }
     }
 }
 
@@ -241,10 +291,19 @@ impl Device for SwitchableDevice {
     }
 
     fn status(&self) -> DeviceStatus {
-        if self.offline.load(Ordering::SeqCst) { DeviceStatus::Offline } else { DeviceStatus::Online }
+        if self.offline.load(Ordering::SeqCst) {
+            DeviceStatus::Offline
+        } else {
+            DeviceStatus::Online
+        }
     }
 
-    fn execute(&self, executable: &Executable, options: &ExecOptions, ctx: &ExecContext) -> Result<ExecResult, DeviceError> {
+    fn execute(
+        &self,
+        executable: &Executable,
+        options: &ExecOptions,
+        ctx: &ExecContext,
+    ) -> Result<ExecResult, DeviceError> {
         self.inner.execute(executable, options, ctx)
     }
 }

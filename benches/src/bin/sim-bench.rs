@@ -3,7 +3,7 @@
 //! (`Device::execute` on the parsed circuit), median of repetitions after a
 //! warm-up, 1024 shots when the circuit measures, else 1.
 //!
-//! `sim-bench FILE [--threads N] [--reps R] [--shots S] [--block-bits B] [--seg-bits L]`
+//! `sim-bench FILE [--threads N] [--reps R] [--shots S] [--block-bits B] [--seg-bits L] [--inner-bits I]`
 //! prints one JSON object: {"file":..., "threads":..., "eigen_s":...}.
 
 use eigen_benches::sim_qasm;
@@ -33,6 +33,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--shots" => shots = value()?.parse()?,
             "--block-bits" => blocking.block_bits = value()?.parse()?,
             "--seg-bits" => blocking.seg_bits = value()?.parse()?,
+            "--inner-bits" => blocking.inner_bits = value()?.parse()?,
             _ if a.starts_with("--") => return Err(format!("unknown option {a}").into()),
             _ => file = Some(a),
         }

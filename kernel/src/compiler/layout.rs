@@ -62,27 +62,48 @@ pub fn choose(
         }
         starts.push(Layout::from_v2p(perm));
     }
-    let mut best: Option<(u64, Layout)> = None;
-    let mut last_err = None;
-    for start in starts {
+    // Each start refines independently with its own seeded generator, so the
+    // result is the same however the trials are spread over threads.
+    let trial = |(k, start): (usize, Layout)| -> Result<(u64, Layout), String> {
+        let mut rng = Rng::new(seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut layout = start;
-        let mut ok = true;
         for _ in 0..effort.rounds {
             let mut l = layout.clone();
-            if route(&forward, coupling, &mut l, &mut rng, |_, _| {}).is_err()
-                || route(&backward, coupling, &mut l, &mut rng, |_, _| {}).is_err()
-            {
-                ok = false;
-                break;
-            }
+            route(&forward, coupling, &mut l, &mut rng, |_, _| {})?;
+            route(&backward, coupling, &mut l, &mut rng, |_, _| {})?;
             layout = l;
         }
-        if !ok {
-            continue;
-        }
         let mut l = layout.clone();
-        match route(&forward, coupling, &mut l, &mut rng, |_, _| {}) {
-            Ok(swaps) => {
+        let swaps = route(&forward, coupling, &mut l, &mut rng, |_, _| {})?;
+        Ok((swaps, layout))
+    };
+    let indexed: Vec<(usize, Layout)> = starts.into_iter().enumerate().collect();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(indexed.len());
+    let results: Vec<Result<(u64, Layout), String>> = if threads > 1 && pairs.len() >= 64 {
+        let chunk = indexed.len().div_ceil(threads);
+        let mut chunks: Vec<Vec<(usize, Layout)>> = Vec::new();
+        let mut it = indexed.into_iter().peekable();
+        while it.peek().is_some() {
+            chunks.push(it.by_ref().take(chunk).collect());
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|c| scope.spawn(|| c.into_iter().map(trial).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err("internal: a layout trial panicked".into())]))
+                .collect()
+        })
+    } else {
+        indexed.into_iter().map(trial).collect()
+    };
+    let mut best: Option<(u64, Layout)> = None;
+    let mut last_err = None;
+    for r in results {
+        match r {
+            Ok((swaps, layout)) => {
                 if best.as_ref().is_none_or(|(b, _)| swaps < *b) {
                     best = Some((swaps, layout));
                 }

@@ -187,6 +187,8 @@ fn run(
     let level = level.min(3);
     let to = if native2 == TwoQubitNative::Any && coupling.is_none() {
         UnrollTo::Expressible
+    } else if coupling.is_some() {
+        UnrollTo::Routable
     } else {
         UnrollTo::TwoQubitBasis
     };
@@ -209,6 +211,11 @@ fn run(
             (ops, c.len(), layout.v2p[..nv].to_vec(), swaps)
         }
         None => (ops, nv, (0..nv as u32).collect(), 0),
+    };
+    let ops = if to == UnrollTo::Routable && native2 != TwoQubitNative::Any {
+        unroll::unroll(&ops, UnrollTo::TwoQubitBasis).map_err(|m| vec![error(m)])?
+    } else {
+        ops
     };
     let ops = if native2 == TwoQubitNative::Any { ops } else { optimize::expand_swaps(ops, width) };
     let ops = if native2 != TwoQubitNative::Any && level >= 1 { kak::consolidate(ops, width) } else { ops };
@@ -245,13 +252,15 @@ fn place_and_route(
     coupling: &Coupling,
     level: u8,
 ) -> Result<(Vec<Operation>, Layout, u64), String> {
-    let pairs: Vec<(u32, u32)> = ops
+    let mut pairs: Vec<(u32, u32)> = ops
         .iter()
         .filter_map(|op| match op {
             Operation::Gate { qubits, .. } if qubits.len() == 2 => Some((qubits[0], qubits[1])),
             _ => None,
         })
         .collect();
+    // Back-to-back gates on one pair route as one.
+    pairs.dedup_by(|b, a| (a.0.min(a.1), a.0.max(a.1)) == (b.0.min(b.1), b.0.max(b.1)));
     let initial = layout::choose(&pairs, nv, coupling, Effort::for_level(level), SEED)?;
     let dag = Dag::from_ops(ops, nv);
     let tries = match level {

@@ -422,7 +422,9 @@ pub fn route(
                     }
                 }
             }
-            let mut h = (base_f + df as f64) / nf.max(1) as f64;
+            // Qiskit's weighting: the front layer's total, plus half the
+            // lookahead set's mean.
+            let mut h = base_f + df as f64;
             if ne > 0 {
                 h += EXTENDED_WEIGHT * (base_e + de as f64) / ne as f64;
             }

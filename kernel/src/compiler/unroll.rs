@@ -19,6 +19,9 @@ pub const MAX_CONTROLS: usize = 10;
 pub enum UnrollTo {
     /// 1-qubit gates, `cx`, `cz`, `swap` (for routing onto hardware).
     TwoQubitBasis,
+    /// Only gates on more than two qubits (before routing, which works on
+    /// pairs: a 2-qubit gate is routed whole and unrolled afterwards).
+    Routable,
     /// Keep everything expressible in OpenQASM 3 (all-to-all simulator).
     Expressible,
 }
@@ -38,6 +41,13 @@ pub fn unroll(ops: &[Operation], to: UnrollTo) -> Result<Vec<Operation>, String>
                 Gate::Unitary1(u) => e.mat(u, qubits[0]),
                 _ => out.push(op.clone()),
             },
+            UnrollTo::Routable => {
+                if qubits.len() <= 2 {
+                    out.push(op.clone());
+                } else {
+                    decompose(&mut e, gate, qubits)?;
+                }
+            }
             UnrollTo::TwoQubitBasis => {
                 if gate.arity() == Some(1) || matches!(gate, Gate::Cx | Gate::Cz | Gate::Swap) {
                     out.push(op.clone());

@@ -71,6 +71,59 @@ pub(crate) async fn dispatch_loop(inner: Weak<Inner>, device: String) {
     }
 }
 
+/// Progress reports from the device thread, waiting for the async side:
+/// every change of stage (so none is lost), and the latest fraction.
+#[derive(Default)]
+struct Reports {
+    stages: Vec<(&'static str, f64)>,
+    last_stage: &'static str,
+    latest: Option<f64>,
+}
+
+impl Reports {
+    fn add(&mut self, p: Progress) {
+        if p.stage != self.last_stage {
+            self.last_stage = p.stage;
+            self.stages.push((p.stage, p.fraction));
+            self.latest = None;
+        } else {
+            self.latest = Some(p.fraction);
+        }
+    }
+
+    fn take(&mut self) -> (Vec<(&'static str, f64)>, Option<f64>) {
+        (std::mem::take(&mut self.stages), self.latest.take())
+    }
+}
+
+/// Turns the device's pending progress reports into events: each new stage
+/// a transition, the fraction at most once per [`PROGRESS_INTERVAL`].
+async fn relay(
+    inner: &Arc<Inner>,
+    job: &Arc<LiveJob>,
+    reports: &Mutex<Reports>,
+    stage: &mut ExecStage,
+    last_progress: &mut Instant,
+) -> Result<(), KernelError> {
+    let (stages, latest) =
+        reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    for (name, fraction) in stages {
+        if let Some(next) = ExecStage::from_progress(name).filter(|s| s > stage) {
+            *stage = next;
+            let to = Change::To(TaskState::Executing(next));
+            inner.emit(job, to, Some(fraction), "", vec![]).await?;
+            *last_progress = Instant::now();
+        }
+    }
+    if let Some(fraction) = latest {
+        if last_progress.elapsed() >= PROGRESS_INTERVAL {
+            inner.emit(job, Change::Same, Some(fraction), "", vec![]).await?;
+            *last_progress = Instant::now();
+        }
+    }
+    Ok(())
+}
+
 enum Outcome {
     Ran(Option<Duration>),
     Requeue,
@@ -119,13 +172,13 @@ async fn execute(inner: &Arc<Inner>, job: &Arc<LiveJob>) -> Result<Outcome, Kern
     let started = Instant::now();
     job.view().exec_started = Some(started);
 
-    let latest: Arc<Mutex<Option<Progress>>> = Arc::new(Mutex::new(None));
+    let reports = Arc::new(Mutex::new(Reports::default()));
     let reported = Arc::new(Notify::new());
     let ctx = ExecContext {
         progress: {
-            let (latest, reported) = (latest.clone(), reported.clone());
+            let (reports, reported) = (reports.clone(), reported.clone());
             Arc::new(move |p: Progress| {
-                *latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p);
+                reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(p);
                 reported.notify_one();
             })
         },
@@ -156,21 +209,7 @@ async fn execute(inner: &Arc<Inner>, job: &Arc<LiveJob>) -> Result<Outcome, Kern
         tokio::select! {
             r = &mut handle => break r,
             () = reported.notified() => {
-                let p = latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-                let Some(p) = p else { continue };
-                match ExecStage::from_progress(p.stage).filter(|s| *s > stage) {
-                    Some(next) => {
-                        stage = next;
-                        let to = Change::To(TaskState::Executing(next));
-                        inner.emit(job, to, Some(p.fraction), "", vec![]).await?;
-                        last_progress = Instant::now();
-                    }
-                    None if last_progress.elapsed() >= PROGRESS_INTERVAL => {
-                        inner.emit(job, Change::Same, Some(p.fraction), "", vec![]).await?;
-                        last_progress = Instant::now();
-                    }
-                    None => {}
-                }
+                relay(inner, job, &reports, &mut stage, &mut last_progress).await?;
             }
             _ = heartbeat.tick() => {
                 let progress = job.view().progress;
@@ -184,6 +223,8 @@ async fn execute(inner: &Arc<Inner>, job: &Arc<LiveJob>) -> Result<Outcome, Kern
             }
         }
     };
+    // Stages the device reported just before returning.
+    relay(inner, job, &reports, &mut stage, &mut last_progress).await?;
     let took = started.elapsed();
     let cancelled = job.cancel_requested.load(Ordering::SeqCst);
     let cancel_msg = "cancelled by its owner";

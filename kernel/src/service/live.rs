@@ -180,7 +180,7 @@ impl Inner {
             };
             (v.state, to, v.log.last_seq() + 1, v.since)
         };
-        let now = SystemTime::now();
+        let now = crate::store::now();
         let event = JobEvent {
             job_id: job.id.clone(),
             event_seq: seq,

@@ -165,7 +165,7 @@ impl Inner {
         ctx: &RequestContext,
         job: SubmitJob,
     ) -> Result<JobStatusView, KernelError> {
-        let created_at = SystemTime::now();
+        let created_at = crate::store::now();
         let target = self.check(ctx, &job)?;
         for dep in &job.dependencies {
             if self.dependency_status(ctx, dep).await?.is_none() {
@@ -200,7 +200,7 @@ impl Inner {
             TaskState::Queued,
             0,
         ));
-        let compiled_at = SystemTime::now();
+        let compiled_at = crate::store::now();
         let message = format!(
             "compiled: depth {}, {} two-qubit gates",
             prepared.compiled.stats.depth, prepared.compiled.stats.two_qubit_gates

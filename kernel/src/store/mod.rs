@@ -165,6 +165,13 @@ pub trait JobStore: Send + Sync + 'static {
     async fn prune_finished(&self, before: SystemTime) -> Result<Vec<JobId>, StoreError>;
 }
 
+/// Now, at the store's precision (microseconds), so an event read back
+/// equals the event published.
+#[must_use]
+pub fn now() -> SystemTime {
+    from_micros(to_micros(SystemTime::now()))
+}
+
 /// `t` as unix microseconds (0 before the epoch).
 #[must_use]
 pub fn to_micros(t: SystemTime) -> i64 {

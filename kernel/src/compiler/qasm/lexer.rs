@@ -47,6 +47,9 @@ const PUNCT2: [&str; 18] = [
 ];
 const PUNCT1: &str = ";,()[]{}=+-*/^@:!~&|%<>.?";
 
+/// Lexical errors kept at most (the parser caps its own likewise).
+const MAX_LEX_ERRORS: usize = 100;
+
 /// Units a duration literal may carry.
 const TIME_UNITS: [&str; 6] = ["dt", "ns", "us", "µs", "ms", "s"];
 
@@ -56,13 +59,22 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
     let mut toks = Vec::with_capacity(src.len() / 3 + 1);
     let mut i = 0usize;
     let span = |a: usize, b: usize| Span::new(a, b);
+    // Only whitespace so far on this line (a `pragma` keyword must start one).
+    let mut line_start = true;
+    let first_error = errors.len();
     while i < bytes.len() {
+        if errors.len() - first_error > MAX_LEX_ERRORS {
+            // Keep lexing for the tokens, but stop collecting noise.
+            errors.truncate(first_error + MAX_LEX_ERRORS);
+        }
         let b = bytes[i];
         // Whitespace.
         if b.is_ascii_whitespace() {
+            line_start |= b == b'\n';
             i += 1;
             continue;
         }
+        let was_line_start = std::mem::replace(&mut line_start, false);
         // Comments.
         if b == b'/' && bytes.get(i + 1) == Some(&b'/') {
             while i < bytes.len() && bytes[i] != b'\n' {
@@ -75,7 +87,10 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
             match src[i + 2..].find("*/") {
                 Some(k) => i = i + 2 + k + 2,
                 None => {
-                    errors.push(Diag::new(span(start, start + 2), "unterminated block comment"));
+                    errors.push(Diag::new(
+                        span(start, start + 2),
+                        "unterminated block comment",
+                    ));
                     i = bytes.len();
                 }
             }
@@ -83,7 +98,7 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
         }
         let start = i;
         // Pragmas run to the end of the line.
-        if b == b'#' || (src[i..].starts_with("pragma") && at_line_start(src, i)) {
+        if b == b'#' || (was_line_start && src[i..].starts_with("pragma ")) {
             if b == b'#' && !src[i..].starts_with("#pragma") {
                 errors.push(Diag::new(span(i, i + 1), "unexpected character '#'"));
                 i += 1;
@@ -92,7 +107,10 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
             while i < bytes.len() && bytes[i] != b'\n' {
                 i += 1;
             }
-            toks.push(Token { kind: TokKind::Pragma, span: span(start, i) });
+            toks.push(Token {
+                kind: TokKind::Pragma,
+                span: span(start, i),
+            });
             continue;
         }
         // Strings.
@@ -103,7 +121,10 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
             }
             if i < bytes.len() && bytes[i] == b {
                 i += 1;
-                toks.push(Token { kind: TokKind::Str, span: span(start, i) });
+                toks.push(Token {
+                    kind: TokKind::Str,
+                    span: span(start, i),
+                });
             } else {
                 errors.push(Diag::new(span(start, i), "unterminated string"));
             }
@@ -130,7 +151,10 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
                 i = end;
                 continue;
             }
-            toks.push(Token { kind, span: span(start, i) });
+            toks.push(Token {
+                kind,
+                span: span(start, i),
+            });
             continue;
         }
         // Physical qubits.
@@ -140,35 +164,63 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
                 i += 1;
             }
             if i == start + 1 {
-                errors.push(Diag::new(span(start, i), "expected a qubit number after '$'"));
+                errors.push(Diag::new(
+                    span(start, i),
+                    "expected a qubit number after '$'",
+                ));
                 continue;
             }
-            toks.push(Token { kind: TokKind::HwQubit, span: span(start, i) });
+            toks.push(Token {
+                kind: TokKind::HwQubit,
+                span: span(start, i),
+            });
             continue;
         }
         // Identifiers (Unicode letters included: θ, π).
-        let c = src[i..].chars().next().expect("i < len, on a char boundary");
+        let c = src[i..]
+            .chars()
+            .next()
+            .expect("i < len, on a char boundary");
         if c == '_' || c.is_alphabetic() {
             i += ident_len(&src[i..]);
-            toks.push(Token { kind: TokKind::Ident, span: span(start, i) });
+            toks.push(Token {
+                kind: TokKind::Ident,
+                span: span(start, i),
+            });
             continue;
         }
         // Punctuation.
         let rest = &src[i..];
-        if let Some(p) = PUNCT3.iter().chain(PUNCT2.iter()).find(|p| rest.starts_with(**p)) {
+        if let Some(p) = PUNCT3
+            .iter()
+            .chain(PUNCT2.iter())
+            .find(|p| rest.starts_with(**p))
+        {
             i += p.len();
-            toks.push(Token { kind: TokKind::Punct, span: span(start, i) });
+            toks.push(Token {
+                kind: TokKind::Punct,
+                span: span(start, i),
+            });
             continue;
         }
         if b.is_ascii() && PUNCT1.as_bytes().contains(&b) {
             i += 1;
-            toks.push(Token { kind: TokKind::Punct, span: span(start, i) });
+            toks.push(Token {
+                kind: TokKind::Punct,
+                span: span(start, i),
+            });
             continue;
         }
         i += c.len_utf8();
-        errors.push(Diag::new(span(start, i), format!("unexpected character '{c}'")));
+        errors.push(Diag::new(
+            span(start, i),
+            format!("unexpected character '{c}'"),
+        ));
     }
-    toks.push(Token { kind: TokKind::Eof, span: span(bytes.len(), bytes.len()) });
+    toks.push(Token {
+        kind: TokKind::Eof,
+        span: span(bytes.len(), bytes.len()),
+    });
     toks
 }
 
@@ -177,11 +229,9 @@ fn is_ident_char(c: char) -> bool {
 }
 
 fn ident_len(s: &str) -> usize {
-    s.char_indices().find(|(_, c)| !is_ident_char(*c)).map_or(s.len(), |(k, _)| k)
-}
-
-fn at_line_start(src: &str, i: usize) -> bool {
-    src[..i].chars().rev().take_while(|c| *c != '\n').all(char::is_whitespace)
+    s.char_indices()
+        .find(|(_, c)| !is_ident_char(*c))
+        .map_or(s.len(), |(k, _)| k)
 }
 
 /// Lexes a number starting at `*i`, advancing past it.
@@ -192,7 +242,11 @@ fn lex_number(src: &str, i: &mut usize) -> TokKind {
             *i += 1;
         }
     };
-    if bytes[*i] == b'0' && matches!(bytes.get(*i + 1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B'))
+    if bytes[*i] == b'0'
+        && matches!(
+            bytes.get(*i + 1),
+            Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B')
+        )
     {
         *i += 2;
         digits(i, |b| b.is_ascii_hexdigit());
@@ -226,7 +280,10 @@ mod tests {
     fn kinds(src: &str) -> (Vec<(TokKind, String)>, usize) {
         let mut errs = Vec::new();
         let toks = lex(src, &mut errs);
-        let v = toks.iter().map(|t| (t.kind, src[t.span.range()].to_string())).collect();
+        let v = toks
+            .iter()
+            .map(|t| (t.kind, src[t.span.range()].to_string()))
+            .collect();
         (v, errs.len())
     }
 
@@ -237,7 +294,10 @@ mod tests {
         let texts: Vec<_> = t.iter().map(|x| x.1.as_str()).collect();
         assert_eq!(
             texts,
-            ["rz", "(", "1.5e-3", "**", ".5", ")", "q", "[", "10", "]", "->", "c", ";", "θ", "0x1F", "4dt", ""]
+            [
+                "rz", "(", "1.5e-3", "**", ".5", ")", "q", "[", "10", "]", "->", "c", ";", "θ",
+                "0x1F", "4dt", ""
+            ]
         );
         assert_eq!(t[2].0, TokKind::Float);
         assert_eq!(t[8].0, TokKind::Int);

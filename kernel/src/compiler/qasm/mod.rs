@@ -36,6 +36,9 @@ use super::{Diagnostic, ProgramFormat, Severity};
 use ast::Version;
 use diag::{Diag, LineIndex, Span};
 
+/// Warnings kept at most.
+const MAX_WARNINGS: usize = 100;
+
 /// Bounds that keep a hostile program from exhausting the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseLimits {
@@ -93,8 +96,7 @@ pub fn parse(
             severity: Severity::Error,
             line: 1,
             column: 1,
-            message: "internal error in the OpenQASM front end (please report this program)"
-                .into(),
+            message: "internal error in the OpenQASM front end (please report this program)".into(),
             snippet: String::new(),
         }]),
     }
@@ -107,7 +109,10 @@ fn parse_inner(
 ) -> Result<Parsed, Vec<Diagnostic>> {
     let index = LineIndex::new(source);
     let fail = |diags: Vec<Diag>| -> Vec<Diagnostic> {
-        diags.iter().map(|d| index.resolve(d, Severity::Error)).collect()
+        diags
+            .iter()
+            .map(|d| index.resolve(d, Severity::Error))
+            .collect()
     };
     if source.len() > limits.max_source_bytes || u32::try_from(source.len()).is_err() {
         return Err(fail(vec![Diag::new(
@@ -121,8 +126,7 @@ fn parse_inner(
     }
     let mut errors = Vec::new();
     let tokens = lexer::lex(source, &mut errors);
-    let (program, mut parse_errors) =
-        parser::parse_program(source, &tokens, limits.max_expr_depth);
+    let (program, mut parse_errors) = parser::parse_program(source, &tokens, limits.max_expr_depth);
     errors.append(&mut parse_errors);
     let version = match (format, program.version) {
         (ProgramFormat::Detect, Some((v, _))) => v,
@@ -149,12 +153,16 @@ fn parse_inner(
         // errors come out together. A statement that failed to parse may
         // have declared a name, so "unknown ..." errors are left out: they
         // would likely be noise caused by the syntax error.
-        if errors.len() < parser::MAX_ERRORS {
-            if let Err(more) = lower::lower(&program, version, limits) {
-                errors.extend(more.into_iter().filter(|d| !d.message.starts_with("unknown ")));
-            }
+        if errors.len() < parser::MAX_ERRORS
+            && let Err(more) = lower::lower(&program, version, limits)
+        {
+            errors.extend(
+                more.into_iter()
+                    .filter(|d| !d.message.starts_with("unknown ")),
+            );
         }
         errors.sort_by_key(|d| d.span.start);
+        errors.truncate(parser::MAX_ERRORS);
         return Err(fail(errors));
     }
     let (circuit, warnings) = lower::lower(&program, version, limits).map_err(|mut e| {
@@ -165,6 +173,14 @@ fn parse_inner(
         Version::V2 => ProgramFormat::OpenQasm2,
         Version::V3 => ProgramFormat::OpenQasm3,
     };
-    let warnings = warnings.iter().map(|d| index.resolve(d, Severity::Warning)).collect();
-    Ok(Parsed { circuit, format, warnings })
+    let warnings = warnings
+        .iter()
+        .take(MAX_WARNINGS)
+        .map(|d| index.resolve(d, Severity::Warning))
+        .collect();
+    Ok(Parsed {
+        circuit,
+        format,
+        warnings,
+    })
 }

@@ -7,13 +7,9 @@
 //! independent errors are reported together. Nesting of expressions and
 //! blocks is bounded, so hostile input cannot overflow the stack.
 
-use super::ast::{
-    BinOp, Cond, GateCall, GateDef, Ident, Index, Modifier, Operand, Program, Stmt,
-    StmtKind, Version,
-};
+use super::ast::{BinOp, Cond, Ident, Operand, Program, Stmt, StmtKind, Version};
 use super::diag::{Diag, Span};
 use super::lexer::{TokKind, Token};
-use std::rc::Rc;
 
 type PResult<T> = Result<T, Diag>;
 
@@ -54,7 +50,14 @@ fn unsupported_keyword(word: &str) -> Option<String> {
 
 /// Parses a token stream into a program, collecting every error it can.
 pub fn parse_program(src: &str, toks: &[Token], max_depth: u32) -> (Program, Vec<Diag>) {
-    let mut p = Parser { src, toks, pos: 0, errors: Vec::new(), max_depth, version: None };
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        errors: Vec::new(),
+        max_depth,
+        version: None,
+    };
     let mut program = Program::default();
     match p.header() {
         Ok(v) => program.version = v,
@@ -125,21 +128,31 @@ impl<'a> Parser<'a> {
     fn unexpected(&self, what: &str) -> Diag {
         let t = self.peek();
         if t.kind == TokKind::Eof {
-            Diag::new(t.span, format!("expected {what}, found the end of the program"))
+            Diag::new(
+                t.span,
+                format!("expected {what}, found the end of the program"),
+            )
         } else {
             Diag::new(t.span, format!("expected {what}, found '{}'", self.text(t)))
         }
     }
 
     fn expect(&mut self, p: &str) -> PResult<Token> {
-        if self.at(p) { Ok(self.bump()) } else { Err(self.unexpected(&format!("'{p}'"))) }
+        if self.at(p) {
+            Ok(self.bump())
+        } else {
+            Err(self.unexpected(&format!("'{p}'")))
+        }
     }
 
     fn ident(&mut self, what: &str) -> PResult<Ident> {
         let t = self.peek();
         if t.kind == TokKind::Ident {
             self.pos += 1;
-            Ok(Ident { name: self.text(t).to_string(), span: t.span })
+            Ok(Ident {
+                name: self.text(t).to_string(),
+                span: t.span,
+            })
         } else {
             Err(self.unexpected(what))
         }
@@ -147,7 +160,10 @@ impl<'a> Parser<'a> {
 
     fn prev_end(&self) -> Span {
         let t = self.toks[self.pos.saturating_sub(1)];
-        Span { start: t.span.end, end: t.span.end }
+        Span {
+            start: t.span.end,
+            end: t.span.end,
+        }
     }
 
     /// Skips to just after the end of the current statement: a `;` or a
@@ -278,9 +294,15 @@ impl<'a> Parser<'a> {
                         self.expect("]")?;
                         self.expect(";")?;
                         if word == "qreg" {
-                            StmtKind::QubitDecl { name, size: Some(size) }
+                            StmtKind::QubitDecl {
+                                name,
+                                size: Some(size),
+                            }
                         } else {
-                            StmtKind::BitDecl { name, size: Some(size) }
+                            StmtKind::BitDecl {
+                                name,
+                                size: Some(size),
+                            }
                         }
                     }
                     "qubit" | "bit" => return self.declaration(word == "qubit", out),
@@ -289,7 +311,11 @@ impl<'a> Parser<'a> {
                     "measure" => {
                         self.pos += 1;
                         let qubit = self.operand()?;
-                        let target = if self.eat("->") { Some(self.operand()?) } else { None };
+                        let target = if self.eat("->") {
+                            Some(self.operand()?)
+                        } else {
+                            None
+                        };
                         self.expect(";")?;
                         StmtKind::Measure { qubit, target }
                     }
@@ -322,7 +348,10 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.unexpected("a statement")),
         };
-        out.push(Stmt { kind, span: start.to(self.prev_end()) });
+        out.push(Stmt {
+            kind,
+            span: start.to(self.prev_end()),
+        });
         Ok(())
     }
 
@@ -349,9 +378,22 @@ impl<'a> Parser<'a> {
             let qubit = self.operand()?;
             self.expect(";")?;
             let span = start.to(self.prev_end());
-            let target = Operand { name: name.clone(), index: None, span: name.span };
-            out.push(Stmt { kind: StmtKind::BitDecl { name, size }, span });
-            out.push(Stmt { kind: StmtKind::Measure { qubit, target: Some(target) }, span });
+            let target = Operand {
+                name: name.clone(),
+                index: None,
+                span: name.span,
+            };
+            out.push(Stmt {
+                kind: StmtKind::BitDecl { name, size },
+                span,
+            });
+            out.push(Stmt {
+                kind: StmtKind::Measure {
+                    qubit,
+                    target: Some(target),
+                },
+                span,
+            });
             return Ok(());
         }
         self.expect(";")?;
@@ -360,7 +402,10 @@ impl<'a> Parser<'a> {
         } else {
             StmtKind::BitDecl { name, size }
         };
-        out.push(Stmt { kind, span: start.to(self.prev_end()) });
+        out.push(Stmt {
+            kind,
+            span: start.to(self.prev_end()),
+        });
         Ok(())
     }
 
@@ -375,7 +420,10 @@ impl<'a> Parser<'a> {
                 first.name.as_str(),
                 "int" | "uint" | "float" | "angle" | "bool" | "bit" | "complex"
             ) {
-                return Err(Diag::new(first.span, format!("unknown type '{}'", first.name)));
+                return Err(Diag::new(
+                    first.span,
+                    format!("unknown type '{}'", first.name),
+                ));
             }
             if self.eat("[") {
                 self.expr(0)?;
@@ -395,15 +443,20 @@ impl<'a> Parser<'a> {
         if next.kind != TokKind::Punct {
             return false;
         }
-        matches!(self.text(next), "=" | "[" | "+=" | "-=" | "*=" | "/=" | "&=" | "|=" | "^=")
-            || self.text(next) == "++"
+        matches!(
+            self.text(next),
+            "=" | "[" | "+=" | "-=" | "*=" | "/=" | "&=" | "|=" | "^="
+        ) || self.text(next) == "++"
     }
 
     fn assignment(&mut self) -> PResult<StmtKind> {
         let target = self.operand()?;
         let op = self.peek();
         if !self.is_punct(op, "=") {
-            return Err(Diag::new(op.span, "classical assignments are not supported"));
+            return Err(Diag::new(
+                op.span,
+                "classical assignments are not supported",
+            ));
         }
         self.pos += 1;
         if !self.at_word("measure") {
@@ -415,7 +468,10 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         let qubit = self.operand()?;
         self.expect(";")?;
-        Ok(StmtKind::Measure { qubit, target: Some(target) })
+        Ok(StmtKind::Measure {
+            qubit,
+            target: Some(target),
+        })
     }
 
     fn if_stmt(&mut self, depth: u32) -> PResult<StmtKind> {
@@ -436,7 +492,12 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        let cond = Cond { bits, value, negated, span: cstart.to(self.prev_end()) };
+        let cond = Cond {
+            bits,
+            value,
+            negated,
+            span: cstart.to(self.prev_end()),
+        };
         self.expect(")")?;
         let then = self.branch(depth)?;
         let otherwise = if self.at_word("else") {
@@ -445,7 +506,11 @@ impl<'a> Parser<'a> {
         } else {
             Vec::new()
         };
-        Ok(StmtKind::If { cond, then, otherwise })
+        Ok(StmtKind::If {
+            cond,
+            then,
+            otherwise,
+        })
     }
 
     /// The body of an `if` or `else`: a block or one statement.
@@ -467,220 +532,10 @@ impl<'a> Parser<'a> {
         self.expect("}")?;
         Ok(stmts)
     }
-
-    /// `gate name(params) a, b { body }`.
-    fn gate_def(&mut self, depth: u32) -> PResult<StmtKind> {
-        let kw = self.bump();
-        if depth > 0 {
-            return Err(Diag::new(kw.span, "gate definitions are only allowed at the top level"));
-        }
-        let name = self.ident("a gate name")?;
-        let mut params = Vec::new();
-        if self.eat("(") {
-            if !self.at(")") {
-                loop {
-                    params.push(self.ident("a parameter name")?);
-                    if !self.eat(",") {
-                        break;
-                    }
-                }
-            }
-            self.expect(")")?;
-        }
-        let mut qubits = Vec::new();
-        if !self.at("{") {
-            loop {
-                qubits.push(self.ident("a qubit argument name")?);
-                if !self.eat(",") {
-                    break;
-                }
-            }
-        }
-        self.expect("{")?;
-        let mut body = Vec::new();
-        while !self.at("}") {
-            if self.peek().kind == TokKind::Eof {
-                return Err(self.unexpected("'}' closing the gate body"));
-            }
-            let start = self.pos;
-            if let Err(e) = self.body_statement(&mut body) {
-                self.errors.push(e);
-                self.recover();
-                if self.pos == start {
-                    self.pos += 1;
-                }
-            }
-        }
-        self.expect("}")?;
-        Ok(StmtKind::GateDef(Rc::new(GateDef { name, params, qubits, body })))
-    }
-
-    fn body_statement(&mut self, body: &mut Vec<GateCall>) -> PResult<()> {
-        let t = self.peek();
-        if t.kind == TokKind::Ident {
-            let word = self.text(t);
-            if let Some(msg) = unsupported_keyword(word) {
-                return Err(Diag::new(t.span, msg));
-            }
-            match word {
-                "barrier" => {
-                    // A fence inside a definition has no effect on the result.
-                    self.pos += 1;
-                    self.operands()?;
-                    self.expect(";")?;
-                    return Ok(());
-                }
-                "measure" | "reset" | "if" | "qreg" | "creg" | "qubit" | "bit" | "gate"
-                | "include" | "const" => {
-                    return Err(Diag::new(
-                        t.span,
-                        format!("'{word}' is not allowed in a gate body"),
-                    ));
-                }
-                _ => {}
-            }
-        }
-        body.push(self.gate_call()?);
-        Ok(())
-    }
-
-    /// True when the identifier at the cursor starts a modifier.
-    fn at_modifier(&self) -> bool {
-        let t = self.peek();
-        if t.kind != TokKind::Ident
-            || !matches!(self.text(t), "inv" | "pow" | "ctrl" | "negctrl")
-        {
-            return false;
-        }
-        let next = self.peek_at(1);
-        if self.is_punct(next, "@") {
-            return true;
-        }
-        if !self.is_punct(next, "(") {
-            return false;
-        }
-        // Find the matching `)` and look for `@` after it.
-        let mut depth = 0usize;
-        let mut k = self.pos + 1;
-        while k < self.toks.len() {
-            let tk = self.toks[k];
-            if self.is_punct(tk, "(") {
-                depth += 1;
-            } else if self.is_punct(tk, ")") {
-                depth -= 1;
-                if depth == 0 {
-                    return self.toks.get(k + 1).is_some_and(|a| self.is_punct(*a, "@"));
-                }
-            } else if tk.kind == TokKind::Eof || self.is_punct(tk, ";") {
-                return false;
-            }
-            k += 1;
-        }
-        false
-    }
-
-    /// `[modifiers @] name[(params)] operands;`.
-    fn gate_call(&mut self) -> PResult<GateCall> {
-        let start = self.peek().span;
-        let mut modifiers = Vec::new();
-        while self.at_modifier() {
-            let kw = self.ident("a modifier")?;
-            let arg = if self.eat("(") {
-                let e = self.expr(0)?;
-                self.expect(")")?;
-                Some(e)
-            } else {
-                None
-            };
-            let span = kw.span.to(self.prev_end());
-            self.expect("@")?;
-            modifiers.push(match (kw.name.as_str(), arg) {
-                ("inv", None) => Modifier::Inv,
-                ("inv", Some(_)) => return Err(Diag::new(span, "'inv' takes no argument")),
-                ("pow", Some(e)) => Modifier::Pow(e, span),
-                ("pow", None) => return Err(Diag::new(span, "'pow' needs an exponent: pow(k)")),
-                ("ctrl", a) => Modifier::Ctrl(a, span),
-                (_, a) => Modifier::NegCtrl(a, span),
-            });
-        }
-        let name = self.ident("a gate name")?;
-        let mut params = Vec::new();
-        if self.eat("(") {
-            if !self.at(")") {
-                loop {
-                    params.push(self.expr(0)?);
-                    if !self.eat(",") {
-                        break;
-                    }
-                }
-            }
-            self.expect(")")?;
-        }
-        let args = self.operands()?;
-        self.expect(";")?;
-        Ok(GateCall { modifiers, name, params, args, span: start.to(self.prev_end()) })
-    }
-
-    /// A comma-separated operand list, possibly empty (before `;`).
-    fn operands(&mut self) -> PResult<Vec<Operand>> {
-        let mut out = Vec::new();
-        if self.at(";") {
-            return Ok(out);
-        }
-        loop {
-            out.push(self.operand()?);
-            if !self.eat(",") {
-                return Ok(out);
-            }
-        }
-    }
-
-    /// `name`, `name[index]` or `$n`.
-    fn operand(&mut self) -> PResult<Operand> {
-        let t = self.peek();
-        let name = match t.kind {
-            TokKind::Ident | TokKind::HwQubit => {
-                self.pos += 1;
-                Ident { name: self.text(t).to_string(), span: t.span }
-            }
-            _ => return Err(self.unexpected("a qubit or bit")),
-        };
-        let mut index = None;
-        if self.eat("[") {
-            index = Some(self.index()?);
-            self.expect("]")?;
-        }
-        Ok(Operand { name, index, span: t.span.to(self.prev_end()) })
-    }
-
-    fn index(&mut self) -> PResult<Index> {
-        if self.eat("{") {
-            let mut items = Vec::new();
-            loop {
-                items.push(self.expr(0)?);
-                if !self.eat(",") {
-                    break;
-                }
-            }
-            self.expect("}")?;
-            return Ok(Index::Set(items));
-        }
-        let first = if self.at(":") { None } else { Some(self.expr(0)?) };
-        if !self.eat(":") {
-            return match first {
-                Some(e) => Ok(Index::Single(e)),
-                None => Err(self.unexpected("an index")),
-            };
-        }
-        let second = if self.at("]") || self.at(":") { None } else { Some(self.expr(0)?) };
-        if self.eat(":") {
-            let third = if self.at("]") { None } else { Some(self.expr(0)?) };
-            return Ok(Index::Range { start: first, step: second, end: third });
-        }
-        Ok(Index::Range { start: first, step: None, end: second })
-    }
 }
 
+#[path = "parse_call.rs"]
+mod parse_call;
 #[path = "parse_expr.rs"]
 mod parse_expr;
 

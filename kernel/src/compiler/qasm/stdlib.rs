@@ -27,7 +27,12 @@ pub struct Builtin {
 
 macro_rules! b {
     ($name:literal, $p:literal, $q:literal, $make:expr) => {
-        Builtin { name: $name, params: $p, qubits: $q, make: $make }
+        Builtin {
+            name: $name,
+            params: $p,
+            qubits: $q,
+            make: $make,
+        }
     };
 }
 

@@ -31,7 +31,10 @@ pub struct Body {
 }
 
 fn prim(gate: Gate, qubits: &[Qubit]) -> Prim {
-    Prim { gate, qubits: qubits.to_vec() }
+    Prim {
+        gate,
+        qubits: qubits.to_vec(),
+    }
 }
 
 type M2 = [Complex64; 4];
@@ -134,7 +137,10 @@ pub fn invert_prim(p: &Prim, out: &mut Vec<Prim>) {
         // Self-inverse.
         ref g => g.clone(),
     };
-    out.push(Prim { gate: g, qubits: q.clone() });
+    out.push(Prim {
+        gate: g,
+        qubits: q.clone(),
+    });
 }
 
 /// The inverse of `body`.
@@ -144,7 +150,10 @@ pub fn invert(body: &Body) -> Body {
     for p in body.prims.iter().rev() {
         invert_prim(p, &mut prims);
     }
-    Body { prims, phase: -body.phase }
+    Body {
+        prims,
+        phase: -body.phase,
+    }
 }
 
 /// A phase `e^{i phase}` applied when every one of `controls` is |1>.
@@ -202,7 +211,10 @@ fn control_1q(g: &Gate, t: Qubit, cs: &[Qubit], out: &mut Vec<Prim>) {
             _ => None,
         };
         if let Some(d) = direct {
-            out.push(Prim { gate: d, qubits: qs });
+            out.push(Prim {
+                gate: d,
+                qubits: qs,
+            });
             return;
         }
     }
@@ -218,7 +230,12 @@ fn control_1q(g: &Gate, t: Qubit, cs: &[Qubit], out: &mut Vec<Prim>) {
 }
 
 /// Appends `g` on `q`, controlled by `cs` (non-empty), to `out`.
-pub fn control_prim(g: &Gate, q: &[Qubit], cs: &[Qubit], out: &mut Vec<Prim>) -> Result<(), String> {
+pub fn control_prim(
+    g: &Gate,
+    q: &[Qubit],
+    cs: &[Qubit],
+    out: &mut Vec<Prim>,
+) -> Result<(), String> {
     use Gate::*;
     let split = |k: usize| -> Result<(Vec<Qubit>, Qubit), String> {
         if q.len() < k.max(1) {
@@ -228,7 +245,12 @@ pub fn control_prim(g: &Gate, q: &[Qubit], cs: &[Qubit], out: &mut Vec<Prim>) ->
         Ok((with(cs, c), t[0]))
     };
     match *g {
-        _ if g.arity() == Some(1) => control_1q(g, q[0], cs, out),
+        _ if g.arity() == Some(1) => {
+            let t = *q
+                .first()
+                .ok_or_else(|| format!("'{}' has no operand", g.name()))?;
+            control_1q(g, t, cs, out);
+        }
         Cx | Ccx | Mcx => {
             let (c, t) = split(2)?;
             control_1q(&X, t, &c, out);
@@ -306,4 +328,168 @@ pub fn control_prim(g: &Gate, q: &[Qubit], cs: &[Qubit], out: &mut Vec<Prim>) ->
         _ => return Err(format!("cannot control the gate '{}'", g.name())),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f64::consts::PI;
+
+    /// Dense unitary of `prims` on `n` qubits; qubit 0 least significant.
+    fn unitary(prims: &[Prim], n: usize) -> Vec<Complex64> {
+        let dim = 1 << n;
+        let mut u = vec![Complex64::new(0.0, 0.0); dim * dim];
+        for col in 0..dim {
+            let mut s = vec![Complex64::new(0.0, 0.0); dim];
+            s[col] = Complex64::new(1.0, 0.0);
+            for p in prims {
+                let k = p.qubits.len();
+                let m = p.gate.matrix(k);
+                let mut next = vec![Complex64::new(0.0, 0.0); dim];
+                for (i, amp) in s.iter().enumerate() {
+                    // Sub-index of i on the gate's operands, first most significant.
+                    let sub = p.qubits.iter().fold(0, |a, q| a << 1 | (i >> q & 1));
+                    for r in 0..1 << k {
+                        let mut j = i;
+                        for (b, q) in p.qubits.iter().enumerate() {
+                            let bit = r >> (k - 1 - b) & 1;
+                            j = (j & !(1 << q)) | bit << q;
+                        }
+                        next[j] += m[r * (1 << k) + sub] * amp;
+                    }
+                }
+                s = next;
+            }
+            for row in 0..dim {
+                u[row * dim + col] = s[row];
+            }
+        }
+        u
+    }
+
+    fn close(a: &[Complex64], b: &[Complex64]) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).norm() < 1e-9)
+    }
+
+    fn gates() -> Vec<Gate> {
+        use Gate::*;
+        vec![
+            I,
+            X,
+            Y,
+            Z,
+            H,
+            S,
+            Sdg,
+            T,
+            Tdg,
+            Sx,
+            Sxdg,
+            Rx(0.3),
+            Ry(0.4),
+            Rz(0.5),
+            P(0.6),
+            U(0.1, 0.2, 0.3),
+            Cx,
+            Cy,
+            Cz,
+            Ch,
+            Cp(0.7),
+            Crx(0.8),
+            Cry(0.9),
+            Crz(1.0),
+            Cu(0.1, 0.2, 0.3, 0.4),
+            Csx,
+            Swap,
+            Iswap,
+            Ecr,
+            Rxx(0.2),
+            Ryy(0.3),
+            Rzz(0.4),
+            Rzx(0.5),
+            Ccx,
+            Cswap,
+            Mcu(Box::new(m2(&H))),
+        ]
+    }
+
+    fn operands(g: &Gate) -> Vec<Qubit> {
+        // Reversed order exercises the operand mapping.
+        (0..g.arity().unwrap_or(3) as u32).rev().collect()
+    }
+
+    #[test]
+    fn decompositions_are_exact() {
+        use Gate::*;
+        for g in [
+            Iswap,
+            Ecr,
+            Rxx(0.2),
+            Ryy(0.3),
+            Rzz(0.4),
+            Rzx(0.5),
+            Rzx(-PI / 4.0),
+        ] {
+            let q = [1, 0];
+            let d = decompose(&g, &q).unwrap();
+            assert!(
+                close(&unitary(&d, 2), &unitary(&[prim(g.clone(), &q)], 2)),
+                "{g:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn inverses_are_exact() {
+        for g in gates() {
+            let q = operands(&g);
+            let n = q.len();
+            let p = prim(g.clone(), &q);
+            let mut seq = vec![p.clone()];
+            invert_prim(&p, &mut seq);
+            assert!(close(&unitary(&seq, n), &unitary(&[], n)), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn controls_are_exact_for_every_gate() {
+        for g in gates() {
+            let q: Vec<Qubit> = operands(&g).iter().map(|x| x + 2).collect();
+            let n = q.len() + 2;
+            let base = unitary(&[prim(g.clone(), &q)], n);
+            let mut out = Vec::new();
+            control_prim(&g, &q, &[1, 0], &mut out).unwrap();
+            let got = unitary(&out, n);
+            // Controlled on qubits 0 and 1: identity unless both are 1.
+            let dim = 1 << n;
+            for r in 0..dim {
+                for c in 0..dim {
+                    let want = if c & 3 == 3 {
+                        base[r * dim + c]
+                    } else if r == c {
+                        Complex64::new(1.0, 0.0)
+                    } else {
+                        Complex64::new(0.0, 0.0)
+                    };
+                    assert!((got[r * dim + c] - want).norm() < 1e-9, "{g:?} at {r},{c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn controlled_phase_is_a_phase_on_the_controls() {
+        for cs in [&[0u32][..], &[0, 1], &[0, 1, 2]] {
+            let body = Body {
+                prims: vec![],
+                phase: 0.5,
+            };
+            let c = control(&body, cs).unwrap();
+            let u = unitary(&c.prims, cs.len());
+            let dim = 1 << cs.len();
+            let last = Complex64::from_polar(1.0, 0.5);
+            assert!((u[dim * dim - 1] - last).norm() < 1e-12);
+            assert!((u[0] - Complex64::new(1.0, 0.0)).norm() < 1e-12);
+        }
+    }
 }

@@ -1,0 +1,252 @@
+//! Loopback benchmark of the public gRPC API (issue 6).
+//!
+//! A full job is SubmitJob + StreamJobUpdates to DONE + GetJobResults of a
+//! GHZ-5 circuit with 1,000 shots on `sim`, through the real server, the real
+//! in-process kernel (durable SQLite store in a temporary directory) and the
+//! real simulator. It is measured with 1 and 64 concurrent clients (64
+//! separate HTTP/2 connections), beside a bare tonic unary round trip
+//! (`grpc.health.v1.Health/Check` on the same server) measured in the same
+//! run, so the two can be compared on the same machine and load.
+//!
+//! Run: `cargo bench -p eigen-benches --bench api_loopback`
+//! (`EIGEN_BENCH_JOBS=N` sets the number of jobs per scenario, default 2000.)
+
+use eigen_api::config::ServerConfig;
+use eigen_kernel::gateway::KernelGateway;
+use eigen_kernel::{Kernel, KernelConfig};
+use eigen_proto::api::v1 as pb;
+use pb::job_service_client::JobServiceClient;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+const SHOTS: u32 = 1000;
+
+fn ghz5() -> String {
+    "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[5] q;\nbit[5] c;\nh q[0];\n\
+     cx q[0], q[1];\ncx q[1], q[2];\ncx q[2], q[3];\ncx q[3], q[4];\nc = measure q;\n"
+        .to_owned()
+}
+
+async fn connect(url: &str) -> Channel {
+    tonic::transport::Endpoint::from_shared(url.to_owned())
+        .expect("url")
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// One full job; panics on any wrong answer (a benchmark of wrong results
+/// is worthless).
+async fn full_job(jobs: &mut JobServiceClient<Channel>, program: &str) {
+    let req = pb::SubmitJobRequest {
+        name: "bench".into(),
+        program: program.to_owned(),
+        target: "sim".into(),
+        shots: SHOTS,
+        ..Default::default()
+    };
+    let job_id = jobs
+        .submit_job(req)
+        .await
+        .expect("submit")
+        .into_inner()
+        .job_id;
+    let mut stream = jobs
+        .stream_job_updates(pb::JobUpdatesRequest {
+            job_id: job_id.clone(),
+            last_event_seq: 0,
+        })
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut last = 0;
+    while let Some(u) = stream.message().await.expect("update") {
+        last = u.state;
+    }
+    assert_eq!(
+        last,
+        pb::JobStatus::Done as i32,
+        "job {job_id} did not end DONE"
+    );
+    let results = jobs
+        .get_job_results(pb::JobResultsRequest { job_id })
+        .await
+        .expect("results")
+        .into_inner();
+    assert_eq!(results.counts.values().sum::<u64>(), u64::from(SHOTS));
+    assert!(results.counts.keys().all(|k| k == "00000" || k == "11111"));
+}
+
+async fn health_check(h: &mut HealthClient<Channel>) {
+    h.check(HealthCheckRequest {
+        service: String::new(),
+    })
+    .await
+    .expect("health");
+}
+
+#[derive(Debug)]
+struct Report {
+    p50: Duration,
+    p99: Duration,
+    per_sec: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Runs `total` operations from `clients` concurrent clients, each on its
+/// own connection; `op` is one operation on a client.
+async fn run<C, F, Fut>(
+    url: &str,
+    clients: usize,
+    total: usize,
+    make: fn(Channel) -> C,
+    op: F,
+) -> Report
+where
+    C: Send + 'static,
+    F: Fn(C) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = C> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    let mut channels = Vec::new();
+    for _ in 0..clients {
+        channels.push(connect(url).await);
+    }
+    let start = Instant::now();
+    for channel in channels {
+        let next = Arc::clone(&next);
+        handles.push(tokio::spawn(async move {
+            let mut client = make(channel);
+            let mut lat = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let t = Instant::now();
+                client = op(client).await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    for h in handles {
+        all.extend(h.await.expect("client task"));
+    }
+    let elapsed = start.elapsed();
+    all.sort();
+    Report {
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+        per_sec: all.len() as f64 / elapsed.as_secs_f64(),
+    }
+}
+
+fn job_client(c: Channel) -> (JobServiceClient<Channel>, Arc<str>) {
+    (JobServiceClient::new(c), Arc::from(ghz5()))
+}
+
+fn main() {
+    let total: usize = std::env::var("EIGEN_BENCH_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut kconfig = KernelConfig::new(dir.path());
+        kconfig.slots.insert("sim".into(), 8);
+        kconfig.queued_jobs_quota_per_tenant = 1_000_000;
+        let devices = eigen_sim::default_devices().expect("sim devices");
+        let kernel = Kernel::start(kconfig, devices).await.expect("kernel");
+        let gateway: Arc<dyn KernelGateway> = Arc::new(kernel.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(eigen_api::server::serve(
+            ServerConfig::default(),
+            gateway,
+            listener,
+            stop.clone().cancelled_owned(),
+        ));
+
+        // Warm up connections, the store and the compiler.
+        run(&url, 4, 200, job_client, |(mut j, p)| async move {
+            full_job(&mut j, &p).await;
+            (j, p)
+        })
+        .await;
+        run(&url, 4, 2000, HealthClient::new, |mut h| async move {
+            health_check(&mut h).await;
+            h
+        })
+        .await;
+
+        println!(
+            "api_loopback: GHZ-5, {SHOTS} shots on sim, {total} operations per row, 2-core loopback"
+        );
+        println!(
+            "{:<34} {:>10} {:>10} {:>12}",
+            "scenario", "p50", "p99", "ops/s"
+        );
+        let mut bare_p50 = Duration::ZERO;
+        for clients in [1, 64] {
+            let bare = run(
+                &url,
+                clients,
+                total * 4,
+                HealthClient::new,
+                |mut h| async move {
+                    health_check(&mut h).await;
+                    h
+                },
+            )
+            .await;
+            if clients == 1 {
+                bare_p50 = bare.p50;
+            }
+            let jobs = run(&url, clients, total, job_client, |(mut j, p)| async move {
+                full_job(&mut j, &p).await;
+                (j, p)
+            })
+            .await;
+            for (name, r) in [
+                (format!("bare unary (health), {clients} clients"), &bare),
+                (format!("full job, {clients} clients"), &jobs),
+            ] {
+                println!(
+                    "{name:<34} {:>10.1?} {:>10.1?} {:>12.0}",
+                    r.p50, r.p99, r.per_sec
+                );
+            }
+            if clients == 1 {
+                println!(
+                    "{:<34} {:>10.2}x (target <= 5x)",
+                    "full job p50 / bare p50",
+                    jobs.p50.as_secs_f64() / bare_p50.as_secs_f64()
+                );
+            } else {
+                println!(
+                    "{:<34} {:>10.0} (target >= 3000)",
+                    "full jobs/s, 64 clients", jobs.per_sec
+                );
+            }
+        }
+        stop.cancel();
+        let _ = server.await;
+        kernel.shutdown().await;
+    });
+}
