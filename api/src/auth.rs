@@ -125,9 +125,7 @@ impl tonic::service::Interceptor for ContextInterceptor {
             Some(t) => t.0.clone(),
             None => crate::trace::trace_id_from(request.metadata()),
         };
-        request
-            .extensions_mut()
-            .insert(RequestContext { tenant, trace_id });
+        request.extensions_mut().insert(RequestContext { tenant, trace_id });
         Ok(request)
     }
 }
@@ -135,13 +133,9 @@ impl tonic::service::Interceptor for ContextInterceptor {
 /// The context the interceptor attached; INTERNAL if a service was mounted
 /// without it (a wiring bug, not a client error).
 pub fn context<T>(request: &tonic::Request<T>) -> Result<RequestContext, Status> {
-    request
-        .extensions()
-        .get::<RequestContext>()
-        .cloned()
-        .ok_or_else(|| {
-            Status::internal("request context missing: service mounted without its interceptor")
-        })
+    request.extensions().get::<RequestContext>().cloned().ok_or_else(|| {
+        Status::internal("request context missing: service mounted without its interceptor")
+    })
 }
 
 #[cfg(test)]
@@ -174,24 +168,12 @@ mod tests {
     #[test]
     fn maps_keys_to_tenants_and_refuses_others() {
         let a = Authenticator::new(&[
-            ApiKey {
-                tenant: "acme".into(),
-                sha256: hash_key("k1"),
-            },
-            ApiKey {
-                tenant: "lab".into(),
-                sha256: hash_key("k2").to_uppercase(),
-            },
+            ApiKey { tenant: "acme".into(), sha256: hash_key("k1") },
+            ApiKey { tenant: "lab".into(), sha256: hash_key("k2").to_uppercase() },
         ]);
         assert_eq!(a.tenant(&md(Some("Bearer k1"))).expect("k1"), "acme");
         assert_eq!(a.tenant(&md(Some("Bearer k2"))).expect("k2"), "lab");
-        for bad in [
-            None,
-            Some("Bearer nope"),
-            Some("k1"),
-            Some("Bearer "),
-            Some("Basic k1"),
-        ] {
+        for bad in [None, Some("Bearer nope"), Some("k1"), Some("Bearer "), Some("Basic k1")] {
             assert_eq!(
                 a.tenant(&md(bad)).map_err(|s| s.code()),
                 Err(Code::Unauthenticated),
@@ -202,29 +184,8 @@ mod tests {
 
     #[test]
     fn checks_configured_hashes() {
-        assert!(
-            ApiKey {
-                tenant: "a".into(),
-                sha256: hash_key("x")
-            }
-            .check()
-            .is_ok()
-        );
-        assert!(
-            ApiKey {
-                tenant: "a".into(),
-                sha256: "x".into()
-            }
-            .check()
-            .is_err()
-        );
-        assert!(
-            ApiKey {
-                tenant: " ".into(),
-                sha256: hash_key("x")
-            }
-            .check()
-            .is_err()
-        );
+        assert!(ApiKey { tenant: "a".into(), sha256: hash_key("x") }.check().is_ok());
+        assert!(ApiKey { tenant: "a".into(), sha256: "x".into() }.check().is_err());
+        assert!(ApiKey { tenant: " ".into(), sha256: hash_key("x") }.check().is_err());
     }
 }

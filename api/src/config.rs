@@ -91,9 +91,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN.parse().expect("a valid constant address"),
-            metrics_listen: DEFAULT_METRICS_LISTEN
-                .parse()
-                .expect("a valid constant address"),
+            metrics_listen: DEFAULT_METRICS_LISTEN.parse().expect("a valid constant address"),
             api_keys: Vec::new(),
             tls: None,
             limits: Limits::default(),
@@ -134,10 +132,8 @@ impl ServerConfig {
     /// sha256 = "<hex of sha256(key)>"   # `eigen` never stores the key itself
     /// ```
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError {
-            kind: ConfigErrorKind::Parse,
-            message: e.to_string(),
-        })?;
+        let file: ConfigFile = toml::from_str(text)
+            .map_err(|e| ConfigError { kind: ConfigErrorKind::Parse, message: e.to_string() })?;
         let mut config = Self::default();
         if let Some(a) = file.listen {
             config.listen = a;
@@ -168,10 +164,8 @@ impl ServerConfig {
             config.limits = l;
         }
         for key in &file.api_keys {
-            key.check().map_err(|message| ConfigError {
-                kind: ConfigErrorKind::Invalid,
-                message,
-            })?;
+            key.check()
+                .map_err(|message| ConfigError { kind: ConfigErrorKind::Invalid, message })?;
         }
         config.api_keys = file.api_keys;
         Ok(config)
@@ -280,21 +274,13 @@ mod tests {
 
     #[test]
     fn refuses_public_bind_without_auth_unless_insecure() {
-        let mut c = ServerConfig {
-            listen: "0.0.0.0:50051".parse().expect("addr"),
-            ..Default::default()
-        };
-        assert_eq!(
-            c.validate().map_err(|e| e.kind()),
-            Err(ConfigErrorKind::InsecureBind)
-        );
+        let mut c =
+            ServerConfig { listen: "0.0.0.0:50051".parse().expect("addr"), ..Default::default() };
+        assert_eq!(c.validate().map_err(|e| e.kind()), Err(ConfigErrorKind::InsecureBind));
         c.insecure = true;
         c.validate().expect("insecure was asked for");
         c.insecure = false;
-        c.api_keys = vec![ApiKey {
-            tenant: "acme".into(),
-            sha256: hash_key("k"),
-        }];
+        c.api_keys = vec![ApiKey { tenant: "acme".into(), sha256: hash_key("k") }];
         c.validate().expect("auth is on");
     }
 
@@ -309,10 +295,7 @@ mod tests {
         assert_eq!(c.listen.port(), 6000);
         assert_eq!(c.grace_period, Duration::from_millis(2500));
         assert_eq!(c.limits.max_program_bytes, 10);
-        assert_eq!(
-            c.limits.max_request_bytes,
-            Limits::default().max_request_bytes
-        );
+        assert_eq!(c.limits.max_request_bytes, Limits::default().max_request_bytes);
         assert_eq!(c.api_keys[0].tenant, "acme");
         c.validate().expect("auth on");
     }

@@ -41,10 +41,8 @@ pub fn system_time(t: &prost_types::Timestamp) -> SystemTime {
 /// A protobuf duration of `d` (saturating).
 #[must_use]
 pub fn duration_to_pb(d: Duration) -> prost_types::Duration {
-    prost_types::Duration::try_from(d).unwrap_or(prost_types::Duration {
-        seconds: i64::MAX,
-        nanos: 999_999_999,
-    })
+    prost_types::Duration::try_from(d)
+        .unwrap_or(prost_types::Duration { seconds: i64::MAX, nanos: 999_999_999 })
 }
 
 /// The duration of a protobuf duration; `field` names it in the error when
@@ -89,10 +87,7 @@ pub fn program_format_from_pb(v: i32, field: &str) -> Result<ProgramFormat, Stat
         Ok(pb::ProgramFormat::Unspecified) => Ok(ProgramFormat::Detect),
         Ok(pb::ProgramFormat::Openqasm2) => Ok(ProgramFormat::OpenQasm2),
         Ok(pb::ProgramFormat::Openqasm3) => Ok(ProgramFormat::OpenQasm3),
-        Err(_) => Err(error::invalid_argument(
-            field,
-            format!("unknown program format {v}"),
-        )),
+        Err(_) => Err(error::invalid_argument(field, format!("unknown program format {v}"))),
     }
 }
 
@@ -184,10 +179,7 @@ pub fn id_field<'a>(raw: &'a str, field: &str) -> Result<&'a str, Status> {
         return Err(error::invalid_argument(field, "is required"));
     }
     if raw.len() > MAX_KEY_LEN || raw.chars().any(char::is_control) {
-        return Err(error::invalid_argument(
-            field,
-            "must be at most 256 printable characters",
-        ));
+        return Err(error::invalid_argument(field, "must be at most 256 printable characters"));
     }
     Ok(raw)
 }
@@ -217,10 +209,7 @@ pub fn submit_from_pb(
         return Err(error::invalid_argument("name", "must be at most 256 bytes"));
     }
     if r.idempotency_key.len() > MAX_KEY_LEN {
-        return Err(error::invalid_argument(
-            "idempotency_key",
-            "must be at most 256 bytes",
-        ));
+        return Err(error::invalid_argument("idempotency_key", "must be at most 256 bytes"));
     }
     let dependencies = r
         .dependencies
@@ -233,10 +222,7 @@ pub fn submit_from_pb(
         .map(|d| duration_from_pb(d, "execution_timeout"))
         .transpose()?;
     if timeout == Some(Duration::ZERO) {
-        return Err(error::invalid_argument(
-            "execution_timeout",
-            "must be positive when set",
-        ));
+        return Err(error::invalid_argument("execution_timeout", "must be positive when set"));
     }
     if let Some(id) = &r.reservation_id {
         id_field(id, "reservation_id")?;
@@ -299,11 +285,8 @@ pub fn status_view_to_pb(v: &JobStatusView) -> pb::JobStatusResponse {
             finished_at: entered.get(i + 1).map(|(next, _)| timestamp(*next)),
         })
         .collect();
-    let finished_at = entered
-        .iter()
-        .rev()
-        .find(|(_, s)| s.is_terminal())
-        .map(|(t, _)| timestamp(*t));
+    let finished_at =
+        entered.iter().rev().find(|(_, s)| s.is_terminal()).map(|(t, _)| timestamp(*t));
     pb::JobStatusResponse {
         job_id: v.job_id.0.clone(),
         status: job_status_to_pb(v.status) as i32,
@@ -311,11 +294,7 @@ pub fn status_view_to_pb(v: &JobStatusView) -> pb::JobStatusResponse {
         progress: v.progress,
         message: v.message.clone(),
         created_at: Some(timestamp(v.created_at)),
-        started_at: v
-            .entered_at
-            .get(&JobStatus::Running)
-            .copied()
-            .map(timestamp),
+        started_at: v.entered_at.get(&JobStatus::Running).copied().map(timestamp),
         finished_at,
         stages,
         queue_position: v.queue_position,
@@ -330,12 +309,7 @@ pub fn status_view_to_pb(v: &JobStatusView) -> pb::JobStatusResponse {
 pub fn entered_at_from_pb(r: &pb::JobStatusResponse) -> BTreeMap<JobStatus, SystemTime> {
     r.stages
         .iter()
-        .filter_map(|s| {
-            Some((
-                job_status_from_pb(s.status)?,
-                system_time(s.started_at.as_ref()?),
-            ))
-        })
+        .filter_map(|s| Some((job_status_from_pb(s.status)?, system_time(s.started_at.as_ref()?))))
         .collect()
 }
 
@@ -397,20 +371,14 @@ pub fn results_to_pb(job_id: &JobId, r: JobResults) -> pb::JobResultsResponse {
 #[must_use]
 pub fn results_from_pb(r: pb::JobResultsResponse) -> JobResults {
     let d = |d: Option<prost_types::Duration>| {
-        d.and_then(|d| Duration::try_from(d).ok())
-            .unwrap_or_default()
+        d.and_then(|d| Duration::try_from(d).ok()).unwrap_or_default()
     };
     let m = r.metadata.unwrap_or_default();
     JobResults {
         counts: r.counts.into_iter().collect(),
         memory: Some(r.memory).filter(|v| !v.is_empty()),
-        statevector: Some(
-            r.statevector
-                .into_iter()
-                .map(|c| (c.re, c.im))
-                .collect::<Vec<_>>(),
-        )
-        .filter(|v| !v.is_empty()),
+        statevector: Some(r.statevector.into_iter().map(|c| (c.re, c.im)).collect::<Vec<_>>())
+            .filter(|v| !v.is_empty()),
         probabilities: Some(r.probabilities).filter(|v| !v.is_empty()),
         metadata: ExecutionMetadata {
             device: m.device_id,
@@ -421,11 +389,7 @@ pub fn results_from_pb(r: pb::JobResultsResponse) -> JobResults {
             execution_duration: d(m.execution_duration),
             calibration_id: m.calibration_id,
             compiler_version: m.compiler_version,
-            compile_stats: m
-                .compile_stats
-                .as_ref()
-                .map(compile_stats_from_pb)
-                .unwrap_or_default(),
+            compile_stats: m.compile_stats.as_ref().map(compile_stats_from_pb).unwrap_or_default(),
         },
         artifacts: r
             .artifacts
@@ -520,10 +484,7 @@ pub fn properties_to_pb(t: &Target) -> pb::DeviceProperties {
             })
             .collect(),
         dt_seconds: t.dt.map(|s| s.0),
-        limits: Some(pb::Limits {
-            max_shots: t.limits.max_shots,
-            max_qubits: t.limits.max_qubits,
-        }),
+        limits: Some(pb::Limits { max_shots: t.limits.max_shots, max_qubits: t.limits.max_qubits }),
         calibration_id: t.calibration_id.clone(),
     }
 }
@@ -542,12 +503,8 @@ pub fn device_info_from_pb(d: pb::Device, p: pb::DeviceProperties) -> DeviceInfo
                 DeviceKind::Simulator
             },
             num_qubits: d.num_qubits,
-            coupling_map: (!p.all_to_all).then(|| {
-                p.coupling_map
-                    .iter()
-                    .map(|e| (e.control, e.target))
-                    .collect()
-            }),
+            coupling_map: (!p.all_to_all)
+                .then(|| p.coupling_map.iter().map(|e| (e.control, e.target)).collect()),
             native_gates: p
                 .native_gates
                 .into_iter()
@@ -570,10 +527,7 @@ pub fn device_info_from_pb(d: pb::Device, p: pb::DeviceProperties) -> DeviceInfo
                 })
                 .collect(),
             dt: p.dt_seconds.map(Seconds),
-            limits: Limits {
-                max_shots: limits.max_shots,
-                max_qubits: limits.max_qubits,
-            },
+            limits: Limits { max_shots: limits.max_shots, max_qubits: limits.max_qubits },
             calibration_id: p.calibration_id,
         },
         status: device_status_from_pb(d.status),
@@ -633,58 +587,22 @@ mod tests {
                 .unwrap_or_default()
         };
         assert_eq!(
-            field(
-                pb::SubmitJobRequest {
-                    program: String::new(),
-                    ..request()
-                },
-                100
-            ),
+            field(pb::SubmitJobRequest { program: String::new(), ..request() }, 100),
             "program"
         );
         assert_eq!(field(request(), 5), "program");
         assert_eq!(
-            field(
-                pb::SubmitJobRequest {
-                    target: String::new(),
-                    ..request()
-                },
-                100
-            ),
+            field(pb::SubmitJobRequest { target: String::new(), ..request() }, 100),
             "target"
         );
+        assert_eq!(field(pb::SubmitJobRequest { format: 9, ..request() }, 100), "format");
         assert_eq!(
-            field(
-                pb::SubmitJobRequest {
-                    format: 9,
-                    ..request()
-                },
-                100
-            ),
-            "format"
-        );
-        assert_eq!(
-            field(
-                pb::SubmitJobRequest {
-                    dependencies: vec![String::new()],
-                    ..request()
-                },
-                100
-            ),
+            field(pb::SubmitJobRequest { dependencies: vec![String::new()], ..request() }, 100),
             "dependencies"
         );
-        let neg = prost_types::Duration {
-            seconds: -1,
-            nanos: 0,
-        };
+        let neg = prost_types::Duration { seconds: -1, nanos: 0 };
         assert_eq!(
-            field(
-                pb::SubmitJobRequest {
-                    execution_timeout: Some(neg),
-                    ..request()
-                },
-                100
-            ),
+            field(pb::SubmitJobRequest { execution_timeout: Some(neg), ..request() }, 100),
             "execution_timeout"
         );
         let ok = submit_from_pb(request(), 100).expect("valid");
@@ -701,8 +619,7 @@ mod tests {
         r.execution_timeout = Some(duration_to_pb(Duration::from_secs(3)));
         r.reservation_id = Some("r1".into());
         r.dependencies = vec!["a".into()];
-        r.compiler_options
-            .insert("optimization_level".into(), "2".into());
+        r.compiler_options.insert("optimization_level".into(), "2".into());
         let domain = submit_from_pb(r.clone(), 100).expect("valid");
         assert_eq!(submit_to_pb(domain), r);
     }
@@ -733,10 +650,7 @@ mod tests {
         };
         let p = status_view_to_pb(&view);
         assert_eq!(p.stages.len(), 4);
-        assert_eq!(
-            p.stages[0].finished_at,
-            Some(timestamp(t0 + Duration::from_secs(1)))
-        );
+        assert_eq!(p.stages[0].finished_at, Some(timestamp(t0 + Duration::from_secs(1))));
         assert_eq!(p.stages[3].finished_at, None);
         assert_eq!(p.started_at, Some(timestamp(t0 + Duration::from_secs(2))));
         assert_eq!(p.finished_at, Some(timestamp(t0 + Duration::from_secs(3))));

@@ -74,8 +74,7 @@ impl From<KernelError> for ApiError {
         match error {
             KernelError::InvalidArgument { field, description } => {
                 let mut e = Self::new(Code::InvalidArgument, message, "INVALID_ARGUMENT");
-                e.details
-                    .add_bad_request_violation(field.clone(), description);
+                e.details.add_bad_request_violation(field.clone(), description);
                 e.with_metadata("field", field)
             }
             KernelError::InvalidProgram(diagnostics) => {
@@ -110,22 +109,13 @@ impl From<KernelError> for ApiError {
                 e.diagnostics = diagnostics;
                 e
             }
-            KernelError::NotFound {
-                resource_type,
-                name,
-            } => {
+            KernelError::NotFound { resource_type, name } => {
                 let reason = format!("{}_NOT_FOUND", resource_type.to_uppercase());
                 let mut e = Self::new(Code::NotFound, message.clone(), reason);
-                e.details
-                    .set_resource_info(resource_type, name.clone(), "", message);
-                e.with_metadata("resource_type", resource_type)
-                    .with_metadata("resource_name", name)
+                e.details.set_resource_info(resource_type, name.clone(), "", message);
+                e.with_metadata("resource_type", resource_type).with_metadata("resource_name", name)
             }
-            KernelError::FailedPrecondition {
-                violation,
-                subject,
-                description,
-            } => {
+            KernelError::FailedPrecondition { violation, subject, description } => {
                 let mut e = Self::new(Code::FailedPrecondition, message, violation.clone());
                 e.details.add_precondition_failure_violation(
                     violation,
@@ -134,16 +124,10 @@ impl From<KernelError> for ApiError {
                 );
                 e.with_metadata("subject", subject)
             }
-            KernelError::ResourceExhausted {
-                subject,
-                description,
-                retry_after,
-            } => {
+            KernelError::ResourceExhausted { subject, description, retry_after } => {
                 let mut e = Self::new(Code::ResourceExhausted, message, "RESOURCE_EXHAUSTED");
-                e.details
-                    .add_quota_failure_violation(subject.clone(), description);
-                e.details
-                    .set_retry_info(Some(retry_after.unwrap_or(Duration::from_secs(1))));
+                e.details.add_quota_failure_violation(subject.clone(), description);
+                e.details.set_retry_info(Some(retry_after.unwrap_or(Duration::from_secs(1))));
                 e.with_metadata("subject", subject)
             }
             KernelError::Unavailable(m) => {
@@ -173,11 +157,7 @@ impl From<ApiError> for Status {
             Err(_) => return status,
         };
         let diagnostics = pb::ProgramDiagnostics {
-            diagnostics: e
-                .diagnostics
-                .iter()
-                .map(convert::diagnostic_to_pb)
-                .collect(),
+            diagnostics: e.diagnostics.iter().map(convert::diagnostic_to_pb).collect(),
         };
         rpc.details.push(prost_types::Any {
             type_url: PROGRAM_DIAGNOSTICS_TYPE_URL.into(),
@@ -196,10 +176,7 @@ pub fn kernel(error: KernelError) -> Status {
 /// INVALID_ARGUMENT for a request field that fails the api's shape checks.
 #[must_use]
 pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
-    kernel(KernelError::InvalidArgument {
-        field: field.into(),
-        description: description.into(),
-    })
+    kernel(KernelError::InvalidArgument { field: field.into(), description: description.into() })
 }
 
 /// UNAUTHENTICATED, with an `ErrorInfo` reason.
@@ -224,8 +201,7 @@ pub fn overloaded(subject: &str, description: &str, retry_after: Duration) -> St
 #[must_use]
 pub fn message_too_large(detail: &str) -> Status {
     let mut e = ApiError::new(Code::ResourceExhausted, detail, "MESSAGE_TOO_LARGE");
-    e.details
-        .add_quota_failure_violation("grpc.max_message_bytes", detail);
+    e.details.add_quota_failure_violation("grpc.max_message_bytes", detail);
     e.into()
 }
 
@@ -233,17 +209,9 @@ pub fn message_too_large(detail: &str) -> Status {
 #[must_use]
 pub fn program_diagnostics(status: &Status) -> Option<Vec<Diagnostic>> {
     let rpc = tonic_types::pb::Status::decode(status.details()).ok()?;
-    let any = rpc
-        .details
-        .iter()
-        .find(|a| a.type_url == PROGRAM_DIAGNOSTICS_TYPE_URL)?;
+    let any = rpc.details.iter().find(|a| a.type_url == PROGRAM_DIAGNOSTICS_TYPE_URL)?;
     let d = pb::ProgramDiagnostics::decode(any.value.as_slice()).ok()?;
-    Some(
-        d.diagnostics
-            .iter()
-            .map(convert::diagnostic_from_pb)
-            .collect(),
-    )
+    Some(d.diagnostics.iter().map(convert::diagnostic_from_pb).collect())
 }
 
 /// The kernel error a status from the internal gateway stands for: the
@@ -252,43 +220,30 @@ pub fn program_diagnostics(status: &Status) -> Option<Vec<Diagnostic>> {
 #[must_use]
 pub fn kernel_error_from_status(status: &Status) -> KernelError {
     let details = status.get_error_details();
-    let reason = details
-        .error_info()
-        .map(|i| i.reason.as_str())
-        .unwrap_or_default();
+    let reason = details.error_info().map(|i| i.reason.as_str()).unwrap_or_default();
     let message = status.message().to_owned();
     match status.code() {
         Code::InvalidArgument if reason == "INVALID_PROGRAM" => {
             KernelError::InvalidProgram(program_diagnostics(status).unwrap_or_default())
         }
-        Code::InvalidArgument => match details
-            .bad_request()
-            .and_then(|b| b.field_violations.first())
-        {
-            Some(v) => KernelError::InvalidArgument {
-                field: v.field.clone(),
-                description: v.description.clone(),
-            },
-            None => KernelError::InvalidArgument {
-                field: String::new(),
-                description: message,
-            },
-        },
+        Code::InvalidArgument => {
+            match details.bad_request().and_then(|b| b.field_violations.first()) {
+                Some(v) => KernelError::InvalidArgument {
+                    field: v.field.clone(),
+                    description: v.description.clone(),
+                },
+                None => KernelError::InvalidArgument { field: String::new(), description: message },
+            }
+        }
         Code::NotFound => {
             let (resource_type, name) = match details.resource_info() {
                 Some(r) => (r.resource_type.as_str(), r.resource_name.clone()),
                 None => ("resource", message),
             };
-            KernelError::NotFound {
-                resource_type: static_resource_type(resource_type),
-                name,
-            }
+            KernelError::NotFound { resource_type: static_resource_type(resource_type), name }
         }
         Code::FailedPrecondition => {
-            match details
-                .precondition_failure()
-                .and_then(|p| p.violations.first())
-            {
+            match details.precondition_failure().and_then(|p| p.violations.first()) {
                 Some(v) => KernelError::FailedPrecondition {
                     violation: v.r#type.clone(),
                     subject: v.subject.clone(),
@@ -317,19 +272,13 @@ pub fn kernel_error_from_status(status: &Status) -> KernelError {
             }
         }
         Code::Unavailable if reason == "KERNEL_UNAVAILABLE" => KernelError::Unavailable(
-            details
-                .error_info()
-                .and_then(|i| i.metadata.get("detail").cloned())
-                .unwrap_or(message),
+            details.error_info().and_then(|i| i.metadata.get("detail").cloned()).unwrap_or(message),
         ),
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
             KernelError::Unavailable(format!("kernel gateway: {message}"))
         }
         Code::Internal if reason == "INTERNAL" => KernelError::Internal(
-            message
-                .strip_prefix("internal error: ")
-                .unwrap_or(&message)
-                .to_owned(),
+            message.strip_prefix("internal error: ").unwrap_or(&message).to_owned(),
         ),
         code => KernelError::Internal(format!("kernel gateway answered {code:?}: {message}")),
     }
@@ -374,10 +323,7 @@ mod tests {
                     snippet: "qreg r[2];".into(),
                 },
             ]),
-            KernelError::NotFound {
-                resource_type: "job",
-                name: "j-1".into(),
-            },
+            KernelError::NotFound { resource_type: "job", name: "j-1".into() },
             KernelError::FailedPrecondition {
                 violation: "DEVICE_OFFLINE".into(),
                 subject: "device:sim".into(),
@@ -423,31 +369,17 @@ mod tests {
         );
         assert!(statuses[1].message().contains("3:5"));
         assert_eq!(
-            statuses[2]
-                .get_error_details()
-                .resource_info()
-                .expect("ResourceInfo")
-                .resource_name,
+            statuses[2].get_error_details().resource_info().expect("ResourceInfo").resource_name,
             "j-1"
         );
         assert_eq!(
-            statuses[3]
-                .get_error_details()
-                .precondition_failure()
-                .expect("PF")
-                .violations[0]
+            statuses[3].get_error_details().precondition_failure().expect("PF").violations[0]
                 .r#type,
             "DEVICE_OFFLINE"
         );
         let q = statuses[4].get_error_details();
-        assert_eq!(
-            q.quota_failure().expect("QF").violations[0].subject,
-            "tenant:acme"
-        );
-        assert_eq!(
-            q.retry_info().expect("RetryInfo").retry_delay,
-            Some(Duration::from_secs(3))
-        );
+        assert_eq!(q.quota_failure().expect("QF").violations[0].subject, "tenant:acme");
+        assert_eq!(q.retry_info().expect("RetryInfo").retry_delay, Some(Duration::from_secs(3)));
     }
 
     #[test]
@@ -469,10 +401,7 @@ mod tests {
         let d = s.get_error_details();
         let info = d.error_info().expect("ErrorInfo");
         assert_eq!(info.reason, "JOB_NOT_DONE");
-        assert_eq!(
-            info.metadata.get("status").map(String::as_str),
-            Some("RUNNING")
-        );
+        assert_eq!(info.metadata.get("status").map(String::as_str), Some("RUNNING"));
     }
 
     #[test]

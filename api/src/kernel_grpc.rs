@@ -67,9 +67,7 @@ pub fn task_state_from_pb(v: i32) -> Result<TaskState, KernelError> {
         Ok(pb::TaskState::Cancelled) => TaskState::Cancelled,
         Ok(pb::TaskState::Timeout) => TaskState::Timeout,
         Ok(pb::TaskState::Unspecified) | Err(_) => {
-            return Err(KernelError::Internal(format!(
-                "kernel gateway sent task state {v}"
-            )));
+            return Err(KernelError::Internal(format!("kernel gateway sent task state {v}")));
         }
     })
 }
@@ -84,9 +82,8 @@ fn job_view(v: &JobStatusView) -> pb::JobView {
 fn job_view_from_pb(v: Option<pb::JobView>) -> Result<JobStatusView, KernelError> {
     let v = v.ok_or_else(|| KernelError::Internal("kernel gateway sent no job".into()))?;
     let state = task_state_from_pb(v.task_state)?;
-    let s = v
-        .status
-        .ok_or_else(|| KernelError::Internal("kernel gateway sent no status".into()))?;
+    let s =
+        v.status.ok_or_else(|| KernelError::Internal("kernel gateway sent no status".into()))?;
     Ok(JobStatusView {
         job_id: JobId(s.job_id.clone()),
         state,
@@ -94,10 +91,7 @@ fn job_view_from_pb(v: Option<pb::JobView>) -> Result<JobStatusView, KernelError
         stage: s.stage.clone(),
         progress: s.progress,
         message: s.message.clone(),
-        created_at: s
-            .created_at
-            .as_ref()
-            .map_or(std::time::UNIX_EPOCH, convert::system_time),
+        created_at: s.created_at.as_ref().map_or(std::time::UNIX_EPOCH, convert::system_time),
         entered_at: convert::entered_at_from_pb(&s),
         queue_position: s.queue_position,
         estimated_start: s.estimated_start.as_ref().map(convert::system_time),
@@ -117,8 +111,7 @@ pub struct KernelGatewayService {
 
 impl std::fmt::Debug for KernelGatewayService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KernelGatewayService")
-            .finish_non_exhaustive()
+        f.debug_struct("KernelGatewayService").finish_non_exhaustive()
     }
 }
 
@@ -132,13 +125,7 @@ impl KernelGatewayService {
 
 /// The caller's context from the request metadata; the tenant is required.
 fn context<T>(request: &Request<T>) -> Result<RequestContext, Status> {
-    let get = |k: &str| {
-        request
-            .metadata()
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let get = |k: &str| request.metadata().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let tenant = get(metadata::TENANT)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| error::invalid_argument(metadata::TENANT, "metadata is required"))?;
@@ -159,20 +146,12 @@ impl pb::kernel_gateway_server::KernelGateway for KernelGatewayService {
         r: Request<pb::EnqueueJobRequest>,
     ) -> Result<Response<pb::EnqueueJobResponse>, Status> {
         let ctx = context(&r)?;
-        let job = r
-            .into_inner()
-            .job
-            .ok_or_else(|| error::invalid_argument("job", "is required"))?;
+        let job =
+            r.into_inner().job.ok_or_else(|| error::invalid_argument("job", "is required"))?;
         let job = convert::submit_from_pb(job, usize::MAX)?;
-        let view = self
-            .gateway
-            .enqueue_job(&ctx, job)
-            .await
-            .map_err(error::kernel)?;
+        let view = self.gateway.enqueue_job(&ctx, job).await.map_err(error::kernel)?;
         tracing::info!(job_id = %view.job_id, trace_id = %ctx.trace_id, "enqueued via gateway");
-        Ok(Response::new(pb::EnqueueJobResponse {
-            job: Some(job_view(&view)),
-        }))
+        Ok(Response::new(pb::EnqueueJobResponse { job: Some(job_view(&view)) }))
     }
 
     async fn get_job_status(
@@ -185,9 +164,7 @@ impl pb::kernel_gateway_server::KernelGateway for KernelGatewayService {
             .get_job_status(&ctx, &job_id(&r.get_ref().job_id)?)
             .await
             .map_err(error::kernel)?;
-        Ok(Response::new(pb::GetJobStatusResponse {
-            job: Some(job_view(&view)),
-        }))
+        Ok(Response::new(pb::GetJobStatusResponse { job: Some(job_view(&view)) }))
     }
 
     async fn cancel_job(
@@ -200,9 +177,7 @@ impl pb::kernel_gateway_server::KernelGateway for KernelGatewayService {
             .cancel_job(&ctx, &job_id(&r.get_ref().job_id)?)
             .await
             .map_err(error::kernel)?;
-        Ok(Response::new(pb::CancelJobResponse {
-            job: Some(job_view(&view)),
-        }))
+        Ok(Response::new(pb::CancelJobResponse { job: Some(job_view(&view)) }))
     }
 
     async fn stream_job_events(
@@ -233,11 +208,7 @@ impl pb::kernel_gateway_server::KernelGateway for KernelGatewayService {
     ) -> Result<Response<pb::GetJobResultsResponse>, Status> {
         let ctx = context(&r)?;
         let id = job_id(&r.get_ref().job_id)?;
-        let results = self
-            .gateway
-            .get_job_results(&ctx, &id)
-            .await
-            .map_err(error::kernel)?;
+        let results = self.gateway.get_job_results(&ctx, &id).await.map_err(error::kernel)?;
         Ok(Response::new(pb::GetJobResultsResponse {
             results: Some(convert::results_to_pb(&id, results)),
         }))
@@ -248,11 +219,7 @@ impl pb::kernel_gateway_server::KernelGateway for KernelGatewayService {
         r: Request<pb::ListDevicesRequest>,
     ) -> Result<Response<pb::ListDevicesResponse>, Status> {
         let ctx = context(&r)?;
-        let mut devices = self
-            .gateway
-            .list_devices(&ctx)
-            .await
-            .map_err(error::kernel)?;
+        let mut devices = self.gateway.list_devices(&ctx).await.map_err(error::kernel)?;
         devices.sort_by(|a, b| a.target.id.cmp(&b.target.id));
         Ok(Response::new(pb::ListDevicesResponse {
             devices: devices
@@ -342,10 +309,8 @@ fn request<T>(ctx: &RequestContext, message: T) -> Result<Request<T>, KernelErro
             description: "must be ASCII".into(),
         })
     };
-    r.metadata_mut()
-        .insert(metadata::TENANT, value(&ctx.tenant, "tenant")?);
-    r.metadata_mut()
-        .insert(metadata::TRACE_ID, value(&ctx.trace_id, "trace_id")?);
+    r.metadata_mut().insert(metadata::TENANT, value(&ctx.tenant, "tenant")?);
+    r.metadata_mut().insert(metadata::TRACE_ID, value(&ctx.trace_id, "trace_id")?);
     Ok(r)
 }
 
@@ -360,12 +325,7 @@ impl KernelGateway for RemoteKernel {
         ctx: &RequestContext,
         job: SubmitJob,
     ) -> Result<JobStatusView, KernelError> {
-        let req = request(
-            ctx,
-            pb::EnqueueJobRequest {
-                job: Some(convert::submit_to_pb(job)),
-            },
-        )?;
+        let req = request(ctx, pb::EnqueueJobRequest { job: Some(convert::submit_to_pb(job)) })?;
         let r = self.client.clone().enqueue_job(req).await.map_err(remote)?;
         job_view_from_pb(r.into_inner().job)
     }
@@ -375,18 +335,8 @@ impl KernelGateway for RemoteKernel {
         ctx: &RequestContext,
         job_id: &JobId,
     ) -> Result<JobStatusView, KernelError> {
-        let req = request(
-            ctx,
-            pb::GetJobStatusRequest {
-                job_id: job_id.0.clone(),
-            },
-        )?;
-        let r = self
-            .client
-            .clone()
-            .get_job_status(req)
-            .await
-            .map_err(remote)?;
+        let req = request(ctx, pb::GetJobStatusRequest { job_id: job_id.0.clone() })?;
+        let r = self.client.clone().get_job_status(req).await.map_err(remote)?;
         job_view_from_pb(r.into_inner().job)
     }
 
@@ -395,12 +345,7 @@ impl KernelGateway for RemoteKernel {
         ctx: &RequestContext,
         job_id: &JobId,
     ) -> Result<JobStatusView, KernelError> {
-        let req = request(
-            ctx,
-            pb::CancelJobRequest {
-                job_id: job_id.0.clone(),
-            },
-        )?;
+        let req = request(ctx, pb::CancelJobRequest { job_id: job_id.0.clone() })?;
         let r = self.client.clone().cancel_job(req).await.map_err(remote)?;
         job_view_from_pb(r.into_inner().job)
     }
@@ -411,20 +356,8 @@ impl KernelGateway for RemoteKernel {
         job_id: &JobId,
         after_seq: u64,
     ) -> Result<BoxStream<'static, JobEvent>, KernelError> {
-        let req = request(
-            ctx,
-            pb::StreamJobEventsRequest {
-                job_id: job_id.0.clone(),
-                after_seq,
-            },
-        )?;
-        let stream = self
-            .client
-            .clone()
-            .stream_job_events(req)
-            .await
-            .map_err(remote)?
-            .into_inner();
+        let req = request(ctx, pb::StreamJobEventsRequest { job_id: job_id.0.clone(), after_seq })?;
+        let stream = self.client.clone().stream_job_events(req).await.map_err(remote)?.into_inner();
         let trace_id = ctx.trace_id.clone();
         // A broken stream ends here; the public stream then tells its client
         // to resume from the last event it got.
@@ -444,18 +377,8 @@ impl KernelGateway for RemoteKernel {
         ctx: &RequestContext,
         job_id: &JobId,
     ) -> Result<JobResults, KernelError> {
-        let req = request(
-            ctx,
-            pb::GetJobResultsRequest {
-                job_id: job_id.0.clone(),
-            },
-        )?;
-        let r = self
-            .client
-            .clone()
-            .get_job_results(req)
-            .await
-            .map_err(remote)?;
+        let req = request(ctx, pb::GetJobResultsRequest { job_id: job_id.0.clone() })?;
+        let r = self.client.clone().get_job_results(req).await.map_err(remote)?;
         let results = r
             .into_inner()
             .results
@@ -465,12 +388,7 @@ impl KernelGateway for RemoteKernel {
 
     async fn list_devices(&self, ctx: &RequestContext) -> Result<Vec<DeviceInfo>, KernelError> {
         let req = request(ctx, pb::ListDevicesRequest {})?;
-        let r = self
-            .client
-            .clone()
-            .list_devices(req)
-            .await
-            .map_err(remote)?;
+        let r = self.client.clone().list_devices(req).await.map_err(remote)?;
         Ok(r.into_inner()
             .devices
             .into_iter()
@@ -498,29 +416,19 @@ impl KernelGateway for RemoteKernel {
                 purpose: purpose.to_owned(),
             },
         )?;
-        let r = self
-            .client
-            .clone()
-            .reserve_device(req)
-            .await
-            .map_err(remote)?
-            .into_inner();
+        let r = self.client.clone().reserve_device(req).await.map_err(remote)?.into_inner();
         Ok(Reservation {
             reservation_id: r.reservation_id,
             device_id: r.device_id,
-            expires_at: r
-                .expires_at
-                .as_ref()
-                .map_or(std::time::UNIX_EPOCH, convert::system_time),
+            expires_at: r.expires_at.as_ref().map_or(std::time::UNIX_EPOCH, convert::system_time),
         })
     }
 }
 
 fn event_from_pb(e: pb::StreamJobEventsResponse) -> Result<JobEvent, KernelError> {
     let state = task_state_from_pb(e.task_state)?;
-    let u: api::JobUpdate = e
-        .update
-        .ok_or_else(|| KernelError::Internal("event without update".into()))?;
+    let u: api::JobUpdate =
+        e.update.ok_or_else(|| KernelError::Internal("event without update".into()))?;
     Ok(JobEvent {
         job_id: JobId(u.job_id),
         event_seq: u.event_seq,
@@ -529,10 +437,7 @@ fn event_from_pb(e: pb::StreamJobEventsResponse) -> Result<JobEvent, KernelError
         stage: u.stage,
         progress: u.progress,
         message: u.message.unwrap_or_default(),
-        timestamp: u
-            .timestamp
-            .as_ref()
-            .map_or(std::time::UNIX_EPOCH, convert::system_time),
+        timestamp: u.timestamp.as_ref().map_or(std::time::UNIX_EPOCH, convert::system_time),
     })
 }
 

@@ -40,10 +40,7 @@ impl RpcLayer {
     /// A layer admitting `max_in_flight` calls at once.
     #[must_use]
     pub fn new(metrics: Arc<Metrics>, max_in_flight: usize) -> Self {
-        Self {
-            metrics,
-            permits: Arc::new(Semaphore::new(max_in_flight)),
-        }
+        Self { metrics, permits: Arc::new(Semaphore::new(max_in_flight)) }
     }
 }
 
@@ -51,10 +48,7 @@ impl<S> Layer<S> for RpcLayer {
     type Service = RpcService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcService {
-            inner,
-            layer: self.clone(),
-        }
+        RpcService { inner, layer: self.clone() }
     }
 }
 
@@ -131,10 +125,7 @@ where
                 return Ok(response);
             }
             let (parts, body) = response.into_parts();
-            let body = tonic::body::Body::new(ObservedBody {
-                inner: body,
-                recorder,
-            });
+            let body = tonic::body::Body::new(ObservedBody { inner: body, recorder });
             Ok(http::Response::from_parts(parts, body))
         })
     }
@@ -176,19 +167,13 @@ struct Recorder {
 
 impl Recorder {
     fn new(metrics: Arc<Metrics>, method: String) -> Self {
-        Self {
-            metrics,
-            method,
-            start: Instant::now(),
-            done: false,
-        }
+        Self { metrics, method, start: Instant::now(), done: false }
     }
 
     fn finish(&mut self, code: tonic::Code) {
         if !self.done {
             self.done = true;
-            self.metrics
-                .record_rpc(&self.method, code, self.start.elapsed());
+            self.metrics.record_rpc(&self.method, code, self.start.elapsed());
         }
     }
 }

@@ -93,11 +93,7 @@ impl Metrics {
         let open_streams = Gauge::default();
         let shed = Counter::default();
         registry.register("jobs", "Jobs by public status", jobs.clone());
-        registry.register(
-            "stage_seconds",
-            "Time jobs spent in each stage",
-            stages.clone(),
-        );
+        registry.register("stage_seconds", "Time jobs spent in each stage", stages.clone());
         registry.register(
             "device_queue_depth",
             "Jobs waiting on each device's queue",
@@ -118,11 +114,7 @@ impl Metrics {
             "Public RPC latency by method and code",
             rpc_duration.clone(),
         );
-        registry.register(
-            "open_streams",
-            "Open StreamJobUpdates streams",
-            open_streams.clone(),
-        );
+        registry.register("open_streams", "Open StreamJobUpdates streams", open_streams.clone());
         registry.register(
             "rpc_shed",
             "Calls refused with RESOURCE_EXHAUSTED because the server was full",
@@ -153,23 +145,11 @@ impl Metrics {
         match from {
             Some(f) if f.status() == to_status => {}
             Some(f) => {
-                self.jobs
-                    .get_or_create(&StatusLabel {
-                        status: f.status().as_str(),
-                    })
-                    .dec();
-                self.jobs
-                    .get_or_create(&StatusLabel {
-                        status: to_status.as_str(),
-                    })
-                    .inc();
+                self.jobs.get_or_create(&StatusLabel { status: f.status().as_str() }).dec();
+                self.jobs.get_or_create(&StatusLabel { status: to_status.as_str() }).inc();
             }
             None => {
-                self.jobs
-                    .get_or_create(&StatusLabel {
-                        status: to_status.as_str(),
-                    })
-                    .inc();
+                self.jobs.get_or_create(&StatusLabel { status: to_status.as_str() }).inc();
             }
         }
         if let Some(stage) = from.and_then(stage_of) {
@@ -185,9 +165,7 @@ impl Metrics {
         for d in devices {
             let device = d.target.id.clone();
             self.queue_depth
-                .get_or_create(&DeviceLabel {
-                    device: device.clone(),
-                })
+                .get_or_create(&DeviceLabel { device: device.clone() })
                 .set(i64::try_from(d.queue_length).unwrap_or(i64::MAX));
             for (status, name) in [
                 (S::Online, "online"),
@@ -196,10 +174,7 @@ impl Metrics {
                 (S::Maintenance, "maintenance"),
             ] {
                 self.device_status
-                    .get_or_create(&DeviceStatusLabel {
-                        device: device.clone(),
-                        status: name,
-                    })
+                    .get_or_create(&DeviceStatusLabel { device: device.clone(), status: name })
                     .set(i64::from(d.status == status));
             }
         }
@@ -207,14 +182,9 @@ impl Metrics {
 
     /// Records one finished RPC (`method` is the gRPC path).
     pub fn record_rpc(&self, method: &str, code: tonic::Code, elapsed: Duration) {
-        let labels = RpcLabel {
-            method: method.to_owned(),
-            code: code_name(code),
-        };
+        let labels = RpcLabel { method: method.to_owned(), code: code_name(code) };
         self.rpc_requests.get_or_create(&labels).inc();
-        self.rpc_duration
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
+        self.rpc_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
     /// Counts a shed call.
@@ -332,9 +302,7 @@ pub async fn serve_metrics(
         }
     };
     let app = axum::Router::new().route("/metrics", get(handler));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 #[cfg(test)]
@@ -372,10 +340,7 @@ mod tests {
         );
         let text = m.encode();
         assert!(text.contains("eigen_jobs{status=\"DONE\"} 1"), "{text}");
-        assert!(
-            text.contains("eigen_jobs{status=\"COMPILING\"} 0"),
-            "{text}"
-        );
+        assert!(text.contains("eigen_jobs{status=\"COMPILING\"} 0"), "{text}");
         for stage in ["validate", "compile", "queue", "execute"] {
             assert!(
                 text.contains(&format!("eigen_stage_seconds_count{{stage=\"{stage}\"}}")),

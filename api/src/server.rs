@@ -60,10 +60,7 @@ pub struct ServeError {
 
 impl ServeError {
     fn new(kind: ServeErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
+        Self { kind, message: message.into() }
     }
 
     /// What kind of failure it is.
@@ -86,14 +83,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    serve_with_metrics(
-        config,
-        gateway,
-        Arc::new(Metrics::new()),
-        listener,
-        shutdown,
-    )
-    .await
+    serve_with_metrics(config, gateway, Arc::new(Metrics::new()), listener, shutdown).await
 }
 
 /// Serves `JobService`, `DeviceService` and `CompilationService` over
@@ -119,10 +109,7 @@ pub async fn serve_with_metrics(
         shutdown: token.clone(),
     };
     let interceptor = ContextInterceptor::new(Arc::new(Authenticator::new(&config.api_keys)));
-    let (max_in, max_out) = (
-        config.limits.max_request_bytes,
-        config.limits.max_response_bytes,
-    );
+    let (max_in, max_out) = (config.limits.max_request_bytes, config.limits.max_response_bytes);
     let jobs = JobServiceServer::new(JobApi::new(shared.clone()))
         .max_decoding_message_size(max_in)
         .max_encoding_message_size(max_out);
@@ -136,9 +123,7 @@ pub async fn serve_with_metrics(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<JobServiceServer<JobApi>>().await;
     health.set_serving::<DeviceServiceServer<DeviceApi>>().await;
-    health
-        .set_serving::<CompilationServiceServer<CompilationApi>>()
-        .await;
+    health.set_serving::<CompilationServiceServer<CompilationApi>>().await;
     let (reflection_v1, reflection_v1alpha) = reflection()?;
 
     let signal = {
@@ -154,9 +139,7 @@ pub async fn serve_with_metrics(
                 <DeviceServiceServer<DeviceApi> as tonic::server::NamedService>::NAME,
                 <CompilationServiceServer<CompilationApi> as tonic::server::NamedService>::NAME,
             ] {
-                health
-                    .set_service_status(service, ServingStatus::NotServing)
-                    .await;
+                health.set_service_status(service, ServingStatus::NotServing).await;
             }
             token.cancel();
         }
@@ -164,10 +147,7 @@ pub async fn serve_with_metrics(
 
     let router = builder(&config)
         .await?
-        .layer(RpcLayer::new(
-            metrics,
-            config.limits.max_concurrent_requests,
-        ))
+        .layer(RpcLayer::new(metrics, config.limits.max_concurrent_requests))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -203,24 +183,14 @@ pub async fn serve_kernel(
         async move {
             shutdown.await;
             tracing::info!("kernel gateway shutting down");
-            health
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
+            health.set_service_status("", ServingStatus::NotServing).await;
             token.cancel();
         }
     };
-    let router = builder(&config)
-        .await?
-        .add_service(health_service)
-        .add_service(service);
+    let router = builder(&config).await?.add_service(health_service).add_service(service);
     tracing::info!(addr = ?local, "kernel gateway serving");
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    drain(
-        router.serve_with_incoming_shutdown(incoming, signal),
-        token,
-        config.grace_period,
-    )
-    .await
+    drain(router.serve_with_incoming_shutdown(incoming, signal), token, config.grace_period).await
 }
 
 /// A tonic server builder with the configuration's transport limits.
@@ -264,10 +234,7 @@ fn reflection() -> Result<
     let err = |e: tonic_reflection::server::Error| {
         ServeError::new(ServeErrorKind::Transport, format!("reflection: {e}"))
     };
-    Ok((
-        configure().build_v1().map_err(err)?,
-        configure().build_v1alpha().map_err(err)?,
-    ))
+    Ok((configure().build_v1().map_err(err)?, configure().build_v1alpha().map_err(err)?))
 }
 
 /// Runs `server` to completion, but no longer than `grace` after shutdown

@@ -16,17 +16,13 @@ pub struct TraceId(pub String);
 /// The trace id of a request with these headers.
 #[must_use]
 pub fn trace_id_from_headers(headers: &http::HeaderMap) -> String {
-    if let Some(id) = headers
-        .get(TRACE_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| valid_id(v))
+    if let Some(id) =
+        headers.get(TRACE_ID_HEADER).and_then(|v| v.to_str().ok()).filter(|v| valid_id(v))
     {
         return id.to_owned();
     }
-    if let Some(id) = headers
-        .get(TRACEPARENT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(traceparent_trace_id)
+    if let Some(id) =
+        headers.get(TRACEPARENT_HEADER).and_then(|v| v.to_str().ok()).and_then(traceparent_trace_id)
     {
         return id.to_owned();
     }
@@ -49,9 +45,7 @@ pub fn new_trace_id() -> String {
 /// be logged and echoed safely.
 fn valid_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// The trace-id field of `00-<32 hex>-<16 hex>-<2 hex>`; none if malformed
@@ -102,10 +96,7 @@ mod tests {
         for h in [
             headers(&[]),
             headers(&[("x-trace-id", "bad id with spaces")]),
-            headers(&[(
-                "traceparent",
-                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            )]),
+            headers(&[("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01")]),
             headers(&[("traceparent", "garbage")]),
         ] {
             let id = trace_id_from_headers(&h);

@@ -18,11 +18,7 @@ fn devices_lists_the_default_simulators() {
     let out = run(server.eigen(&["devices"]));
     out.assert_success();
     let mut lines = out.stdout.lines();
-    assert!(
-        lines.next().is_some_and(|h| h.starts_with("ID")),
-        "{}",
-        out.stdout
-    );
+    assert!(lines.next().is_some_and(|h| h.starts_with("ID")), "{}", out.stdout);
     let ids: BTreeSet<&str> = lines.filter_map(|l| l.split_whitespace().next()).collect();
     for id in ["sim", "sim-noisy", "sim-heavyhex-27", "sim-grid-25"] {
         assert!(ids.contains(id), "{id} missing from:\n{}", out.stdout);
@@ -30,12 +26,7 @@ fn devices_lists_the_default_simulators() {
     let json = run(server.eigen(&["devices", "--json"]));
     json.assert_success();
     let v = json.json();
-    let sim = v
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|d| d["id"] == "sim")
-        .expect("sim");
+    let sim = v.as_array().expect("array").iter().find(|d| d["id"] == "sim").expect("sim");
     assert_eq!(sim["status"], "ONLINE");
     assert_eq!(sim["kind"], "SIMULATOR");
 }
@@ -54,30 +45,21 @@ fn heavy_hex_device_has_a_coupling_map_of_pairs() {
     for e in edges {
         let pair = e.as_array().expect("a [control, target] pair");
         assert_eq!(pair.len(), 2, "{e}");
-        let (a, b) = (
-            pair[0].as_u64().expect("int"),
-            pair[1].as_u64().expect("int"),
-        );
+        let (a, b) = (pair[0].as_u64().expect("int"), pair[1].as_u64().expect("int"));
         assert!(a < 27 && b < 27 && a != b, "{e}");
         neighbours.entry(a).or_default().insert(b);
         neighbours.entry(b).or_default().insert(a);
     }
     // Heavy-hex: every qubit is connected, none to more than three others.
     assert_eq!(neighbours.len(), 27, "{v}");
-    assert!(
-        neighbours.values().all(|n| (1..=3).contains(&n.len())),
-        "{neighbours:?}"
-    );
+    assert!(neighbours.values().all(|n| (1..=3).contains(&n.len())), "{neighbours:?}");
     let natives: BTreeSet<&str> = v["native_gates"]
         .as_array()
         .expect("native_gates")
         .iter()
         .filter_map(|g| g["name"].as_str())
         .collect();
-    assert!(
-        natives.contains("cz") && natives.contains("sx") && natives.contains("rz"),
-        "{v}"
-    );
+    assert!(natives.contains("cz") && natives.contains("sx") && natives.contains("rz"), "{v}");
 
     let human = run(server.eigen(&["device", "sim-heavyhex-27"]));
     human.assert_success();
@@ -96,21 +78,11 @@ fn unknown_device_is_not_found() {
 #[test]
 fn reserve_returns_a_reservation() {
     let (_dir, server) = server();
-    let out = run(server.eigen(&[
-        "reserve",
-        "sim",
-        "--ttl-secs",
-        "30",
-        "--purpose",
-        "test",
-        "--json",
-    ]));
+    let out =
+        run(server.eigen(&["reserve", "sim", "--ttl-secs", "30", "--purpose", "test", "--json"]));
     out.assert_success();
     let v = out.json();
-    assert!(
-        v["reservation_id"].as_str().is_some_and(|s| !s.is_empty()),
-        "{v}"
-    );
+    assert!(v["reservation_id"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
     assert_eq!(v["device_id"], "sim");
     assert!(v["expires_at"].as_str().is_some(), "{v}");
     let missing = run(server.eigen(&["reserve", "nope", "--ttl-secs", "30"]));
@@ -141,10 +113,7 @@ fn compile_json_reports_the_program_and_its_stats() {
     let gates = stats["gate_counts"].as_object().expect("gate_counts");
     assert!(gates.contains_key("cz"), "{v}");
     for not_native in ["cx", "h"] {
-        assert!(
-            !gates.contains_key(not_native),
-            "{not_native} left after compiling: {v}"
-        );
+        assert!(!gates.contains_key(not_native), "{not_native} left after compiling: {v}");
     }
 
     let human = run(server.eigen(&["compile", ghz.to_str().expect("utf-8"), "--target", "sim"]));
@@ -171,11 +140,8 @@ fn validate_prints_positions_and_fails_on_errors() {
         .unwrap_or_else(|| panic!("no diagnostic: {out:#?}"));
     let prefix = format!("{}:6:", file.display());
     assert!(line.starts_with(&prefix), "{line}");
-    let col: u32 = line[prefix.len()..]
-        .split(':')
-        .next()
-        .and_then(|c| c.parse().ok())
-        .expect("col");
+    let col: u32 =
+        line[prefix.len()..].split(':').next().and_then(|c| c.parse().ok()).expect("col");
     assert!(col >= 1, "{line}");
 
     for good in ["bell.qasm", "bell3.qasm", "teleport.qasm", "qft4.qasm"] {

@@ -53,39 +53,18 @@ fn submit_watch_prints_ordered_updates_then_counts() {
         .filter_map(|l| l.strip_prefix('#'))
         .map(|l| {
             let mut parts = l.split_whitespace();
-            let seq = parts
-                .next()
-                .and_then(|s| s.parse().ok())
-                .expect("event_seq");
+            let seq = parts.next().and_then(|s| s.parse().ok()).expect("event_seq");
             (seq, parts.next().expect("status").to_owned())
         })
         .collect();
     assert!(updates.len() >= 2, "{}", out.stdout);
     let seqs: Vec<u64> = updates.iter().map(|u| u.0).collect();
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
-    assert_eq!(
-        seqs, expected,
-        "updates are gapless from 1:\n{}",
-        out.stdout
-    );
-    assert_eq!(
-        updates.last().map(|u| u.1.as_str()),
-        Some("DONE"),
-        "{}",
-        out.stdout
-    );
-    assert_eq!(
-        updates.iter().filter(|u| u.1 == "DONE").count(),
-        1,
-        "{}",
-        out.stdout
-    );
+    assert_eq!(seqs, expected, "updates are gapless from 1:\n{}", out.stdout);
+    assert_eq!(updates.last().map(|u| u.1.as_str()), Some("DONE"), "{}", out.stdout);
+    assert_eq!(updates.iter().filter(|u| u.1 == "DONE").count(), 1, "{}", out.stdout);
     // The table that follows the updates.
-    let table: Vec<&str> = out
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("outcome"))
-        .collect();
+    let table: Vec<&str> = out.stdout.lines().skip_while(|l| !l.starts_with("outcome")).collect();
     assert!(table.iter().any(|l| l.starts_with("00 ")), "{}", out.stdout);
     assert!(table.iter().any(|l| l.starts_with("11 ")), "{}", out.stdout);
     assert!(out.stdout.contains("1000 shots"), "{}", out.stdout);
@@ -113,21 +92,9 @@ fn submit_returns_the_id_and_status_results_watch_cancel_follow_it() {
     // `watch` replays from the first event to the terminal one.
     let w = run(server.eigen(&["watch", &job]));
     w.assert_success();
-    let last = w
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with('#'))
-        .next_back()
-        .expect("updates");
+    let last = w.stdout.lines().rfind(|l| l.starts_with('#')).expect("updates");
     assert!(last.contains(" DONE"), "{}", w.stdout);
-    assert!(
-        w.stdout
-            .lines()
-            .next()
-            .is_some_and(|l| l.starts_with("#1 ")),
-        "{}",
-        w.stdout
-    );
+    assert!(w.stdout.lines().next().is_some_and(|l| l.starts_with("#1 ")), "{}", w.stdout);
 
     let s = run(server.eigen(&["status", &job, "--json"]));
     s.assert_success();
@@ -135,17 +102,8 @@ fn submit_returns_the_id_and_status_results_watch_cancel_follow_it() {
     assert_eq!(s["job_id"], job.as_str());
     assert_eq!(s["status"], "DONE");
     let counts = s["counts"].as_object().expect("counts once DONE");
-    assert_eq!(
-        counts
-            .values()
-            .filter_map(serde_json::Value::as_u64)
-            .sum::<u64>(),
-        500
-    );
-    assert!(
-        counts.keys().all(|k| k == "00000" || k == "11111"),
-        "{counts:?}"
-    );
+    assert_eq!(counts.values().filter_map(serde_json::Value::as_u64).sum::<u64>(), 500);
+    assert!(counts.keys().all(|k| k == "00000" || k == "11111"), "{counts:?}");
 
     let r = run(server.eigen(&["results", &job, "--json"]));
     r.assert_success();
@@ -208,11 +166,8 @@ fn unknown_job_is_not_found_on_one_line() {
 fn broken_program_is_rejected_with_its_position() {
     let (dir, server) = server();
     let file = dir.path().join("broken.qasm");
-    std::fs::write(
-        &file,
-        "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\nhh q[0];\n",
-    )
-    .expect("write");
+    std::fs::write(&file, "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\nhh q[0];\n")
+        .expect("write");
     let out = run(server.eigen(&[
         "submit",
         file.to_str().expect("utf-8 path"),
@@ -247,11 +202,7 @@ fn no_server_is_unavailable() {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let out = run(cli_support::eigen(&[
-        "devices",
-        "--addr",
-        &format!("127.0.0.1:{port}"),
-    ]));
+    let out = run(cli_support::eigen(&["devices", "--addr", &format!("127.0.0.1:{port}")]));
     assert!(!out.status.success(), "{out:#?}");
     assert_eq!(out.stderr.lines().count(), 1, "{out:#?}");
     assert!(out.stderr.contains("UNAVAILABLE"), "{out:#?}");

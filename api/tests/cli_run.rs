@@ -38,28 +38,17 @@ fn run_handles_mid_circuit_measurement_and_conditions() {
     // Teleportation of ry(1.2)|0>: P(out = 1) = sin^2(0.6).
     let v = run_json("teleport.qasm", &["--shots", "4000", "--seed", "3"]);
     let counts = v["counts"].as_object().expect("counts");
-    let ones: u64 = counts
-        .iter()
-        .filter(|(k, _)| k.starts_with('1'))
-        .filter_map(|(_, v)| v.as_u64())
-        .sum();
+    let ones: u64 =
+        counts.iter().filter(|(k, _)| k.starts_with('1')).filter_map(|(_, v)| v.as_u64()).sum();
     let p = 0.6f64.sin().powi(2);
     let sigma = (4000.0 * p * (1.0 - p)).sqrt();
-    assert!(
-        (ones as f64 - 4000.0 * p).abs() <= 5.0 * sigma,
-        "{ones} ones: {v}"
-    );
+    assert!((ones as f64 - 4000.0 * p).abs() <= 5.0 * sigma, "{ones} ones: {v}");
 }
 
 #[test]
 fn run_prints_a_table_and_timing() {
     let path = example("bell.qasm");
-    let out = run(eigen(&[
-        "run",
-        path.to_str().expect("utf-8"),
-        "--shots",
-        "100",
-    ]));
+    let out = run(eigen(&["run", path.to_str().expect("utf-8"), "--shots", "100"]));
     out.assert_success();
     assert!(out.stdout.starts_with("outcome"), "{}", out.stdout);
     assert!(out.stdout.contains("compile "), "{}", out.stdout);
@@ -73,22 +62,15 @@ fn run_reports_errors_with_positions() {
     std::fs::write(&file, "OPENQASM 3.0;\nqubit[2] q;\nh q[5];\n").expect("write");
     let out = run(eigen(&["run", file.to_str().expect("utf-8")]));
     assert!(!out.status.success(), "{out:#?}");
-    assert!(
-        out.stderr.contains(&format!("{}:3:", file.display())),
-        "{out:#?}"
-    );
+    assert!(out.stderr.contains(&format!("{}:3:", file.display())), "{out:#?}");
 
     let missing = run(eigen(&["run", "/nonexistent/x.qasm"]));
     assert!(!missing.status.success());
     assert_eq!(missing.stderr.lines().count(), 1, "{missing:#?}");
     assert!(missing.stderr.contains("cannot read"), "{missing:#?}");
 
-    let target = run(eigen(&[
-        "run",
-        example("bell.qasm").to_str().expect("utf-8"),
-        "--target",
-        "x",
-    ]));
+    let target =
+        run(eigen(&["run", example("bell.qasm").to_str().expect("utf-8"), "--target", "x"]));
     assert!(!target.status.success());
     assert!(target.stderr.contains("unknown target"), "{target:#?}");
 }

@@ -31,14 +31,9 @@ fn metrics_are_served_in_prometheus_text() {
     let server = Server::start(dir.path(), &[]);
     submit_bell_wait(&server);
     let mut conn = TcpStream::connect(&server.metrics).expect("connect to /metrics");
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        conn,
-        "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        server.metrics
-    )
-    .expect("request");
+    conn.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    write!(conn, "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.metrics)
+        .expect("request");
     let mut body = String::new();
     conn.read_to_string(&mut body).expect("response");
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
@@ -60,19 +55,9 @@ fn sigterm_stops_the_server_and_jobs_survive_a_restart() {
     assert!(kill.success());
     // Bounded by the grace period (5 s by default); the limit here only
     // keeps a broken shutdown from hanging the test.
-    let status = server
-        .wait_exit(Duration::from_secs(60))
-        .expect("the server exits on SIGTERM");
-    assert!(
-        status.success(),
-        "exit status {status:?}:\n{}",
-        server.log()
-    );
-    assert!(
-        server.log().contains("eigen: shutting down"),
-        "{}",
-        server.log()
-    );
+    let status = server.wait_exit(Duration::from_secs(60)).expect("the server exits on SIGTERM");
+    assert!(status.success(), "exit status {status:?}:\n{}", server.log());
+    assert!(server.log().contains("eigen: shutting down"), "{}", server.log());
 
     let server = Server::start(dir.path(), &[]);
     let out = run(server.eigen(&["results", &job, "--json"]));
@@ -93,11 +78,7 @@ fn split_deployment_runs_a_job_through_the_remote_kernel() {
     assert_bell_counts(&v["counts"], 1000);
     let devices = run(api.eigen(&["devices"]));
     devices.assert_success();
-    assert!(
-        devices.stdout.contains("sim-heavyhex-27"),
-        "{}",
-        devices.stdout
-    );
+    assert!(devices.stdout.contains("sim-heavyhex-27"), "{}", devices.stdout);
 }
 
 /// `eigen watch` keeps following a job across a server crash: the connection
@@ -113,8 +94,9 @@ fn watch_resumes_after_the_server_is_killed_and_restarted() {
     let listen = format!("127.0.0.1:{port}");
     let mut server = Server::start_on(dir.path(), &listen, &[]);
 
-    // Hold sim's only slot, so the job waits QUEUED until the restart.
-    let reserve = run(server.eigen(&["reserve", "sim", "--ttl-secs", "3600", "--json"]));
+    // Hold sim's only slot for a few seconds, so the job waits QUEUED
+    // while the server is killed and restarted, and runs once it expires.
+    let reserve = run(server.eigen(&["reserve", "sim", "--ttl-secs", "8", "--json"]));
     reserve.assert_success();
     let bell = example("bell.qasm");
     let submit = run(server.eigen(&[
@@ -141,10 +123,7 @@ fn watch_resumes_after_the_server_is_killed_and_restarted() {
     let reader = std::thread::spawn(move || {
         use std::io::BufRead;
         let mut lines = Vec::new();
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line.clone());
             lines.push(line);
         }
@@ -152,9 +131,7 @@ fn watch_resumes_after_the_server_is_killed_and_restarted() {
     });
     // Wait until the watcher has seen the job queued.
     loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("an update from the watcher");
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("an update from the watcher");
         if line.contains(" QUEUED") {
             break;
         }
@@ -182,15 +159,8 @@ fn watch_resumes_after_the_server_is_killed_and_restarted() {
         let _ = e.read_to_string(&mut stderr);
     }
     let lines = reader.join().expect("reader");
-    assert!(
-        status.success(),
-        "watch failed: {stderr}\n{lines:#?}\n{}",
-        server.log()
-    );
-    assert!(
-        stderr.contains("connection lost"),
-        "the watcher saw the crash: {stderr}"
-    );
+    assert!(status.success(), "watch failed: {stderr}\n{lines:#?}\n{}", server.log());
+    assert!(stderr.contains("connection lost"), "the watcher saw the crash: {stderr}");
     let seqs: Vec<u64> = lines
         .iter()
         .filter_map(|l| l.strip_prefix('#'))
@@ -198,13 +168,6 @@ fn watch_resumes_after_the_server_is_killed_and_restarted() {
         .collect();
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "gapless across the restart: {lines:#?}");
-    assert_eq!(
-        lines.iter().filter(|l| l.contains(" DONE")).count(),
-        1,
-        "{lines:#?}"
-    );
-    assert!(
-        lines.last().is_some_and(|l| l.contains(" DONE")),
-        "{lines:#?}"
-    );
+    assert_eq!(lines.iter().filter(|l| l.contains(" DONE")).count(), 1, "{lines:#?}");
+    assert!(lines.last().is_some_and(|l| l.contains(" DONE")), "{lines:#?}");
 }

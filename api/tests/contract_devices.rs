@@ -22,12 +22,8 @@ fn reserve(device: &str, ttl: u32) -> pb::ReserveDeviceRequest {
 async fn lists_and_describes_devices() {
     let server = start().await;
     let mut devices = server.devices().await;
-    let list = devices
-        .list_devices(pb::ListDevicesRequest {})
-        .await
-        .expect("list")
-        .into_inner()
-        .devices;
+    let list =
+        devices.list_devices(pb::ListDevicesRequest {}).await.expect("list").into_inner().devices;
     let ids: Vec<&str> = list.iter().map(|d| d.id.as_str()).collect();
     assert!(ids.contains(&"sim") && ids.contains(&SWITCHABLE), "{ids:?}");
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ordered by id");
@@ -36,18 +32,14 @@ async fn lists_and_describes_devices() {
     assert_eq!(sim.status, pb::DeviceStatus::Online as i32);
 
     let details = devices
-        .get_device_details(pb::DeviceDetailsRequest {
-            device_id: "sim".into(),
-        })
+        .get_device_details(pb::DeviceDetailsRequest { device_id: "sim".into() })
         .await
         .expect("details")
         .into_inner();
     let props = details.properties.expect("properties");
     assert!(props.limits.expect("limits").max_shots >= 1000);
     let status = devices
-        .get_device_status(pb::DeviceStatusRequest {
-            device_id: "sim".into(),
-        })
+        .get_device_status(pb::DeviceStatusRequest { device_id: "sim".into() })
         .await
         .expect("status")
         .into_inner();
@@ -55,24 +47,17 @@ async fn lists_and_describes_devices() {
 
     for err in [
         devices
-            .get_device_details(pb::DeviceDetailsRequest {
-                device_id: "nope".into(),
-            })
+            .get_device_details(pb::DeviceDetailsRequest { device_id: "nope".into() })
             .await
             .expect_err("details"),
         devices
-            .get_device_status(pb::DeviceStatusRequest {
-                device_id: "nope".into(),
-            })
+            .get_device_status(pb::DeviceStatusRequest { device_id: "nope".into() })
             .await
             .expect_err("status"),
     ] {
         assert_eq!(err.code(), Code::NotFound);
         assert_eq!(
-            err.get_error_details()
-                .resource_info()
-                .expect("ResourceInfo")
-                .resource_name,
+            err.get_error_details().resource_info().expect("ResourceInfo").resource_name,
             "nope"
         );
     }
@@ -88,26 +73,14 @@ async fn every_reservation_error_code() {
     let mut devices = server.devices().await;
 
     // OK: an id and an expiry about ttl from now.
-    let ok = devices
-        .reserve_device(reserve(SWITCHABLE, 30))
-        .await
-        .expect("reserve")
-        .into_inner();
+    let ok = devices.reserve_device(reserve(SWITCHABLE, 30)).await.expect("reserve").into_inner();
     assert!(ok.reservation_id.starts_with("res-") && ok.device_id == SWITCHABLE);
     let expires = eigen_api::convert::system_time(&ok.expires_at.expect("expires_at"));
-    let left = expires
-        .duration_since(std::time::SystemTime::now())
-        .expect("in the future");
-    assert!(
-        left > Duration::from_secs(20) && left <= Duration::from_secs(30),
-        "{left:?}"
-    );
+    let left = expires.duration_since(std::time::SystemTime::now()).expect("in the future");
+    assert!(left > Duration::from_secs(20) && left <= Duration::from_secs(30), "{left:?}");
 
     // RESOURCE_EXHAUSTED: no free slot (the device has one), with RetryInfo.
-    let err = devices
-        .reserve_device(reserve(SWITCHABLE, 30))
-        .await
-        .expect_err("no slot");
+    let err = devices.reserve_device(reserve(SWITCHABLE, 30)).await.expect_err("no slot");
     assert_eq!(err.code(), Code::ResourceExhausted);
     let d = err.get_error_details();
     assert_eq!(
@@ -118,67 +91,33 @@ async fn every_reservation_error_code() {
     assert_eq!(d.error_info().expect("ErrorInfo").domain, "eigen.dev");
 
     // RESOURCE_EXHAUSTED: the tenant's quota (2) is used.
-    devices
-        .reserve_device(reserve("sim", 30))
-        .await
-        .expect("second reservation");
-    let err = devices
-        .reserve_device(reserve("sim", 30))
-        .await
-        .expect_err("quota");
+    devices.reserve_device(reserve("sim", 30)).await.expect("second reservation");
+    let err = devices.reserve_device(reserve("sim", 30)).await.expect_err("quota");
     assert_eq!(err.code(), Code::ResourceExhausted);
     assert_eq!(
-        err.get_error_details()
-            .quota_failure()
-            .expect("QuotaFailure")
-            .violations[0]
-            .subject,
+        err.get_error_details().quota_failure().expect("QuotaFailure").violations[0].subject,
         "tenant:default"
     );
 
     // NOT_FOUND: unknown device, with ResourceInfo.
-    let err = devices
-        .reserve_device(reserve("nope", 30))
-        .await
-        .expect_err("unknown");
+    let err = devices.reserve_device(reserve("nope", 30)).await.expect_err("unknown");
     assert_eq!(err.code(), Code::NotFound);
-    let ri = err
-        .get_error_details()
-        .resource_info()
-        .cloned()
-        .expect("ResourceInfo");
-    assert_eq!(
-        (ri.resource_type.as_str(), ri.resource_name.as_str()),
-        ("device", "nope")
-    );
+    let ri = err.get_error_details().resource_info().cloned().expect("ResourceInfo");
+    assert_eq!((ri.resource_type.as_str(), ri.resource_name.as_str()), ("device", "nope"));
 
     // FAILED_PRECONDITION: the device is offline, with PreconditionFailure.
     server.offline_switch.store(true, Ordering::SeqCst);
-    let err = devices
-        .reserve_device(reserve(SWITCHABLE, 30))
-        .await
-        .expect_err("offline");
+    let err = devices.reserve_device(reserve(SWITCHABLE, 30)).await.expect_err("offline");
     assert_eq!(err.code(), Code::FailedPrecondition);
-    let pf = err
-        .get_error_details()
-        .precondition_failure()
-        .cloned()
-        .expect("PreconditionFailure");
+    let pf = err.get_error_details().precondition_failure().cloned().expect("PreconditionFailure");
     assert_eq!(pf.violations[0].r#type, "DEVICE_UNAVAILABLE");
     assert_eq!(pf.violations[0].subject, SWITCHABLE);
 
     // INVALID_ARGUMENT: a zero TTL, naming the field.
-    let err = devices
-        .reserve_device(reserve("sim", 0))
-        .await
-        .expect_err("ttl 0");
+    let err = devices.reserve_device(reserve("sim", 0)).await.expect_err("ttl 0");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(
-        err.get_error_details()
-            .bad_request()
-            .expect("BadRequest")
-            .field_violations[0]
-            .field,
+        err.get_error_details().bad_request().expect("BadRequest").field_violations[0].field,
         "ttl_seconds"
     );
 }
@@ -196,11 +135,7 @@ async fn compile_optimize_validate() {
         .await
         .expect("compile")
         .into_inner();
-    assert!(
-        compiled.compiled_program.contains("OPENQASM 3"),
-        "{}",
-        compiled.compiled_program
-    );
+    assert!(compiled.compiled_program.contains("OPENQASM 3"), "{}", compiled.compiled_program);
     assert_eq!(compiled.final_layout.len(), 3);
     assert!(!compiled.compiler_version.is_empty());
 
@@ -214,10 +149,8 @@ async fn compile_optimize_validate() {
         .await
         .expect("optimize")
         .into_inner();
-    let (before, after) = (
-        optimized.original_stats.expect("before"),
-        optimized.optimized_stats.expect("after"),
-    );
+    let (before, after) =
+        (optimized.original_stats.expect("before"), optimized.optimized_stats.expect("after"));
     let total = |s: &pb::CompileStats| s.gate_counts.values().sum::<u64>();
     assert!(total(&after) < total(&before), "{before:?} -> {after:?}");
 
@@ -255,11 +188,7 @@ async fn compile_optimize_validate() {
         .expect_err("unknown option");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(
-        err.get_error_details()
-            .bad_request()
-            .expect("BadRequest")
-            .field_violations[0]
-            .field,
+        err.get_error_details().bad_request().expect("BadRequest").field_violations[0].field,
         "compiler_options.speed"
     );
     let err = c

@@ -19,18 +19,8 @@ use tonic_types::StatusExt;
 async fn parked_job(server: &TestServer) -> String {
     server.offline_switch.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(120)).await; // two device polls
-    let req = pb::SubmitJobRequest {
-        target: SWITCHABLE.into(),
-        ..submit(&ghz(2), 10)
-    };
-    server
-        .jobs()
-        .await
-        .submit_job(req)
-        .await
-        .expect("submit")
-        .into_inner()
-        .job_id
+    let req = pb::SubmitJobRequest { target: SWITCHABLE.into(), ..submit(&ghz(2), 10) };
+    server.jobs().await.submit_job(req).await.expect("submit").into_inner().job_id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,45 +33,24 @@ async fn health_and_reflection_v1_and_v1alpha() {
         "eigen.api.v1.DeviceService",
         "eigen.api.v1.CompilationService",
     ] {
-        let r = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .expect("check");
-        assert_eq!(
-            r.get_ref().status,
-            ServingStatus::Serving as i32,
-            "{service}"
-        );
+        let r = health.check(HealthCheckRequest { service: service.into() }).await.expect("check");
+        assert_eq!(r.get_ref().status, ServingStatus::Serving as i32, "{service}");
     }
 
     use tonic_reflection::pb::v1 as r1;
     let mut c1 = r1::server_reflection_client::ServerReflectionClient::new(server.channel().await);
-    let req = |m| r1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(m),
-    };
+    let req = |m| r1::ServerReflectionRequest { host: String::new(), message_request: Some(m) };
     let reqs = vec![
-        req(r1::server_reflection_request::MessageRequest::ListServices(
-            String::new(),
+        req(r1::server_reflection_request::MessageRequest::ListServices(String::new())),
+        req(r1::server_reflection_request::MessageRequest::FileContainingSymbol(
+            "google.rpc.BadRequest".into(),
         )),
-        req(
-            r1::server_reflection_request::MessageRequest::FileContainingSymbol(
-                "google.rpc.BadRequest".into(),
-            ),
-        ),
-        req(
-            r1::server_reflection_request::MessageRequest::FileContainingSymbol(
-                "eigen.api.v1.ProgramDiagnostics".into(),
-            ),
-        ),
+        req(r1::server_reflection_request::MessageRequest::FileContainingSymbol(
+            "eigen.api.v1.ProgramDiagnostics".into(),
+        )),
     ];
-    let mut answers = c1
-        .server_reflection_info(tokio_stream::iter(reqs))
-        .await
-        .expect("v1")
-        .into_inner();
+    let mut answers =
+        c1.server_reflection_info(tokio_stream::iter(reqs)).await.expect("v1").into_inner();
     let first = answers.message().await.expect("answer").expect("some");
     let Some(r1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
         first.message_response
@@ -116,11 +85,8 @@ async fn health_and_reflection_v1_and_v1alpha() {
             String::new(),
         )),
     }];
-    let mut answers = ca
-        .server_reflection_info(tokio_stream::iter(reqs))
-        .await
-        .expect("v1alpha")
-        .into_inner();
+    let mut answers =
+        ca.server_reflection_info(tokio_stream::iter(reqs)).await.expect("v1alpha").into_inner();
     let a = answers.message().await.expect("answer").expect("some");
     assert!(matches!(
         a.message_response,
@@ -129,9 +95,7 @@ async fn health_and_reflection_v1_and_v1alpha() {
 }
 
 async fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect metrics");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect metrics");
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .expect("write");
@@ -143,9 +107,7 @@ async fn scrape(addr: std::net::SocketAddr) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_endpoint_reports_jobs_stages_rpcs_devices_streams() {
     let server = start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let gateway: std::sync::Arc<dyn eigen_kernel::gateway::KernelGateway> =
         std::sync::Arc::new(server.kernel.clone());
@@ -156,25 +118,14 @@ async fn metrics_endpoint_reports_jobs_stages_rpcs_devices_streams() {
         server.stop.clone().cancelled_owned(),
     ));
     let mut jobs = server.jobs().await;
-    let job = jobs
-        .submit_job(submit(&ghz(3), 100))
-        .await
-        .expect("submit")
-        .into_inner();
+    let job = jobs.submit_job(submit(&ghz(3), 100)).await.expect("submit").into_inner();
     let stream = jobs
-        .stream_job_updates(pb::JobUpdatesRequest {
-            job_id: job.job_id.clone(),
-            last_event_seq: 0,
-        })
+        .stream_job_updates(pb::JobUpdatesRequest { job_id: job.job_id.clone(), last_event_seq: 0 })
         .await
         .expect("stream")
         .into_inner();
     collect(stream).await;
-    let _ = jobs
-        .get_job_status(pb::JobStatusRequest {
-            job_id: "missing".into(),
-        })
-        .await;
+    let _ = jobs.get_job_status(pb::JobStatusRequest { job_id: "missing".into() }).await;
     let text = scrape(addr).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     for needle in [
@@ -202,25 +153,16 @@ async fn overload_is_shed_with_resource_exhausted() {
     let server = start_with(config, |_| {}).await;
     let id = parked_job(&server).await;
     let mut jobs = server.jobs().await;
-    let req = || pb::JobUpdatesRequest {
-        job_id: id.clone(),
-        last_event_seq: 0,
-    };
+    let req = || pb::JobUpdatesRequest { job_id: id.clone(), last_event_seq: 0 };
     let _a = jobs.stream_job_updates(req()).await.expect("first stream");
     let _b = jobs.stream_job_updates(req()).await.expect("second stream");
     while server.metrics.open_streams() < 2 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let err = jobs
-        .stream_job_updates(req())
-        .await
-        .expect_err("third stream is over the limit");
+    let err = jobs.stream_job_updates(req()).await.expect_err("third stream is over the limit");
     assert_eq!(err.code(), Code::ResourceExhausted);
     let d = err.get_error_details();
-    assert!(
-        d.quota_failure().is_some() && d.retry_info().is_some(),
-        "{d:?}"
-    );
+    assert!(d.quota_failure().is_some() && d.retry_info().is_some(), "{d:?}");
 
     // One call in flight at most: a burst of compilations is partly shed at
     // once (never queued), the rest succeed.
@@ -256,13 +198,10 @@ async fn holds_a_thousand_concurrent_update_streams() {
             let mut jobs = pb::job_service_client::JobServiceClient::new(channels[i % 4].clone());
             let id = id.clone();
             async move {
-                jobs.stream_job_updates(pb::JobUpdatesRequest {
-                    job_id: id,
-                    last_event_seq: 0,
-                })
-                .await
-                .expect("stream opens")
-                .into_inner()
+                jobs.stream_job_updates(pb::JobUpdatesRequest { job_id: id, last_event_seq: 0 })
+                    .await
+                    .expect("stream opens")
+                    .into_inner()
             }
         })
         .buffer_unordered(100)
@@ -273,20 +212,12 @@ async fn holds_a_thousand_concurrent_update_streams() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(server.metrics.open_streams(), 1000);
-    server
-        .jobs()
-        .await
-        .cancel_job(pb::CancelJobRequest { job_id: id })
-        .await
-        .expect("cancel");
+    server.jobs().await.cancel_job(pb::CancelJobRequest { job_id: id }).await.expect("cancel");
     let all = futures::future::join_all(streams.into_iter().map(collect)).await;
     for (updates, err) in all {
         assert!(err.is_none(), "{err:?}");
         assert_stream_contract(&updates, 1);
-        assert_eq!(
-            updates.last().map(|u| u.state),
-            Some(pb::JobStatus::Cancelled as i32)
-        );
+        assert_eq!(updates.last().map(|u| u.state), Some(pb::JobStatus::Cancelled as i32));
     }
     while server.metrics.open_streams() > 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -295,18 +226,13 @@ async fn holds_a_thousand_concurrent_update_streams() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_ends_streams_and_returns_within_grace() {
-    let config = ServerConfig {
-        grace_period: Duration::from_millis(1500),
-        ..ServerConfig::default()
-    };
+    let config =
+        ServerConfig { grace_period: Duration::from_millis(1500), ..ServerConfig::default() };
     let mut server = start_with(config, |_| {}).await;
     let id = parked_job(&server).await;
     let mut jobs = server.jobs().await;
     let mut stream = jobs
-        .stream_job_updates(pb::JobUpdatesRequest {
-            job_id: id,
-            last_event_seq: 0,
-        })
+        .stream_job_updates(pb::JobUpdatesRequest { job_id: id, last_event_seq: 0 })
         .await
         .expect("stream")
         .into_inner();
@@ -316,9 +242,7 @@ async fn graceful_shutdown_ends_streams_and_returns_within_grace() {
     // past the grace period.
     let mut health = HealthClient::new(server.channel().await);
     let mut watch = health
-        .watch(HealthCheckRequest {
-            service: String::new(),
-        })
+        .watch(HealthCheckRequest { service: String::new() })
         .await
         .expect("watch")
         .into_inner();
@@ -337,11 +261,7 @@ async fn graceful_shutdown_ends_streams_and_returns_within_grace() {
         }
     };
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
-    assert!(
-        err.message().contains("last_event_seq"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().contains("last_event_seq"), "{}", err.message());
     // Health reports NOT_SERVING to its watchers.
     assert_eq!(
         watch.message().await.expect("watch").expect("some").status,

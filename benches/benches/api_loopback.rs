@@ -12,9 +12,11 @@
 //! (`EIGEN_BENCH_JOBS=N` sets the number of jobs per scenario, default 2000.)
 
 use eigen_api::config::ServerConfig;
-use eigen_kernel::gateway::KernelGateway;
+use eigen_kernel::gateway::{KernelGateway, RequestContext, SubmitJob};
+use eigen_kernel::job::JobStatus;
 use eigen_kernel::{Kernel, KernelConfig};
 use eigen_proto::api::v1 as pb;
+use futures::StreamExt;
 use pb::job_service_client::JobServiceClient;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,17 +53,9 @@ async fn full_job(jobs: &mut JobServiceClient<Channel>, program: &str) {
         shots: SHOTS,
         ..Default::default()
     };
-    let job_id = jobs
-        .submit_job(req)
-        .await
-        .expect("submit")
-        .into_inner()
-        .job_id;
+    let job_id = jobs.submit_job(req).await.expect("submit").into_inner().job_id;
     let mut stream = jobs
-        .stream_job_updates(pb::JobUpdatesRequest {
-            job_id: job_id.clone(),
-            last_event_seq: 0,
-        })
+        .stream_job_updates(pb::JobUpdatesRequest { job_id: job_id.clone(), last_event_seq: 0 })
         .await
         .expect("stream")
         .into_inner();
@@ -69,26 +63,15 @@ async fn full_job(jobs: &mut JobServiceClient<Channel>, program: &str) {
     while let Some(u) = stream.message().await.expect("update") {
         last = u.state;
     }
-    assert_eq!(
-        last,
-        pb::JobStatus::Done as i32,
-        "job {job_id} did not end DONE"
-    );
-    let results = jobs
-        .get_job_results(pb::JobResultsRequest { job_id })
-        .await
-        .expect("results")
-        .into_inner();
+    assert_eq!(last, pb::JobStatus::Done as i32, "job {job_id} did not end DONE");
+    let results =
+        jobs.get_job_results(pb::JobResultsRequest { job_id }).await.expect("results").into_inner();
     assert_eq!(results.counts.values().sum::<u64>(), u64::from(SHOTS));
     assert!(results.counts.keys().all(|k| k == "00000" || k == "11111"));
 }
 
 async fn health_check(h: &mut HealthClient<Channel>) {
-    h.check(HealthCheckRequest {
-        service: String::new(),
-    })
-    .await
-    .expect("health");
+    h.check(HealthCheckRequest { service: String::new() }).await.expect("health");
 }
 
 #[derive(Debug)]
@@ -150,19 +133,62 @@ where
     }
 }
 
+/// The same full job on the kernel directly (no gRPC), to show how much of
+/// a full job's time is the kernel's and how much the API's.
+async fn run_in_process(gateway: &Arc<dyn KernelGateway>, clients: usize, total: usize) -> Report {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..clients {
+        let (next, gateway) = (Arc::clone(&next), Arc::clone(gateway));
+        handles.push(tokio::spawn(async move {
+            let ctx = RequestContext { tenant: "default".into(), trace_id: "bench".into() };
+            let program = ghz5();
+            let mut lat = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let t = Instant::now();
+                let job = SubmitJob {
+                    name: "bench".into(),
+                    program: program.clone(),
+                    target: "sim".into(),
+                    shots: SHOTS,
+                    ..Default::default()
+                };
+                let view = gateway.enqueue_job(&ctx, job).await.expect("enqueue");
+                let mut events = gateway.job_events(&ctx, &view.job_id, 0).await.expect("events");
+                let mut last = None;
+                while let Some(e) = events.next().await {
+                    last = Some(e.status);
+                }
+                assert_eq!(last, Some(JobStatus::Done));
+                let r = gateway.get_job_results(&ctx, &view.job_id).await.expect("results");
+                assert_eq!(r.counts.values().sum::<u64>(), u64::from(SHOTS));
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    for h in handles {
+        all.extend(h.await.expect("client task"));
+    }
+    let elapsed = start.elapsed();
+    all.sort();
+    Report {
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+        per_sec: all.len() as f64 / elapsed.as_secs_f64(),
+    }
+}
+
 fn job_client(c: Channel) -> (JobServiceClient<Channel>, Arc<str>) {
     (JobServiceClient::new(c), Arc::from(ghz5()))
 }
 
 fn main() {
-    let total: usize = std::env::var("EIGEN_BENCH_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let total: usize =
+        std::env::var("EIGEN_BENCH_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async move {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut kconfig = KernelConfig::new(dir.path());
@@ -171,9 +197,8 @@ fn main() {
         let devices = eigen_sim::default_devices().expect("sim devices");
         let kernel = Kernel::start(kconfig, devices).await.expect("kernel");
         let gateway: Arc<dyn KernelGateway> = Arc::new(kernel.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let in_process = Arc::clone(&gateway);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let stop = CancellationToken::new();
         let server = tokio::spawn(eigen_api::server::serve(
@@ -198,22 +223,13 @@ fn main() {
         println!(
             "api_loopback: GHZ-5, {SHOTS} shots on sim, {total} operations per row, 2-core loopback"
         );
-        println!(
-            "{:<34} {:>10} {:>10} {:>12}",
-            "scenario", "p50", "p99", "ops/s"
-        );
+        println!("{:<34} {:>10} {:>10} {:>12}", "scenario", "p50", "p99", "ops/s");
         let mut bare_p50 = Duration::ZERO;
         for clients in [1, 64] {
-            let bare = run(
-                &url,
-                clients,
-                total * 4,
-                HealthClient::new,
-                |mut h| async move {
-                    health_check(&mut h).await;
-                    h
-                },
-            )
+            let bare = run(&url, clients, total * 4, HealthClient::new, |mut h| async move {
+                health_check(&mut h).await;
+                h
+            })
             .await;
             if clients == 1 {
                 bare_p50 = bare.p50;
@@ -227,11 +243,16 @@ fn main() {
                 (format!("bare unary (health), {clients} clients"), &bare),
                 (format!("full job, {clients} clients"), &jobs),
             ] {
-                println!(
-                    "{name:<34} {:>10.1?} {:>10.1?} {:>12.0}",
-                    r.p50, r.p99, r.per_sec
-                );
+                println!("{name:<34} {:>10.1?} {:>10.1?} {:>12.0}", r.p50, r.p99, r.per_sec);
             }
+            let kernel_only = run_in_process(&in_process, clients, total).await;
+            println!(
+                "{:<34} {:>10.1?} {:>10.1?} {:>12.0}",
+                format!("same job in process, {clients} clients"),
+                kernel_only.p50,
+                kernel_only.p99,
+                kernel_only.per_sec
+            );
             if clients == 1 {
                 println!(
                     "{:<34} {:>10.2}x (target <= 5x)",

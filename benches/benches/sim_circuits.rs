@@ -14,7 +14,8 @@ use std::path::PathBuf;
 
 fn circuits(c: &mut Criterion) {
     let dir = PathBuf::from(
-        std::env::var("EIGEN_BENCH_CIRCUITS").unwrap_or_else(|_| "/work/shared/bench/circuits".into()),
+        std::env::var("EIGEN_BENCH_CIRCUITS")
+            .unwrap_or_else(|_| "/work/shared/bench/circuits".into()),
     );
     let device = SimDevice::ideal().expect("simulator");
     let ctx = ExecContext::detached();
@@ -28,7 +29,11 @@ fn circuits(c: &mut Criterion) {
         };
         let circuit = sim_qasm::read(&text).expect("benchmark subset");
         let measured = circuit.ops.iter().any(|o| matches!(o, Operation::Measure { .. }));
-        let options = ExecOptions { shots: if measured { 1024 } else { 1 }, seed: Some(1), ..ExecOptions::default() };
+        let options = ExecOptions {
+            shots: if measured { 1024 } else { 1 },
+            seed: Some(1),
+            ..ExecOptions::default()
+        };
         let exe = Executable::Circuit(circuit);
         g.bench_with_input(BenchmarkId::from_parameter(name), &name, |b, _| {
             b.iter(|| device.execute(&exe, &options, &ctx).expect("runs"));

@@ -92,7 +92,8 @@ pub fn read(text: &str) -> Result<Circuit, ReadError> {
             None => (head.trim(), None),
         };
         let angle = || param.and_then(parse_angle).ok_or_else(|| err("bad or missing angle"));
-        let qubits: Vec<u32> = args.split(',').map(index).collect::<Option<_>>().ok_or_else(|| err("bad operand"))?;
+        let qubits: Vec<u32> =
+            args.split(',').map(index).collect::<Option<_>>().ok_or_else(|| err("bad operand"))?;
         let gate = match name {
             "h" => Gate::H,
             "x" => Gate::X,
@@ -103,7 +104,9 @@ pub fn read(text: &str) -> Result<Circuit, ReadError> {
             "cz" => Gate::Cz,
             "cp" => Gate::Cp(angle()?),
             "swap" => Gate::Swap,
-            other => return Err(err(&format!("gate `{other}` is outside the benchmark subset"))),
+            other => {
+                return Err(err(&format!("gate `{other}` is outside the benchmark subset")));
+            }
         };
         if gate.arity() != Some(qubits.len()) {
             return Err(err("wrong number of operands"));
@@ -128,7 +131,9 @@ mod tests {
         let c = read(text).expect("valid");
         assert_eq!(c.num_qubits, 3);
         assert_eq!(c.ops.len(), 6);
-        assert!(matches!(c.ops[2], eigen_hal::Operation::Gate { gate: Gate::Rx(a), .. } if (a + std::f64::consts::FRAC_PI_2).abs() < 1e-15));
+        assert!(
+            matches!(c.ops[2], eigen_hal::Operation::Gate { gate: Gate::Rx(a), .. } if (a + std::f64::consts::FRAC_PI_2).abs() < 1e-15)
+        );
         let bad = read("qreg q[2];\nccx q[0],q[1],q[2];\n").expect_err("outside subset");
         assert_eq!(bad.line, 2);
     }

@@ -166,6 +166,7 @@ fn a_silent_instrument_times_out() {
     let e = lo.identify().unwrap_err();
     assert_eq!(e.kind(), InstrumentErrorKind::Timeout);
     assert!(e.to_string().contains("raise the session timeout"), "{e}");
+    assert!(e.to_string().contains("*IDN?"), "names the command: {e}");
 }
 
 #[test]

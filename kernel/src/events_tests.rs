@@ -83,7 +83,8 @@ async fn replay_then_live_then_end_after_terminal() {
 #[tokio::test]
 async fn resume_after_a_sequence_number() {
     let src = source();
-    for s in [TaskState::Pending, TaskState::Validating, TaskState::Compiling, TaskState::Cancelled] {
+    for s in [TaskState::Pending, TaskState::Validating, TaskState::Compiling, TaskState::Cancelled]
+    {
         src.emit(s);
     }
     let all: Vec<JobEvent> = event_stream(src.clone(), JobId("j".into()), 2).collect().await;

@@ -134,7 +134,9 @@ impl Scheduler {
     /// Queues `job` on `device`. A job for a reservation the device does not
     /// hold is refused (returned).
     pub fn enqueue(&mut self, device: &str, job: QueuedJob) -> Result<(), QueuedJob> {
-        let Some(d) = self.devices.get_mut(device) else { return Err(job) };
+        let Some(d) = self.devices.get_mut(device) else {
+            return Err(job);
+        };
         match &job.reservation {
             Some(r) => match d.reserved.get_mut(r) {
                 Some(slot) => slot.queue.push_back(job),
@@ -158,11 +160,11 @@ impl Scheduler {
     pub fn next(&mut self, device: &str) -> Option<(QueuedJob, Slot)> {
         let d = self.devices.get_mut(device)?;
         for (id, slot) in &mut d.reserved {
-            if !slot.busy {
-                if let Some(job) = slot.queue.pop_front() {
-                    slot.busy = true;
-                    return Some((job, Slot::Reserved(id.clone())));
-                }
+            if !slot.busy
+                && let Some(job) = slot.queue.pop_front()
+            {
+                slot.busy = true;
+                return Some((job, Slot::Reserved(id.clone())));
             }
         }
         if d.free_shared() == 0 {
@@ -187,7 +189,9 @@ impl Scheduler {
 
     /// Gives a slot back.
     pub fn release(&mut self, device: &str, slot: &Slot) {
-        let Some(d) = self.devices.get_mut(device) else { return };
+        let Some(d) = self.devices.get_mut(device) else {
+            return;
+        };
         match slot {
             Slot::Reserved(id) if d.reserved.contains_key(id) => {
                 if let Some(s) = d.reserved.get_mut(id) {
@@ -202,7 +206,9 @@ impl Scheduler {
 
     /// Removes a waiting job (cancelled, failed); true if it was queued.
     pub fn remove(&mut self, device: &str, id: &JobId) -> bool {
-        let Some(d) = self.devices.get_mut(device) else { return false };
+        let Some(d) = self.devices.get_mut(device) else {
+            return false;
+        };
         for slot in d.reserved.values_mut() {
             if let Some(i) = slot.queue.iter().position(|j| &j.id == id) {
                 slot.queue.remove(i);
@@ -226,13 +232,13 @@ impl Scheduler {
                 break;
             }
         }
-        if let Some((key, tenant)) = emptied {
-            if let Some(level) = d.levels.get_mut(&key) {
-                level.by_tenant.remove(&tenant);
-                level.turns.retain(|t| t != &tenant);
-                if level.turns.is_empty() {
-                    d.levels.remove(&key);
-                }
+        if let Some((key, tenant)) = emptied
+            && let Some(level) = d.levels.get_mut(&key)
+        {
+            level.by_tenant.remove(&tenant);
+            level.turns.retain(|t| t != &tenant);
+            if level.turns.is_empty() {
+                d.levels.remove(&key);
             }
         }
         if found {
@@ -253,7 +259,9 @@ impl Scheduler {
 
     /// Gives a reservation's slot back; returns the jobs still waiting for it.
     pub fn unreserve(&mut self, device: &str, id: &str) -> Vec<QueuedJob> {
-        let Some(d) = self.devices.get_mut(device) else { return Vec::new() };
+        let Some(d) = self.devices.get_mut(device) else {
+            return Vec::new();
+        };
         match d.reserved.remove(id) {
             Some(slot) => {
                 if slot.busy {
@@ -268,7 +276,9 @@ impl Scheduler {
     /// Removes and returns the jobs whose wait deadline has passed (called
     /// while the device does not accept jobs).
     pub fn take_overdue(&mut self, device: &str, now: Instant) -> Vec<QueuedJob> {
-        let Some(d) = self.devices.get(device) else { return Vec::new() };
+        let Some(d) = self.devices.get(device) else {
+            return Vec::new();
+        };
         let overdue: Vec<QueuedJob> = d
             .levels
             .values()
@@ -314,9 +324,11 @@ impl Scheduler {
         }
         let mut ahead = 0u64;
         for level in d.levels.values() {
-            let Some((tenant, k)) = level.by_tenant.iter().find_map(|(t, q)| {
-                q.iter().position(|j| &j.id == id).map(|k| (t.clone(), k))
-            }) else {
+            let Some((tenant, k)) = level
+                .by_tenant
+                .iter()
+                .find_map(|(t, q)| q.iter().position(|j| &j.id == id).map(|k| (t.clone(), k)))
+            else {
                 ahead += level.by_tenant.values().map(|q| q.len() as u64).sum::<u64>();
                 continue;
             };

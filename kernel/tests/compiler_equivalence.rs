@@ -11,7 +11,9 @@
 //! compiled gate must be native and every 2-qubit gate on a coupled pair in
 //! an allowed direction.
 
-use eigen_hal::{Circuit, DeviceKind, Gate, Limits, NativeGate, Operation, Seconds, Target, topology};
+use eigen_hal::{
+    Circuit, DeviceKind, Gate, Limits, NativeGate, Operation, Seconds, Target, topology,
+};
 use eigen_kernel::compiler::{CompileOptions, compile_circuit};
 use num_complex::Complex64;
 use proptest::prelude::*;
@@ -145,7 +147,7 @@ fn make_gate(kind: u8, a: f64, b: f64, c: f64) -> (Gate, usize) {
         14 => (Rz(a), 1),
         15 => (P(a), 1),
         16 => (U(a, b, c), 1),
-        17 | 18 | 19 => (Cx, 2),
+        17..=19 => (Cx, 2),
         20 | 21 => (Cz, 2),
         22 => (Cy, 2),
         23 => (Ch, 2),
@@ -278,7 +280,12 @@ fn check(circuit: &Circuit, t: &Target, level: u8) -> Result<(), TestCaseError> 
             }
             overlap += w.conj() * got[j];
         }
-        prop_assert!((overlap.norm() - 1.0).abs() < 1e-6, "fidelity {} on {} level {level}", overlap.norm(), t.id);
+        prop_assert!(
+            (overlap.norm() - 1.0).abs() < 1e-6,
+            "fidelity {} on {} level {level}",
+            overlap.norm(),
+            t.id
+        );
     } else {
         let compiled_measures: Vec<(u32, u32)> = out
             .ops
@@ -330,7 +337,15 @@ proptest! {
 #[test]
 fn every_target_and_level_compiles_a_wide_mixed_circuit() {
     let specs: Vec<Spec> = (0..120u64)
-        .map(|i| ((i * 7 % 40) as u8, i.wrapping_mul(0x9E37_79B9), (i as f64 * 0.37).sin() * 3.0, 0.3 * i as f64 % 3.0, -0.2))
+        .map(|i| {
+            (
+                (i * 7 % 40) as u8,
+                i.wrapping_mul(0x9E37_79B9),
+                (i as f64 * 0.37).sin() * 3.0,
+                0.3 * i as f64 % 3.0,
+                -0.2,
+            )
+        })
         .collect();
     let c = build(8, &specs, false);
     for t in targets() {

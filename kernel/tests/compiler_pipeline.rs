@@ -2,9 +2,14 @@
 //! optimize and validate from source text, and the compiled program parses
 //! back to the compiled circuit.
 
-use eigen_hal::{Circuit, DeviceKind, Gate, Limits, NativeGate, Operation, QubitProperties, Seconds, Target, Hertz, topology};
+use eigen_hal::{
+    Circuit, DeviceKind, Gate, Hertz, Limits, NativeGate, Operation, QubitProperties, Seconds,
+    Target, topology,
+};
 use eigen_kernel::compiler::qasm::{self, ParseLimits};
-use eigen_kernel::compiler::{CompileOptions, ProgramFormat, Severity, compile, optimize, validate};
+use eigen_kernel::compiler::{
+    CompileOptions, ProgramFormat, Severity, compile, optimize, validate,
+};
 
 fn heavy_hex() -> Target {
     let gate = |name: &str, q: u32, ns: f64, error: f64| NativeGate {
@@ -62,8 +67,9 @@ fn gates_of(c: &Circuit) -> Vec<&Operation> {
 fn compiled_program_parses_back_to_the_compiled_circuit() {
     let t = heavy_hex();
     for level in 0..=3 {
-        let compiled = compile(GHZ5, ProgramFormat::Detect, &t, &CompileOptions { optimization_level: level })
-            .expect("compiles");
+        let compiled =
+            compile(GHZ5, ProgramFormat::Detect, &t, &CompileOptions { optimization_level: level })
+                .expect("compiles");
         assert!(compiled.program.starts_with("OPENQASM 3.0;\ninclude \"stdgates.inc\";\n"));
         let back = qasm::parse(&compiled.program, ProgramFormat::Detect, &ParseLimits::default())
             .unwrap_or_else(|d| panic!("level {level}: {d:?}\n{}", compiled.program));
@@ -94,15 +100,18 @@ fn compiled_program_parses_back_to_the_compiled_circuit() {
 #[test]
 fn stats_come_from_the_device_figures() {
     let t = heavy_hex();
-    let compiled = compile(GHZ5, ProgramFormat::Detect, &t, &CompileOptions::default()).expect("compiles");
+    let compiled =
+        compile(GHZ5, ProgramFormat::Detect, &t, &CompileOptions::default()).expect("compiles");
     let s = &compiled.stats;
-    let counted: u64 = s.gate_counts.iter().filter(|(k, _)| k.as_str() == "cz").map(|(_, v)| v).sum();
+    let counted: u64 =
+        s.gate_counts.iter().filter(|(k, _)| k.as_str() == "cz").map(|(_, v)| v).sum();
     assert_eq!(counted, s.two_qubit_gates);
     assert_eq!(s.gate_counts.get("measure"), Some(&5));
     assert!(s.depth > 0 && s.depth < 200);
     // at least: one cz chain, and the readout
     assert!(s.estimated_duration.as_nanos() >= 700 + 60, "{:?}", s.estimated_duration);
-    let sx = s.gate_counts.get("sx").copied().unwrap_or(0) + s.gate_counts.get("x").copied().unwrap_or(0);
+    let sx = s.gate_counts.get("sx").copied().unwrap_or(0)
+        + s.gate_counts.get("x").copied().unwrap_or(0);
     let want = 0.99f64.powi(s.two_qubit_gates as i32) * 0.999f64.powi(sx as i32) * 0.98f64.powi(5);
     assert!((s.estimated_success - want).abs() < 1e-9, "{} vs {want}", s.estimated_success);
 }
@@ -110,11 +119,13 @@ fn stats_come_from_the_device_figures() {
 #[test]
 fn optimize_without_a_target_cancels_and_fuses() {
     let src = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[2] q;\nh q[0];\nh q[0];\ncx q[0], q[1];\ncx q[0], q[1];\nrz(0.1) q[1];\nrz(0.2) q[1];\n";
-    let out = optimize(src, ProgramFormat::Detect, None, &CompileOptions::default()).expect("optimizes");
+    let out =
+        optimize(src, ProgramFormat::Detect, None, &CompileOptions::default()).expect("optimizes");
     assert_eq!(out.circuit.ops.len(), 1, "{}", out.program);
     assert_eq!(out.stats.two_qubit_gates, 0);
-    let level0 = optimize(src, ProgramFormat::Detect, None, &CompileOptions { optimization_level: 0 })
-        .expect("optimizes");
+    let level0 =
+        optimize(src, ProgramFormat::Detect, None, &CompileOptions { optimization_level: 0 })
+            .expect("optimizes");
     assert_eq!(level0.circuit.ops.len(), 6);
 }
 
@@ -124,11 +135,13 @@ fn the_simulator_keeps_gates_it_accepts() {
     sim.coupling_map = None;
     sim.native_gates.clear();
     let src = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[3] q;\nbit[3] c;\nccx q[0], q[1], q[2];\nswap q[0], q[2];\nc = measure q;\n";
-    let out = compile(src, ProgramFormat::Detect, &sim, &CompileOptions::default()).expect("compiles");
+    let out =
+        compile(src, ProgramFormat::Detect, &sim, &CompileOptions::default()).expect("compiles");
     assert_eq!(out.circuit.num_qubits, 3);
     assert!(matches!(out.circuit.ops[0], Operation::Gate { gate: Gate::Ccx, .. }));
     assert_eq!(out.stats.swaps, 0);
-    let back = qasm::parse(&out.program, ProgramFormat::Detect, &ParseLimits::default()).expect("parses");
+    let back =
+        qasm::parse(&out.program, ProgramFormat::Detect, &ParseLimits::default()).expect("parses");
     assert_eq!(back.circuit.ops, out.circuit.ops);
 }
 

@@ -183,7 +183,9 @@ async fn results_are_refused_before_done() {
     let acme = ctx("acme");
     let id = k.enqueue_job(&acme, job(1)).await.unwrap().job_id;
     match k.get_job_results(&acme, &id).await {
-        Err(KernelError::FailedPrecondition { violation, .. }) => assert_eq!(violation, "JOB_NOT_DONE"),
+        Err(KernelError::FailedPrecondition { violation, .. }) => {
+            assert_eq!(violation, "JOB_NOT_DONE")
+        }
         other => panic!("{other:?}"),
     }
     let st = k.get_job_status(&acme, &id).await.unwrap();
@@ -212,7 +214,11 @@ async fn large_payloads_become_artifacts() {
     let id = k.enqueue_job(&acme, big).await.unwrap().job_id;
     assert_eq!(wait_terminal(&k, &acme, &id).await, JobStatus::Done);
     let r = k.get_job_results(&acme, &id).await.unwrap();
-    assert!(r.memory.is_none() && r.statevector.is_none(), "{:?}", (r.memory.as_ref().map(Vec::len), &r.statevector, &r.artifacts));
+    assert!(
+        r.memory.is_none() && r.statevector.is_none(),
+        "{:?}",
+        (r.memory.as_ref().map(Vec::len), &r.statevector, &r.artifacts)
+    );
     let kinds: Vec<&str> = r.artifacts.iter().map(|a| a.kind.as_str()).collect();
     assert_eq!(kinds, ["memory", "statevector", "probabilities"]);
     let mem = &r.artifacts[0];
@@ -248,7 +254,14 @@ async fn retention_prunes_finished_jobs_and_artifacts() {
 struct Recorder(Mutex<Vec<(Option<TaskState>, TaskState)>>);
 
 impl JobObserver for Recorder {
-    fn on_transition(&self, _: &JobId, device: &str, from: Option<TaskState>, to: TaskState, _: Duration) {
+    fn on_transition(
+        &self,
+        _: &JobId,
+        device: &str,
+        from: Option<TaskState>,
+        to: TaskState,
+        _: Duration,
+    ) {
         assert_eq!(device, "dev");
         self.0.lock().unwrap().push((from, to));
     }

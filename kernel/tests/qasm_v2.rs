@@ -10,9 +10,7 @@ use qasm_support::*;
 use std::f64::consts::PI;
 
 fn data(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -57,17 +55,12 @@ fn bench_qft_parses_cp_and_swap() {
 fn bench_random_parses_rotations_and_two_qubit_gates() {
     let src = data("random_16_d20.qasm");
     let c = ok(&src).circuit;
-    let lines = src
-        .lines()
-        .filter(|l| l.starts_with(['r', 'c']))
-        .filter(|l| !l.starts_with("creg"));
+    let lines =
+        src.lines().filter(|l| l.starts_with(['r', 'c'])).filter(|l| !l.starts_with("creg"));
     assert_eq!(c.ops.len(), lines.count());
     let g = gates(&c);
     assert_eq!(g[0], ("rz".into(), vec![0.09265700869354608], vec![0]));
-    assert!(
-        g.iter()
-            .all(|x| ["rx", "ry", "rz", "cx", "cz"].contains(&x.0.as_str()))
-    );
+    assert!(g.iter().all(|x| ["rx", "ry", "rz", "cx", "cz"].contains(&x.0.as_str())));
 }
 
 #[test]
@@ -141,9 +134,7 @@ U(0.1,0.2,0.3) q[1]; CX q[1],q[0];
     assert_eq!(got[want_prefix.len() + 1], Mcx);
     assert_eq!(got[want_prefix.len() + 2], U(0.1, 0.2, 0.3));
     assert_eq!(got[want_prefix.len() + 3], Cx);
-    let Operation::Gate { qubits, .. } = &c.ops[want_prefix.len() + 1] else {
-        panic!()
-    };
+    let Operation::Gate { qubits, .. } = &c.ops[want_prefix.len() + 1] else { panic!() };
     assert_eq!(qubits, &[0, 1, 2, 3, 4]);
 }
 
@@ -207,44 +198,18 @@ barrier a, b[0];
     assert_eq!(c.cregs[1].name, "d");
     assert_eq!(c.cregs[1].offset, 2);
     let want = vec![
-        Operation::Gate {
-            gate: Gate::H,
-            qubits: vec![0],
-            condition: None,
-        },
-        Operation::Gate {
-            gate: Gate::H,
-            qubits: vec![1],
-            condition: None,
-        },
-        Operation::Gate {
-            gate: Gate::Cx,
-            qubits: vec![0, 2],
-            condition: None,
-        },
-        Operation::Gate {
-            gate: Gate::Cx,
-            qubits: vec![1, 3],
-            condition: None,
-        },
-        Operation::Gate {
-            gate: Gate::Cx,
-            qubits: vec![0, 2],
-            condition: None,
-        },
-        Operation::Gate {
-            gate: Gate::Cx,
-            qubits: vec![0, 3],
-            condition: None,
-        },
+        Operation::Gate { gate: Gate::H, qubits: vec![0], condition: None },
+        Operation::Gate { gate: Gate::H, qubits: vec![1], condition: None },
+        Operation::Gate { gate: Gate::Cx, qubits: vec![0, 2], condition: None },
+        Operation::Gate { gate: Gate::Cx, qubits: vec![1, 3], condition: None },
+        Operation::Gate { gate: Gate::Cx, qubits: vec![0, 2], condition: None },
+        Operation::Gate { gate: Gate::Cx, qubits: vec![0, 3], condition: None },
         Operation::Reset { qubit: 2 },
         Operation::Reset { qubit: 3 },
         Operation::Measure { qubit: 0, clbit: 0 },
         Operation::Measure { qubit: 1, clbit: 1 },
         Operation::Measure { qubit: 3, clbit: 2 },
-        Operation::Barrier {
-            qubits: vec![0, 1, 2],
-        },
+        Operation::Barrier { qubits: vec![0, 1, 2] },
     ];
     assert_eq!(c.ops, want);
 }
@@ -264,31 +229,14 @@ if(c==5) h q;
         .ops
         .iter()
         .filter_map(|o| match o {
-            Operation::Gate {
-                condition, qubits, ..
-            } => Some((condition.clone(), qubits.clone())),
+            Operation::Gate { condition, qubits, .. } => Some((condition.clone(), qubits.clone())),
             _ => None,
         })
         .collect();
-    let creg_c = Some(Condition {
-        clbits: vec![0, 1, 2],
-        value: 2,
-    });
+    let creg_c = Some(Condition { clbits: vec![0, 1, 2], value: 2 });
     assert_eq!(conds[0], (creg_c, vec![1]));
-    assert_eq!(
-        conds[1].0,
-        Some(Condition {
-            clbits: vec![3],
-            value: 1
-        })
-    );
-    assert_eq!(
-        conds[2].0,
-        Some(Condition {
-            clbits: vec![0, 1, 2],
-            value: 5
-        })
-    );
+    assert_eq!(conds[1].0, Some(Condition { clbits: vec![3], value: 1 }));
+    assert_eq!(conds[2].0, Some(Condition { clbits: vec![0, 1, 2], value: 5 }));
     assert_eq!(conds.len(), 4);
 }
 
@@ -324,19 +272,12 @@ qreg q[2]; nothing q[0]; fenced q[0], q[1];";
 fn forced_format_must_match_header() {
     let l = ParseLimits::default();
     let src = "OPENQASM 2.0; include \"qelib1.inc\"; qreg q[1]; h q[0];";
-    assert_eq!(
-        parse(src, ProgramFormat::OpenQasm2, &l).unwrap().format,
-        ProgramFormat::OpenQasm2
-    );
+    assert_eq!(parse(src, ProgramFormat::OpenQasm2, &l).unwrap().format, ProgramFormat::OpenQasm2);
     let e = parse(src, ProgramFormat::OpenQasm3, &l).unwrap_err();
     assert_eq!((e[0].line, e[0].column), (1, 1));
     assert!(e[0].message.contains("declares OpenQASM 2"), "{e:?}");
     // Without a header, a forced version is taken as is.
-    let p = parse(
-        "include \"qelib1.inc\"; qreg q[1]; h q[0];",
-        ProgramFormat::OpenQasm2,
-        &l,
-    );
+    let p = parse("include \"qelib1.inc\"; qreg q[1]; h q[0];", ProgramFormat::OpenQasm2, &l);
     assert_eq!(p.unwrap().format, ProgramFormat::OpenQasm2);
 }
 
@@ -390,26 +331,16 @@ measure q[3] -> c[3];
     );
     assert_close(&ecr, &gate_unitary(Gate::Ecr, &[1, 0], 2), "ecr definition");
     let last_cond = c.ops.iter().rev().find_map(|o| match o {
-        Operation::Gate {
-            condition: Some(k), ..
-        } => Some(k.clone()),
+        Operation::Gate { condition: Some(k), .. } => Some(k.clone()),
         _ => None,
     });
-    assert_eq!(
-        last_cond,
-        Some(Condition {
-            clbits: vec![4],
-            value: 1
-        })
-    );
+    assert_eq!(last_cond, Some(Condition { clbits: vec![4], value: 1 }));
 }
 
 #[test]
 fn header_variants_and_missing_header() {
     for h in ["OPENQASM 2.0;", "OPENQASM 2;", "OPENQASM 2.0 ;"] {
-        let p = ok(&format!(
-            "{h}\ninclude \"qelib1.inc\";\nqreg q[1];\nx q[0];"
-        ));
+        let p = ok(&format!("{h}\ninclude \"qelib1.inc\";\nqreg q[1];\nx q[0];"));
         assert_eq!(p.format, ProgramFormat::OpenQasm2);
     }
     // No header: read as OpenQASM 3, OpenQASM 2 statements still accepted.
@@ -424,4 +355,22 @@ fn empty_program_is_an_empty_circuit() {
     assert_eq!(p.circuit.num_qubits, 0);
     assert!(p.circuit.ops.is_empty());
     assert!(ok("").circuit.ops.is_empty());
+}
+
+#[test]
+fn programs_for_the_2017_qelib1_may_define_the_later_gates() {
+    // Older exporters define sx, cp, swap themselves; their definitions win.
+    let src = "OPENQASM 2.0;
+include \"qelib1.inc\";
+gate sx a { sdg a; h a; sdg a; }
+gate cp(l) a, b { u1(l/2) a; cx a, b; u1(-l/2) b; cx a, b; u1(l/2) b; }
+qreg q[2];
+sx q[0];
+cp(0.5) q[0], q[1];
+swap q[0], q[1];
+";
+    assert_eq!(names(&ok(src).circuit), ["sdg", "h", "sdg", "p", "cx", "p", "cx", "p", "swap"]);
+    // The original gates stay reserved.
+    let e = errs("OPENQASM 2.0;\ninclude \"qelib1.inc\";\ngate cx a, b { CX a, b; }");
+    assert!(e[0].message.contains("already defined by qelib1.inc"), "{e:?}");
 }

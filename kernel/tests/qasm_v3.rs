@@ -39,10 +39,7 @@ barrier;
     let c = p.circuit;
     assert_eq!((c.num_qubits, c.num_clbits), (4, 4));
     assert_eq!(
-        c.cregs
-            .iter()
-            .map(|r| (r.name.as_str(), r.offset, r.size))
-            .collect::<Vec<_>>(),
+        c.cregs.iter().map(|r| (r.name.as_str(), r.offset, r.size)).collect::<Vec<_>>(),
         [("c", 0, 3), ("b", 3, 1)]
     );
     let m = |qubit, clbit| Operation::Measure { qubit, clbit };
@@ -60,12 +57,8 @@ barrier;
             Operation::Reset { qubit: 1 },
             Operation::Reset { qubit: 2 },
             Operation::Reset { qubit: 3 },
-            Operation::Barrier {
-                qubits: vec![0, 1, 2, 3]
-            },
-            Operation::Barrier {
-                qubits: vec![0, 1, 2, 3]
-            },
+            Operation::Barrier { qubits: vec![0, 1, 2, 3] },
+            Operation::Barrier { qubits: vec![0, 1, 2, 3] },
         ]
     );
 }
@@ -182,9 +175,9 @@ if (c[0]) { if (!c[0]) { t q[0]; } }
         .ops
         .iter()
         .filter_map(|o| match o {
-            Operation::Gate {
-                gate, condition, ..
-            } => Some((gate.name(), condition.clone().unwrap())),
+            Operation::Gate { gate, condition, .. } => {
+                Some((gate.name(), condition.clone().unwrap()))
+            }
             _ => None,
         })
         .collect();
@@ -262,19 +255,13 @@ flag[0] = measure q[2];
 /// i.e. operands listed from q[k-1] down to q[0]).
 fn base(g: &str, k: usize) -> Vec<num_complex::Complex64> {
     let ops: Vec<String> = (0..k).rev().map(|i| format!("q[{i}]")).collect();
-    unitary_of(&prog(&format!(
-        "{DEFS}\nqubit[{k}] q;\n{g} {};",
-        ops.join(", ")
-    )))
+    unitary_of(&prog(&format!("{DEFS}\nqubit[{k}] q;\n{g} {};", ops.join(", "))))
 }
 
 /// `mods g` with one control as the most significant qubit.
 fn modified(mods: &str, g: &str, k: usize) -> Vec<num_complex::Complex64> {
     let ops: Vec<String> = (0..k).rev().map(|i| format!("q[{i}]")).collect();
-    unitary_of(&prog(&format!(
-        "{DEFS}\nqubit[{k}] q;\n{mods} {g} {};",
-        ops.join(", ")
-    )))
+    unitary_of(&prog(&format!("{DEFS}\nqubit[{k}] q;\n{mods} {g} {};", ops.join(", "))))
 }
 
 const DEFS: &str = "gate rzz_def(t) a, b { cx a, b; rz(t) b; cx a, b; }
@@ -335,55 +322,23 @@ fn ctrl_of_every_kind_of_gate_is_exact() {
             let c1 = controlled(&u, false);
             assert_close(&modified("ctrl @", g, k + 1), &c1, &format!("ctrl @ {g}"));
             let c2 = controlled(&c1, false);
-            assert_close(
-                &modified("ctrl(2) @", g, k + 2),
-                &c2,
-                &format!("ctrl(2) @ {g}"),
-            );
-            assert_close(
-                &modified("ctrl @ ctrl @", g, k + 2),
-                &c2,
-                &format!("ctrl @ ctrl @ {g}"),
-            );
+            assert_close(&modified("ctrl(2) @", g, k + 2), &c2, &format!("ctrl(2) @ {g}"));
+            assert_close(&modified("ctrl @ ctrl @", g, k + 2), &c2, &format!("ctrl @ ctrl @ {g}"));
             if k < 3 {
                 let c3 = controlled(&c2, false);
-                assert_close(
-                    &modified("ctrl(3) @", g, k + 3),
-                    &c3,
-                    &format!("ctrl(3) @ {g}"),
-                );
+                assert_close(&modified("ctrl(3) @", g, k + 3), &c3, &format!("ctrl(3) @ {g}"));
             }
             let n1 = controlled(&u, true);
-            assert_close(
-                &modified("negctrl @", g, k + 1),
-                &n1,
-                &format!("negctrl @ {g}"),
-            );
+            assert_close(&modified("negctrl @", g, k + 1), &n1, &format!("negctrl @ {g}"));
             // Uncontrolled results drop the global phase.
-            assert_close(
-                &modified("inv @", g, k),
-                &dagger(&plain),
-                &format!("inv @ {g}"),
-            );
+            assert_close(&modified("inv @", g, k), &dagger(&plain), &format!("inv @ {g}"));
             let ci = controlled(&dagger(&u), false);
-            assert_close(
-                &modified("ctrl @ inv @", g, k + 1),
-                &ci,
-                &format!("ctrl @ inv @ {g}"),
-            );
-            assert_close(
-                &modified("inv @ ctrl @", g, k + 1),
-                &ci,
-                &format!("inv @ ctrl @ {g}"),
-            );
+            assert_close(&modified("ctrl @ inv @", g, k + 1), &ci, &format!("ctrl @ inv @ {g}"));
+            assert_close(&modified("inv @ ctrl @", g, k + 1), &ci, &format!("inv @ ctrl @ {g}"));
             let sq = mul(&plain, &plain);
             assert_close(&modified("pow(2) @", g, k), &sq, &format!("pow(2) @ {g}"));
             let inv = dagger(&plain);
-            assert_close(
-                &modified("pow(-1) @", g, k),
-                &inv,
-                &format!("pow(-1) @ {g}"),
-            );
+            assert_close(&modified("pow(-1) @", g, k), &inv, &format!("pow(-1) @ {g}"));
             let c_sq = controlled(&mul(&u, &u), false);
             assert_close(
                 &modified("ctrl @ pow(2) @", g, k + 1),
@@ -440,10 +395,8 @@ negctrl @ x q[0], q[1];
 
 #[test]
 fn pow_repeats_and_handles_zero_and_negative() {
-    let c = ok(&prog(
-        "qubit q; pow(3) @ h q; pow(0) @ x q; pow(-2) @ s q; inv @ inv @ t q;",
-    ))
-    .circuit;
+    let c =
+        ok(&prog("qubit q; pow(3) @ h q; pow(0) @ x q; pow(-2) @ s q; inv @ inv @ t q;")).circuit;
     assert_eq!(names(&c), ["h", "h", "h", "sdg", "sdg", "t"]);
     let c = ok(&prog("const int k = 2; qubit q; pow(k + 1) @ rz(0.1) q;")).circuit;
     assert_eq!(c.ops.len(), 3);
@@ -484,10 +437,7 @@ fn physical_qubits_are_accepted() {
 
 #[test]
 fn slices_sets_and_negative_indices() {
-    let c = ok(&prog(
-        "qubit[5] q; h q[1:3]; x q[{0, 4}]; z q[-1]; y q[0:2:4]; s q[:1];",
-    ))
-    .circuit;
+    let c = ok(&prog("qubit[5] q; h q[1:3]; x q[{0, 4}]; z q[-1]; y q[0:2:4]; s q[:1];")).circuit;
     let qs: Vec<_> = gates(&c).into_iter().map(|g| (g.0, g.2[0])).collect();
     let want = [
         ("h", 1),

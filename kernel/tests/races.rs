@@ -21,7 +21,8 @@ async fn cancel_completion_and_timeout_race_to_exactly_one_terminal_event() {
     for i in 0..300u32 {
         let (k, acme) = (k.clone(), acme.clone());
         tasks.push(tokio::spawn(async move {
-            let j = SubmitJob { timeout: Some(Duration::from_millis(u64::from(i % 5) + 1)), ..job(1) };
+            let j =
+                SubmitJob { timeout: Some(Duration::from_millis(u64::from(i % 5) + 1)), ..job(1) };
             let id = k.enqueue_job(&acme, j).await.unwrap().job_id;
             tokio::time::sleep(Duration::from_micros(u64::from(i % 7) * 700)).await;
             let after_cancel = k.cancel_job(&acme, &id).await.unwrap();
@@ -84,7 +85,8 @@ async fn a_timeout_stops_the_execution() {
     let j = SubmitJob { timeout: Some(Duration::from_millis(100)), ..job(1) };
     let id = k.enqueue_job(&acme, j).await.unwrap().job_id;
     assert_eq!(wait_terminal(&k, &acme, &id).await, JobStatus::Timeout);
-    eventually("device stopped", || dev.running.load(std::sync::atomic::Ordering::SeqCst) == 0).await;
+    eventually("device stopped", || dev.running.load(std::sync::atomic::Ordering::SeqCst) == 0)
+        .await;
     // The slot is free again.
     *dev.run_time.lock().unwrap() = Duration::ZERO;
     let next = k.enqueue_job(&acme, job(2)).await.unwrap().job_id;

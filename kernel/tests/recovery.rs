@@ -49,9 +49,13 @@ async fn unfinished_jobs_are_brought_back_and_none_is_stuck() {
         let store = SqliteStore::open(dir.path(), SyncMode::Process).await.unwrap();
         let full = [Pending, Validating, Compiling, Queued, Allocating, Executing(ExecStage::Run)];
         let mut batch = Vec::new();
-        for (id, recoveries, upto) in
-            [("pending", 0, 1), ("queued", 0, 4), ("allocating", 0, 5), ("executing", 0, 6), ("twice", 1, 6)]
-        {
+        for (id, recoveries, upto) in [
+            ("pending", 0, 1),
+            ("queued", 0, 4),
+            ("allocating", 0, 5),
+            ("executing", 0, 6),
+            ("twice", 1, 6),
+        ] {
             batch.push(Write::InsertJob(Box::new(stored(id, recoveries))));
             batch.extend(events_up_to(id, &full[..upto]));
         }
@@ -91,8 +95,10 @@ fn a_kernel_killed_mid_run_recovers_its_jobs() {
             for i in 0..20 {
                 ids.push(k.enqueue_job(&ctx("acme"), job(i + 1)).await.unwrap().job_id);
             }
-            eventually("two running", || dev.running.load(std::sync::atomic::Ordering::SeqCst) == 2)
-                .await;
+            eventually("two running", || {
+                dev.running.load(std::sync::atomic::Ordering::SeqCst) == 2
+            })
+            .await;
             ids
         })
         // The runtime is dropped here.

@@ -82,8 +82,13 @@ async fn expiry_frees_the_slot_and_fails_jobs_left_waiting_for_it() {
     let acme = ctx("acme");
     let r = k.reserve_device(&acme, "dev", Duration::from_millis(200), "").await.unwrap();
     let rid = Some(r.reservation_id.clone());
-    let running = k.enqueue_job(&acme, SubmitJob { reservation_id: rid.clone(), ..job(1) }).await.unwrap().job_id;
-    let waiting = k.enqueue_job(&acme, SubmitJob { reservation_id: rid, ..job(2) }).await.unwrap().job_id;
+    let running = k
+        .enqueue_job(&acme, SubmitJob { reservation_id: rid.clone(), ..job(1) })
+        .await
+        .unwrap()
+        .job_id;
+    let waiting =
+        k.enqueue_job(&acme, SubmitJob { reservation_id: rid, ..job(2) }).await.unwrap().job_id;
     let plain = k.enqueue_job(&acme, job(3)).await.unwrap().job_id;
     assert_eq!(wait_terminal(&k, &acme, &waiting).await, JobStatus::Error);
     assert!(k.get_job_status(&acme, &waiting).await.unwrap().message.contains("lapsed"));

@@ -110,9 +110,7 @@ fn run_pairs(state: &mut [C], q: u32, kind: &Kind) {
     let run = s.min(1 << 13);
     state.par_chunks_mut(2 * s).for_each(|blk| {
         let (l, h) = blk.split_at_mut(s);
-        l.par_chunks_mut(run)
-            .zip(h.par_chunks_mut(run))
-            .for_each(|(l, h)| run_pair(l, h, kind));
+        l.par_chunks_mut(run).zip(h.par_chunks_mut(run)).for_each(|(l, h)| run_pair(l, h, kind));
     });
 }
 

@@ -21,6 +21,13 @@ pub(crate) fn apply(a: &mut [C], kind: &Kind, ctrl: u64) {
         Kind::U1 { q, m } => mat2(a, q, ctrl, m),
         Kind::R1 { q, m } => {
             let r = |x: f64| C::new(x, 0.0);
+            if q < 2 && ctrl == 0 && a.len() >= G {
+                let hi = |j: usize| (j / 2) >> q & 1 == 1;
+                let own = std::array::from_fn(|j| if hi(j) { m[3] } else { m[0] });
+                let other = std::array::from_fn(|j| if hi(j) { m[2] } else { m[1] });
+                small2(a, &own, &other, 2 << q);
+                return;
+            }
             if q < 2 {
                 mat2(a, q, ctrl, [r(m[0]), r(m[1]), r(m[2]), r(m[3])]);
                 return;
@@ -34,6 +41,13 @@ pub(crate) fn apply(a: &mut [C], kind: &Kind, ctrl: u64) {
             );
         }
         Kind::Xr { q, a: c, b: s } => {
+            if q < 2 && ctrl == 0 && a.len() >= G {
+                // x' = c u - i s v: the partner's swapped (im, -re) lanes.
+                let own = [c; L];
+                let other = std::array::from_fn(|j| if j % 2 == 0 { s } else { -s });
+                small2(a, &own, &other, (2 << q) ^ 1);
+                return;
+            }
             if q < 2 {
                 let (cc, ms) = (C::new(c, 0.0), C::new(0.0, -s));
                 mat2(a, q, ctrl, [cc, ms, ms, cc]);
@@ -158,12 +172,7 @@ pub(crate) fn apply(a: &mut [C], kind: &Kind, ctrl: u64) {
 pub(crate) fn apply_pair(l: &mut [C], h: &mut [C], kind: &Kind) -> bool {
     match *kind {
         Kind::U1 { m, .. } => {
-            let lanes = [
-                Lanes::of(m[0]),
-                Lanes::of(m[1]),
-                Lanes::of(m[2]),
-                Lanes::of(m[3]),
-            ];
+            let lanes = [Lanes::of(m[0]), Lanes::of(m[1]), Lanes::of(m[2]), Lanes::of(m[3])];
             pair_u1(l, h, &lanes, &m);
         }
         Kind::R1 { m, .. } => pair_r1(l, h, &m),
@@ -297,9 +306,7 @@ fn x1_low(a: &mut [C], q: u32, ctrl: u64) {
             |base, len| {
                 let lo = base | hi_ctrl as usize;
                 let (x, y) = a.split_at_mut(lo | s);
-                for (u, v) in x[lo..lo + len]
-                    .chunks_exact_mut(4)
-                    .zip(y[..len].chunks_exact_mut(4))
+                for (u, v) in x[lo..lo + len].chunks_exact_mut(4).zip(y[..len].chunks_exact_mut(4))
                 {
                     for k in 0..4 {
                         let (p, r) = (u[k], v[k]);
@@ -386,10 +393,7 @@ struct Lanes {
 impl Lanes {
     #[inline(always)]
     fn of(m: C) -> Self {
-        Self {
-            re: [m.re; L],
-            im: std::array::from_fn(|j| if j % 2 == 0 { -m.im } else { m.im }),
-        }
+        Self { re: [m.re; L], im: std::array::from_fn(|j| if j % 2 == 0 { -m.im } else { m.im }) }
     }
 
     #[inline(always)]
@@ -399,6 +403,20 @@ impl Lanes {
             o[j] = self.re[j] * v[j] + self.im[j] * v[j ^ 1];
         }
         o
+    }
+}
+
+/// A real-coefficient pair kernel on qubit 0 or 1 (pairs inside a group):
+/// lane `j` becomes `own[j] * v[j] + other[j] * v[j ^ perm]`.
+#[inline(always)]
+fn small2(a: &mut [C], own: &[f64; L], other: &[f64; L], perm: usize) {
+    for x in a.chunks_exact_mut(G) {
+        let v = ld(x);
+        let mut o = [0.0; L];
+        for j in 0..L {
+            o[j] = own[j] * v[j] + other[j] * v[j ^ perm];
+        }
+        st(x, &o);
     }
 }
 
@@ -433,12 +451,7 @@ fn mat2(a: &mut [C], q: u32, ctrl: u64, m: [C; 4]) {
         }
         return;
     }
-    let l = [
-        Lanes::of(m[0]),
-        Lanes::of(m[1]),
-        Lanes::of(m[2]),
-        Lanes::of(m[3]),
-    ];
+    let l = [Lanes::of(m[0]), Lanes::of(m[1]), Lanes::of(m[2]), Lanes::of(m[3])];
     single(
         a,
         q,
@@ -567,12 +580,7 @@ fn double(
             let (rest, r11) = a.split_at_mut(base | sh | sl);
             let (rest, r10) = rest.split_at_mut(base | sh);
             let (rest, r01) = rest.split_at_mut(base | sl);
-            call(
-                &mut rest[base..base + len],
-                &mut r01[..len],
-                &mut r10[..len],
-                &mut r11[..len],
-            );
+            call(&mut rest[base..base + len], &mut r01[..len], &mut r10[..len], &mut r11[..len]);
         },
     );
 }

@@ -39,11 +39,7 @@ pub struct QubitNoise {
 
 impl QubitNoise {
     /// No noise at all.
-    pub const IDEAL: Self = Self {
-        t1: f64::INFINITY,
-        t2: f64::INFINITY,
-        readout_error: 0.0,
-    };
+    pub const IDEAL: Self = Self { t1: f64::INFINITY, t2: f64::INFINITY, readout_error: 0.0 };
 }
 
 /// The noise of every qubit and gate of a device.
@@ -74,19 +70,12 @@ impl NoiseModel {
         let qubits = target
             .qubits
             .iter()
-            .map(|q| QubitNoise {
-                t1: q.t1.get(),
-                t2: q.t2.get(),
-                readout_error: q.readout_error,
-            })
+            .map(|q| QubitNoise { t1: q.t1.get(), t2: q.t2.get(), readout_error: q.readout_error })
             .collect();
         let mut gates = HashMap::new();
         let mut sums = [(0.0, 0.0, 0u32); 2];
         for g in &target.native_gates {
-            let noise = GateNoise {
-                duration: g.duration.get(),
-                error: g.error,
-            };
+            let noise = GateNoise { duration: g.duration.get(), error: g.error };
             gates.insert(g.name.clone(), noise);
             // Virtual (zero-duration, error-free) gates such as rz would drag
             // the mean down; only physical gates count.
@@ -101,10 +90,7 @@ impl NoiseModel {
             if s.2 == 0 {
                 fb
             } else {
-                GateNoise {
-                    duration: s.0 / f64::from(s.2),
-                    error: s.1 / f64::from(s.2),
-                }
+                GateNoise { duration: s.0 / f64::from(s.2), error: s.1 / f64::from(s.2) }
             }
         };
         Self {
@@ -121,20 +107,13 @@ impl NoiseModel {
         if let Some(g) = self.gates.get(name) {
             return *g;
         }
-        if arity <= 1 {
-            self.default_1q
-        } else {
-            self.default_2q
-        }
+        if arity <= 1 { self.default_1q } else { self.default_2q }
     }
 
     /// The figures of qubit `q` (ideal when not calibrated).
     #[must_use]
     pub fn qubit(&self, q: u32) -> QubitNoise {
-        self.qubits
-            .get(q as usize)
-            .copied()
-            .unwrap_or(QubitNoise::IDEAL)
+        self.qubits.get(q as usize).copied().unwrap_or(QubitNoise::IDEAL)
     }
 
     /// The Pauli error probability after a gate with average error `error`
@@ -148,26 +127,12 @@ impl NoiseModel {
     pub(crate) fn relaxation(&self, q: u32, duration: f64) -> Relaxation {
         let qn = self.qubit(q);
         if duration <= 0.0 {
-            return Relaxation {
-                gamma: 0.0,
-                pz: 0.0,
-            };
+            return Relaxation { gamma: 0.0, pz: 0.0 };
         }
-        let gamma = if qn.t1.is_finite() && qn.t1 > 0.0 {
-            1.0 - (-duration / qn.t1).exp()
-        } else {
-            0.0
-        };
-        let rate_t1 = if qn.t1.is_finite() && qn.t1 > 0.0 {
-            1.0 / (2.0 * qn.t1)
-        } else {
-            0.0
-        };
-        let rate_t2 = if qn.t2.is_finite() && qn.t2 > 0.0 {
-            1.0 / qn.t2
-        } else {
-            0.0
-        };
+        let gamma =
+            if qn.t1.is_finite() && qn.t1 > 0.0 { 1.0 - (-duration / qn.t1).exp() } else { 0.0 };
+        let rate_t1 = if qn.t1.is_finite() && qn.t1 > 0.0 { 1.0 / (2.0 * qn.t1) } else { 0.0 };
+        let rate_t2 = if qn.t2.is_finite() && qn.t2 > 0.0 { 1.0 / qn.t2 } else { 0.0 };
         let rate_phi = (rate_t2 - rate_t1).max(0.0);
         let pz = (1.0 - (-duration * rate_phi).exp()) / 2.0;
         Relaxation { gamma, pz }
@@ -193,12 +158,7 @@ mod tests {
                     duration: Seconds::from_nanos(35.0),
                     error: 3e-4,
                 },
-                NativeGate {
-                    name: "rz".into(),
-                    num_qubits: 1,
-                    duration: Seconds(0.0),
-                    error: 0.0,
-                },
+                NativeGate { name: "rz".into(), num_qubits: 1, duration: Seconds(0.0), error: 0.0 },
                 NativeGate {
                     name: "cz".into(),
                     num_qubits: 2,
@@ -214,20 +174,14 @@ mod tests {
                 readout_duration: Seconds::from_micros(1.0),
             }],
             dt: None,
-            limits: Limits {
-                max_shots: 10,
-                max_qubits: 1,
-            },
+            limits: Limits { max_shots: 10, max_qubits: 1 },
             calibration_id: "c".into(),
         }
     }
 
     #[test]
     fn figures_come_from_calibration() {
-        let fb = GateNoise {
-            duration: 1.0,
-            error: 0.5,
-        };
+        let fb = GateNoise { duration: 1.0, error: 0.5 };
         let m = NoiseModel::from_target(&target(), fb, fb);
         assert_eq!(m.gate("cz", 2).error, 1e-2);
         // h is not native: the mean of the physical 1-qubit gates (sx only).

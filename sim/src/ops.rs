@@ -93,31 +93,19 @@ pub(crate) fn lower(gate: &Gate, qubits: &[u32]) -> Option<Op> {
     let q = |k: usize| qubits[k];
     let mask = |qs: &[u32]| qs.iter().fold(0u64, |m, &b| m | 1 << b);
     let one = |g: &Gate, t: u32| -> Kind { one_qubit_kind(t, &mat4(&g.matrix(1))) };
-    let controlled = |kind: Kind, ctrls: &[u32]| Op {
-        kind,
-        ctrl: mask(ctrls),
-    };
+    let controlled = |kind: Kind, ctrls: &[u32]| Op { kind, ctrl: mask(ctrls) };
     let last = qubits.len().saturating_sub(1);
     Some(match gate {
         I => return None,
         X => Op::new(Kind::X1 { q: q(0) }),
-        Rx(t) => Op::new(Kind::Xr {
-            q: q(0),
-            a: (t / 2.0).cos(),
-            b: (t / 2.0).sin(),
-        }),
+        Rx(t) => Op::new(Kind::Xr { q: q(0), a: (t / 2.0).cos(), b: (t / 2.0).sin() }),
         Y | Z | H | S | Sdg | T | Tdg | Sx | Sxdg | Ry(_) | Rz(_) | P(_) | U(..) => {
             Op::new(one(gate, q(0)))
         }
         Unitary1(m) => Op::new(one_qubit_kind(q(0), m)),
         Cx => controlled(Kind::X1 { q: q(1) }, &[q(0)]),
         Cz => controlled(Kind::Phase { c: -ONE }, &[q(0), q(1)]),
-        Cp(t) => controlled(
-            Kind::Phase {
-                c: C::from_polar(1.0, *t),
-            },
-            &[q(0), q(1)],
-        ),
+        Cp(t) => controlled(Kind::Phase { c: C::from_polar(1.0, *t) }, &[q(0), q(1)]),
         Cy => controlled(one(&Y, q(1)), &[q(0)]),
         Ch => controlled(one(&H, q(1)), &[q(0)]),
         Crx(t) => controlled(one(&Rx(*t), q(1)), &[q(0)]),
@@ -133,11 +121,7 @@ pub(crate) fn lower(gate: &Gate, qubits: &[u32]) -> Option<Op> {
         Cswap => controlled(Kind::Swap { q0: q(1), q1: q(2) }, &[q(0)]),
         Rzz(_) => {
             let m = gate.matrix(2);
-            Op::new(Kind::D2 {
-                q0: q(0),
-                q1: q(1),
-                d: [m[0], m[5], m[10], m[15]],
-            })
+            Op::new(Kind::D2 { q0: q(0), q1: q(1), d: [m[0], m[5], m[10], m[15]] })
         }
         Ccx => controlled(Kind::X1 { q: q(2) }, &[q(0), q(1)]),
         Mcx => controlled(Kind::X1 { q: q(last) }, &qubits[..last]),
@@ -170,17 +154,9 @@ pub(crate) fn lower(gate: &Gate, qubits: &[u32]) -> Option<Op> {
 fn two_qubit_kind(q0: u32, q1: u32, m: [C; 16]) -> Op {
     let diagonal = (0..16).all(|k| k / 4 == k % 4 || m[k] == ZERO);
     if diagonal {
-        Op::new(Kind::D2 {
-            q0,
-            q1,
-            d: [m[0], m[5], m[10], m[15]],
-        })
+        Op::new(Kind::D2 { q0, q1, d: [m[0], m[5], m[10], m[15]] })
     } else {
-        Op::new(Kind::U2 {
-            q0,
-            q1,
-            m: Box::new(m),
-        })
+        Op::new(Kind::U2 { q0, q1, m: Box::new(m) })
     }
 }
 
@@ -195,10 +171,7 @@ pub(crate) fn one_qubit_kind(q: u32, m: &[C; 4]) -> Kind {
     } else if m[0] == ZERO && m[3] == ZERO && m[1] == ONE && m[2] == ONE {
         Kind::X1 { q }
     } else if m.iter().all(|c| c.im == 0.0) {
-        Kind::R1 {
-            q,
-            m: [m[0].re, m[1].re, m[2].re, m[3].re],
-        }
+        Kind::R1 { q, m: [m[0].re, m[1].re, m[2].re, m[3].re] }
     } else {
         Kind::U1 { q, m: *m }
     }

@@ -36,11 +36,7 @@ pub struct Blocking {
 
 impl Default for Blocking {
     fn default() -> Self {
-        Self {
-            block_bits: 15,
-            seg_bits: 6,
-            inner_bits: 11,
-        }
+        Self { block_bits: 15, seg_bits: 6, inner_bits: 11 }
     }
 }
 
@@ -98,21 +94,13 @@ impl StageOp {
             StageKind::D1Out { bit: b, d } => Kind::Phase { c: d[bit(b)] },
             StageKind::D2OutFirst { bit0, q1, d } => {
                 let h = 2 * bit(bit0);
-                Kind::D1 {
-                    q: q1,
-                    d: [d[h], d[h + 1]],
-                }
+                Kind::D1 { q: q1, d: [d[h], d[h + 1]] }
             }
             StageKind::D2OutSecond { q0, bit1, d } => {
                 let l = bit(bit1);
-                Kind::D1 {
-                    q: q0,
-                    d: [d[l], d[2 + l]],
-                }
+                Kind::D1 { q: q0, d: [d[l], d[2 + l]] }
             }
-            StageKind::D2Out { bit0, bit1, d } => Kind::Phase {
-                c: d[2 * bit(bit0) + bit(bit1)],
-            },
+            StageKind::D2Out { bit0, bit1, d } => Kind::Phase { c: d[2 * bit(bit0) + bit(bit1)] },
         };
         Some((Cow::Owned(kind), self.local_ctrl))
     }
@@ -220,40 +208,17 @@ fn build<'a>(
             Kind::D1 { q, d } if !is_local(q) => StageKind::D1Out { bit: 1 << q, d },
             Kind::D2 { q0, q1, d } if !is_local(q0) || !is_local(q1) => {
                 match (is_local(q0), is_local(q1)) {
-                    (false, true) => StageKind::D2OutFirst {
-                        bit0: 1 << q0,
-                        q1: local(q1),
-                        d,
-                    },
-                    (true, false) => StageKind::D2OutSecond {
-                        q0: local(q0),
-                        bit1: 1 << q1,
-                        d,
-                    },
-                    _ => StageKind::D2Out {
-                        bit0: 1 << q0,
-                        bit1: 1 << q1,
-                        d,
-                    },
+                    (false, true) => StageKind::D2OutFirst { bit0: 1 << q0, q1: local(q1), d },
+                    (true, false) => StageKind::D2OutSecond { q0: local(q0), bit1: 1 << q1, d },
+                    _ => StageKind::D2Out { bit0: 1 << q0, bit1: 1 << q1, d },
                 }
             }
             ref k => StageKind::Local(localize(k, &local)),
         };
-        out.push(StageOp {
-            kind,
-            outer_ctrl,
-            local_ctrl,
-        });
+        out.push(StageOp { kind, outer_ctrl, local_ctrl });
     }
     let groups = vec![(false, out.len())];
-    Stage {
-        smask,
-        seg_bits,
-        contiguous,
-        ops: out,
-        groups,
-        inner: 0,
-    }
+    Stage { smask, seg_bits, contiguous, ops: out, groups, inner: 0 }
 }
 
 /// Local qubits an op reads (targets and controls) inside its block.
@@ -312,20 +277,9 @@ fn localize(kind: &Kind, local: &impl Fn(u32) -> u32) -> Kind {
         Kind::Xr { q, a, b } => Kind::Xr { q: local(q), a, b },
         Kind::D1 { q, d } => Kind::D1 { q: local(q), d },
         Kind::X1 { q } => Kind::X1 { q: local(q) },
-        Kind::U2 { q0, q1, ref m } => Kind::U2 {
-            q0: local(q0),
-            q1: local(q1),
-            m: m.clone(),
-        },
-        Kind::D2 { q0, q1, d } => Kind::D2 {
-            q0: local(q0),
-            q1: local(q1),
-            d,
-        },
-        Kind::Swap { q0, q1 } => Kind::Swap {
-            q0: local(q0),
-            q1: local(q1),
-        },
+        Kind::U2 { q0, q1, ref m } => Kind::U2 { q0: local(q0), q1: local(q1), m: m.clone() },
+        Kind::D2 { q0, q1, d } => Kind::D2 { q0: local(q0), q1: local(q1), d },
+        Kind::Swap { q0, q1 } => Kind::Swap { q0: local(q0), q1: local(q1) },
         Kind::Phase { c } => Kind::Phase { c },
     }
 }
@@ -346,11 +300,7 @@ mod tests {
 
     #[test]
     fn high_qubits_get_their_own_block_and_diagonals_need_none() {
-        let blocking = Blocking {
-            block_bits: 4,
-            seg_bits: 2,
-            inner_bits: 0,
-        };
+        let blocking = Blocking { block_bits: 4, seg_bits: 2, inner_bits: 0 };
         let mut ops = Vec::new();
         for q in 0..8 {
             ops.extend(lower(&Gate::H, &[q]));
@@ -361,10 +311,6 @@ mod tests {
         assert_eq!(stages.len(), 3);
         assert!(stages.iter().all(|s| s.bits() <= 4));
         let last = stages.last().expect("three stages");
-        assert_eq!(
-            last.ops.len(),
-            3,
-            "the cz rides along without needing a slot"
-        );
+        assert_eq!(last.ops.len(), 3, "the cz rides along without needing a slot");
     }
 }

@@ -30,24 +30,17 @@ pub(crate) fn check_operands(gate: &Gate, qubits: &[u32], n: u32) -> Result<(), 
     let name = gate.name();
     match gate.arity() {
         Some(k) if qubits.len() != k => {
-            return Err(invalid(format!(
-                "gate `{name}` takes {k} qubit(s), got {}",
-                qubits.len()
-            )));
+            return Err(invalid(format!("gate `{name}` takes {k} qubit(s), got {}", qubits.len())));
         }
         None if qubits.is_empty() => {
-            return Err(invalid(format!(
-                "gate `{name}` needs at least its target qubit"
-            )));
+            return Err(invalid(format!("gate `{name}` needs at least its target qubit")));
         }
         _ => {}
     }
     let mut seen = 0u64;
     for &q in qubits {
         if q >= n || q >= 64 {
-            return Err(invalid(format!(
-                "gate `{name}` uses qubit {q}, but the circuit has {n}"
-            )));
+            return Err(invalid(format!("gate `{name}` uses qubit {q}, but the circuit has {n}")));
         }
         if seen >> q & 1 == 1 {
             return Err(invalid(format!("gate `{name}` uses qubit {q} twice")));
@@ -114,9 +107,7 @@ pub(crate) fn compile(
 ) -> Result<Compiled, DeviceError> {
     let n = circuit.num_qubits;
     if n as usize > MAX_CLBITS {
-        return Err(invalid(format!(
-            "{n} qubits are beyond the simulator's 64-qubit addressing"
-        )));
+        return Err(invalid(format!("{n} qubits are beyond the simulator's 64-qubit addressing")));
     }
     if circuit.num_clbits as usize > MAX_CLBITS {
         return Err(invalid(format!(
@@ -138,18 +129,12 @@ pub(crate) fn compile(
         if q < n {
             Ok(())
         } else {
-            Err(invalid(format!(
-                "qubit {q} does not exist (the circuit has {n})"
-            )))
+            Err(invalid(format!("qubit {q} does not exist (the circuit has {n})")))
         }
     };
     for op in &circuit.ops {
         match op {
-            Operation::Gate {
-                gate,
-                qubits,
-                condition,
-            } => {
+            Operation::Gate { gate, qubits, condition } => {
                 check_operands(gate, qubits, n)?;
                 if let Some(c) = condition {
                     c.clbits.iter().try_for_each(|&b| clbit_ok(b))?;
@@ -176,12 +161,9 @@ pub(crate) fn compile(
         }
         ops_list.push(op);
     }
-    let has_reset = ops_list
-        .iter()
-        .any(|o| matches!(o, Operation::Reset { .. }));
-    let readout = noise
-        .map(|m| (0..n).map(|q| m.qubit(q).readout_error).collect())
-        .unwrap_or_default();
+    let has_reset = ops_list.iter().any(|o| matches!(o, Operation::Reset { .. }));
+    let readout =
+        noise.map(|m| (0..n).map(|q| m.qubit(q).readout_error).collect()).unwrap_or_default();
     if noise.is_none() && !has_reset && circuit.measurements_are_terminal() {
         let mut gates = Vec::new();
         let mut pairs = Vec::new();
@@ -204,15 +186,9 @@ pub(crate) fn compile(
     let mut pending = Vec::new();
     for op in ops_list {
         match op {
-            Operation::Gate {
-                gate,
-                qubits,
-                condition,
-            } => {
+            Operation::Gate { gate, qubits, condition } => {
                 let lowered = ops::lower(gate, qubits);
-                let noisy = noise
-                    .map(|m| noise_steps(m, gate, qubits))
-                    .unwrap_or_default();
+                let noisy = noise.map(|m| noise_steps(m, gate, qubits)).unwrap_or_default();
                 match condition {
                     None if noisy.is_empty() => pending.extend(lowered),
                     None => {
@@ -236,10 +212,7 @@ pub(crate) fn compile(
             }
             Operation::Measure { qubit, clbit } => {
                 flush(&mut pending, &mut steps, n, blocking);
-                steps.push(Step::Measure {
-                    qubit: *qubit,
-                    clbit: *clbit,
-                });
+                steps.push(Step::Measure { qubit: *qubit, clbit: *clbit });
             }
             Operation::Reset { qubit } => {
                 flush(&mut pending, &mut steps, n, blocking);
@@ -249,12 +222,7 @@ pub(crate) fn compile(
         }
     }
     flush(&mut pending, &mut steps, n, blocking);
-    Ok(Compiled {
-        n,
-        terminal: None,
-        steps,
-        readout,
-    })
+    Ok(Compiled { n, terminal: None, steps, readout })
 }
 
 fn flush(pending: &mut Vec<Op>, steps: &mut Vec<Step>, n: u32, blocking: Blocking) {
@@ -272,19 +240,12 @@ fn noise_steps(model: &NoiseModel, gate: &Gate, qubits: &[u32]) -> Vec<Step> {
     let mut out = Vec::new();
     let p = NoiseModel::pauli_probability(figures.error, qubits.len());
     if p > 0.0 {
-        out.push(Step::Depolarize {
-            qubits: qubits.to_vec(),
-            p,
-        });
+        out.push(Step::Depolarize { qubits: qubits.to_vec(), p });
     }
     for &q in qubits {
         let r = model.relaxation(q, figures.duration);
         if r.gamma > 0.0 || r.pz > 0.0 {
-            out.push(Step::Relax {
-                qubit: q,
-                gamma: r.gamma,
-                pz: r.pz,
-            });
+            out.push(Step::Relax { qubit: q, gamma: r.gamma, pz: r.pz });
         }
     }
     out
@@ -316,11 +277,8 @@ pub(crate) fn sample_terminal(
     }
     let map = OutcomeMap::new(state.num_qubits(), pairs);
     let indices = sample::sample_indices(state.amplitudes(), shots, seed);
-    let mut outcomes: Vec<u64> = indices
-        .par_iter()
-        .with_min_len(1 << 12)
-        .map(|&i| map.outcome(i))
-        .collect();
+    let mut outcomes: Vec<u64> =
+        indices.par_iter().with_min_len(1 << 12).map(|&i| map.outcome(i)).collect();
     let counts = count_sorted_or_not(&outcomes);
     let memory = memory.then(|| {
         sample::shuffle(&mut outcomes, seed);
@@ -334,10 +292,7 @@ fn zero_outcomes(shots: u64, memory: bool) -> Outcomes {
     if shots > 0 {
         counts.insert(0, shots);
     }
-    Outcomes {
-        counts,
-        memory: memory.then(|| vec![0; shots as usize]),
-    }
+    Outcomes { counts, memory: memory.then(|| vec![0; shots as usize]) }
 }
 
 fn count_sorted_or_not(outcomes: &[u64]) -> BTreeMap<u64, u64> {
@@ -373,10 +328,7 @@ pub(crate) fn run_trajectories(
     let n = compiled.n;
     let steps = &compiled.steps[..];
     // The deterministic prefix, simulated once when it can be kept aside.
-    let split = steps
-        .iter()
-        .position(Step::is_random)
-        .unwrap_or(steps.len());
+    let split = steps.iter().position(Step::is_random).unwrap_or(steps.len());
     let prefix_state = if cache_prefix && split > 0 && shots > 1 {
         let mut p = StateVector::zero(n)?;
         let mut rng = sample::stream(seed, domain::TRAJECTORY, u64::MAX);
@@ -386,11 +338,7 @@ pub(crate) fn run_trajectories(
         None
     };
     let prefix = prefix_state.as_ref();
-    let rest = if prefix.is_some() {
-        &steps[split..]
-    } else {
-        steps
-    };
+    let rest = if prefix.is_some() { &steps[split..] } else { steps };
     let done = AtomicU64::new(0);
     let report_every = (shots / 100).max(1);
     let run_one = |state: &mut StateVector, shot: u64| -> Result<u64, DeviceError> {
@@ -427,10 +375,7 @@ pub(crate) fn run_trajectories(
         out
     };
     let counts = count_sorted_or_not(&outcomes);
-    Ok(Outcomes {
-        counts,
-        memory: memory.then_some(outcomes),
-    })
+    Ok(Outcomes { counts, memory: memory.then_some(outcomes) })
 }
 
 /// Runs `steps` on one trajectory.
@@ -454,24 +399,17 @@ pub(crate) fn run_steps(
                     }
                 }
             }
-            Step::Conditional {
-                clbits: bits,
-                value,
-                then,
-            } => {
-                let v = bits
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |v, (k, &b)| v | ((*clbits >> b) & 1) << k);
+            Step::Conditional { clbits: bits, value, then } => {
+                let v =
+                    bits.iter().enumerate().fold(0u64, |v, (k, &b)| v | ((*clbits >> b) & 1) << k);
                 if v == *value {
                     run_steps(state, then, rng, clbits, readout, ctx)?;
                 }
             }
             Step::Measure { qubit, clbit } => {
                 let one = measure(a, n, *qubit, rng);
-                let flip = readout
-                    .get(*qubit as usize)
-                    .is_some_and(|&e| e > 0.0 && uniform(rng) < e);
+                let flip =
+                    readout.get(*qubit as usize).is_some_and(|&e| e > 0.0 && uniform(rng) < e);
                 let bit = u64::from(one ^ flip);
                 *clbits = (*clbits & !(1 << clbit)) | bit << clbit;
             }
@@ -479,22 +417,12 @@ pub(crate) fn run_steps(
                 let p1 = sample::prob_one(a, *qubit).clamp(0.0, 1.0);
                 let q = *qubit;
                 if uniform(rng) < p1 {
-                    apply_op(
-                        a,
-                        n,
-                        Kind::R1 {
-                            q,
-                            m: [0.0, 1.0 / p1.sqrt(), 0.0, 0.0],
-                        },
-                    );
+                    apply_op(a, n, Kind::R1 { q, m: [0.0, 1.0 / p1.sqrt(), 0.0, 0.0] });
                 } else {
                     apply_op(
                         a,
                         n,
-                        Kind::D1 {
-                            q,
-                            d: [C::new(1.0 / (1.0 - p1).sqrt(), 0.0), C::new(0.0, 0.0)],
-                        },
+                        Kind::D1 { q, d: [C::new(1.0 / (1.0 - p1).sqrt(), 0.0), C::new(0.0, 0.0)] },
                     );
                 }
             }
@@ -522,14 +450,7 @@ pub(crate) fn run_steps(
                     let p1 = sample::prob_one(a, q).clamp(0.0, 1.0);
                     let jump = gamma * p1;
                     if uniform(rng) < jump {
-                        apply_op(
-                            a,
-                            n,
-                            Kind::R1 {
-                                q,
-                                m: [0.0, 1.0 / p1.sqrt(), 0.0, 0.0],
-                            },
-                        );
+                        apply_op(a, n, Kind::R1 { q, m: [0.0, 1.0 / p1.sqrt(), 0.0, 0.0] });
                     } else {
                         let f = 1.0 / (1.0 - jump).sqrt();
                         let d = [C::new(f, 0.0), C::new(f * (1.0 - gamma).sqrt(), 0.0)];
@@ -537,14 +458,7 @@ pub(crate) fn run_steps(
                     }
                 }
                 if *pz > 0.0 && uniform(rng) < *pz {
-                    apply_op(
-                        a,
-                        n,
-                        Kind::D1 {
-                            q,
-                            d: [C::new(1.0, 0.0), C::new(-1.0, 0.0)],
-                        },
-                    );
+                    apply_op(a, n, Kind::D1 { q, d: [C::new(1.0, 0.0), C::new(-1.0, 0.0)] });
                 }
             }
         }

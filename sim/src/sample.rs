@@ -6,10 +6,12 @@
 //! on rayon's scheduling.
 //!
 //! Sampling `S` shots from `2^n` amplitudes costs two read passes and
-//! `O(S)` work: (1) the mass of each of at most 4096 blocks; (2) one uniform
-//! per shot picks a block through a guide table (expected O(1)); (3) per
-//! block, in parallel, the block's shots draw sorted uniforms within the
-//! block's mass and one cumulative scan turns them into indices.
+//! `O(S log(S / 4096))` work: (1) the mass of each of at most 4096 blocks;
+//! (2) one uniform per shot picks a block through a guide table (expected
+//! O(1)); (3) per block, in parallel, the block's shots draw sorted
+//! uniforms within the block's mass and one scan over 8-amplitude groups
+//! (walking a group's amplitudes only where a draw lands) turns them into
+//! indices.
 
 use crate::ops::C;
 use rand::{Rng, SeedableRng};
@@ -55,9 +57,28 @@ pub(crate) fn uniform(rng: &mut ChaCha8Rng) -> f64 {
 /// block may be the whole state when it is smaller).
 pub(crate) fn block_masses(a: &[C], block_bits: u32) -> Vec<f64> {
     let len = 1usize << block_bits;
-    a.par_chunks(len)
-        .map(|c| c.iter().map(|x| x.norm_sqr()).sum::<f64>())
-        .collect()
+    a.par_chunks(len).map(mass).collect()
+}
+
+/// Amplitudes per group in [`mass`]: the unit of the sampling scan.
+const GROUP: usize = 8;
+
+/// |a|^2 summed over one group as a fixed tree (vectorizes; no long chain
+/// of dependent additions).
+#[inline]
+fn group_mass(g: &[C]) -> f64 {
+    if g.len() < GROUP {
+        return g.iter().map(|x| x.norm_sqr()).sum();
+    }
+    let p: [f64; GROUP] = std::array::from_fn(|k| g[k].norm_sqr());
+    ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
+}
+
+/// The mass of a run of amplitudes: group masses added in order. The
+/// sampling scan adds the same group masses in the same order, so a draw
+/// below a block's mass always lands inside the block.
+fn mass(a: &[C]) -> f64 {
+    a.chunks(GROUP).map(group_mass).sum()
 }
 
 /// The probability that qubit `q` reads 1.
@@ -69,11 +90,7 @@ pub(crate) fn prob_one(a: &[C], q: u32) -> f64 {
         .enumerate()
         .map(|(ci, c)| {
             if q >= CB || s >= c.len() {
-                if (ci << CB) & s != 0 {
-                    c.iter().map(|x| x.norm_sqr()).sum()
-                } else {
-                    0.0
-                }
+                if (ci << CB) & s != 0 { c.iter().map(|x| x.norm_sqr()).sum() } else { 0.0 }
             } else {
                 c.chunks_exact(2 * s)
                     .map(|b| b[s..].iter().map(|x| x.norm_sqr()).sum::<f64>())
@@ -155,25 +172,47 @@ pub(crate) fn sample_indices(a: &[C], shots: u64, seed: u64) -> Vec<u64> {
             let mut us: Vec<f64> = (0..m).map(|_| uniform(&mut rng) * masses[bi]).collect();
             us.sort_unstable_by(f64::total_cmp);
             let mut out = Vec::with_capacity(m as usize);
+            let origin = bi * block_len;
             let mut acc = 0.0;
             let mut next = 0usize;
-            let mut last_nonzero = 0usize;
-            for (i, x) in block.iter().enumerate() {
-                let p = x.norm_sqr();
-                if p == 0.0 {
+            let mut last_group = 0usize;
+            for (gi, g) in block.chunks(GROUP).enumerate() {
+                let gm = group_mass(g);
+                if gm == 0.0 {
                     continue;
                 }
-                last_nonzero = i;
-                acc += p;
-                while next < us.len() && us[next] < acc {
-                    out.push(((bi * block_len) + i) as u64);
-                    next += 1;
+                last_group = gi;
+                let end = acc + gm;
+                if next < us.len() && us[next] < end {
+                    // Draws land in this group: walk its amplitudes; rounding
+                    // inside the group sends the rest to its last non-zero one.
+                    let mut within = acc;
+                    let mut last = 0;
+                    for (k, x) in g.iter().enumerate() {
+                        let p = x.norm_sqr();
+                        if p == 0.0 {
+                            continue;
+                        }
+                        last = k;
+                        within += p;
+                        while next < us.len() && us[next] < within.min(end) {
+                            out.push((origin + gi * GROUP + k) as u64);
+                            next += 1;
+                        }
+                    }
+                    while next < us.len() && us[next] < end {
+                        out.push((origin + gi * GROUP + last) as u64);
+                        next += 1;
+                    }
                 }
+                acc = end;
             }
             // Rounding can leave a draw at the very top of the block.
-            while next < us.len() {
-                out.push(((bi * block_len) + last_nonzero) as u64);
-                next += 1;
+            if next < us.len() {
+                let g = &block[last_group * GROUP..];
+                let k = g.iter().take(GROUP).rposition(|x| x.norm_sqr() != 0.0).unwrap_or(0);
+                let top = (origin + last_group * GROUP + k) as u64;
+                out.resize(us.len(), top);
             }
             out
         })
@@ -221,10 +260,7 @@ impl OutcomeMap {
                 }
             }
         }
-        Self {
-            tables,
-            identity_mask: identity.then_some(mask),
-        }
+        Self { tables, identity_mask: identity.then_some(mask) }
     }
 
     /// The outcome of basis index `i`.
@@ -233,10 +269,7 @@ impl OutcomeMap {
         if let Some(mask) = self.identity_mask {
             return i & mask;
         }
-        self.tables
-            .iter()
-            .enumerate()
-            .fold(0, |o, (k, t)| o | t[(i >> (8 * k)) as usize & 0xff])
+        self.tables.iter().enumerate().fold(0, |o, (k, t)| o | t[(i >> (8 * k)) as usize & 0xff])
     }
 }
 

@@ -14,11 +14,7 @@ pub const BYTES_PER_AMPLITUDE: u64 = 16;
 /// The memory a state of `n` qubits needs, or `None` when it overflows.
 #[must_use]
 pub fn state_bytes(n: u32) -> Option<u64> {
-    if n >= 60 {
-        None
-    } else {
-        Some(BYTES_PER_AMPLITUDE << n)
-    }
+    if n >= 60 { None } else { Some(BYTES_PER_AMPLITUDE << n) }
 }
 
 /// Memory the kernel says is available (`MemAvailable` in /proc/meminfo),
@@ -77,8 +73,7 @@ impl StateVector {
     pub fn zero(n: u32) -> Result<Self, DeviceError> {
         let len = state_len(n)?;
         let mut amps = Vec::new();
-        amps.try_reserve_exact(len)
-            .map_err(|e| alloc_error(n, &e))?;
+        amps.try_reserve_exact(len).map_err(|e| alloc_error(n, &e))?;
         amps.resize(len, C::new(0.0, 0.0));
         amps[0] = C::new(1.0, 0.0);
         Ok(Self { n, amps })
@@ -129,10 +124,7 @@ impl StateVector {
                 format!("{} amplitudes is not a power of two", amps.len()),
             ));
         }
-        Ok(Self {
-            n: amps.len().trailing_zeros(),
-            amps,
-        })
+        Ok(Self { n: amps.len().trailing_zeros(), amps })
     }
 
     /// The number of qubits.
@@ -166,22 +158,30 @@ impl StateVector {
     /// |amplitude|^2 of every basis state.
     #[must_use]
     pub fn probabilities(&self) -> Vec<f64> {
-        self.amps
-            .par_iter()
-            .with_min_len(1 << 12)
-            .map(|a| a.norm_sqr())
-            .collect()
+        self.amps.par_iter().with_min_len(1 << 12).map(|a| a.norm_sqr()).collect()
+    }
+
+    /// Samples `shots` measurements of every qubit: the basis indices, in
+    /// increasing order (shuffle them for a shot-by-shot record).
+    /// Deterministic for a seed on any thread count.
+    #[must_use]
+    pub fn sample(&self, shots: u64, seed: u64) -> Vec<u64> {
+        crate::sample::sample_indices(&self.amps, shots, seed)
     }
 
     /// Samples `shots` measurements of every qubit: basis index -> count.
     /// Deterministic for a seed on any thread count.
     #[must_use]
     pub fn sample_counts(&self, shots: u64, seed: u64) -> std::collections::BTreeMap<u64, u64> {
-        let mut counts = std::collections::BTreeMap::new();
-        for i in crate::sample::sample_indices(&self.amps, shots, seed) {
-            *counts.entry(i).or_insert(0) += 1;
+        // The indices come sorted: count runs, then build the map in bulk.
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for i in self.sample(shots, seed) {
+            match runs.last_mut() {
+                Some((x, c)) if *x == i => *c += 1,
+                _ => runs.push((i, 1)),
+            }
         }
-        counts
+        runs.into_iter().collect()
     }
 
     /// Applies `gates` (each with its operands) with fusion and cache
@@ -243,10 +243,7 @@ impl BufferPool {
     /// A buffer with room for `len` amplitudes if one is pooled (the
     /// smallest such), else an empty one.
     pub fn take(&self, len: usize) -> Vec<C> {
-        let mut bufs = self
-            .buffers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut bufs = self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let best = bufs
             .iter()
             .enumerate()
@@ -264,10 +261,7 @@ impl BufferPool {
         if buf.capacity() == 0 {
             return;
         }
-        let mut bufs = self
-            .buffers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut bufs = self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         bufs.push(buf);
         if bufs.len() > Self::KEEP {
             bufs.sort_by_key(|b| std::cmp::Reverse(b.capacity()));
@@ -277,13 +271,8 @@ impl BufferPool {
 
     /// Bytes held by pooled buffers (they count as available to a new job).
     pub fn pooled_bytes(&self) -> u64 {
-        let bufs = self
-            .buffers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        bufs.iter()
-            .map(|b| b.capacity() as u64 * BYTES_PER_AMPLITUDE)
-            .sum()
+        let bufs = self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        bufs.iter().map(|b| b.capacity() as u64 * BYTES_PER_AMPLITUDE).sum()
     }
 }
 
@@ -302,13 +291,19 @@ mod tests {
     fn memory_limit_is_a_clear_error() {
         let err = check_memory(30, 1, 1 << 30).expect_err("16 GiB > 1 GiB");
         assert_eq!(err.kind(), ErrorKind::InvalidProgram);
-        assert!(
-            err.message().contains("30 qubits need 16.00 GiB"),
-            "{}",
-            err.message()
-        );
+        assert!(err.message().contains("30 qubits need 16.00 GiB"), "{}", err.message());
         assert!(check_memory(20, 1, 1 << 30).is_ok());
         assert!(check_memory(70, 1, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn sample_counts_of_a_superposition() {
+        let mut s = StateVector::zero(2).expect("small");
+        s.apply_gate(&Gate::H, &[1]).expect("valid");
+        let counts = s.sample_counts(10_000, 3);
+        assert_eq!(counts.keys().copied().collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(counts.values().sum::<u64>(), 10_000);
+        assert!((counts[&0] as i64 - 5_000).abs() < 300);
     }
 
     #[test]
@@ -320,10 +315,6 @@ mod tests {
         let again = StateVector::zero_in(9, pool.take(1 << 9)).expect("reuse");
         assert_eq!(again.amplitudes().as_ptr(), ptr);
         assert_eq!(again.amplitudes()[0], C::new(1.0, 0.0));
-        assert!(
-            again.amplitudes()[1..]
-                .iter()
-                .all(|a| *a == C::new(0.0, 0.0))
-        );
+        assert!(again.amplitudes()[1..].iter().all(|a| *a == C::new(0.0, 0.0)));
     }
 }

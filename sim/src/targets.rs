@@ -31,15 +31,9 @@ pub const SIM_NOISY_QUBITS: u32 = 20;
 const MAX_SHOTS: u32 = 10_000_000;
 
 /// Fallback figures for gates a noisy target does not list.
-pub const TYPICAL_1Q: GateNoise = GateNoise {
-    duration: 35.5e-9,
-    error: 3e-4,
-};
+pub const TYPICAL_1Q: GateNoise = GateNoise { duration: 35.5e-9, error: 3e-4 };
 /// Fallback figures for 2-qubit gates a noisy target does not list.
-pub const TYPICAL_2Q: GateNoise = GateNoise {
-    duration: 300e-9,
-    error: 8e-3,
-};
+pub const TYPICAL_2Q: GateNoise = GateNoise { duration: 300e-9, error: 8e-3 };
 
 /// A deterministic spread in [lo, hi) for qubit `q` of calibration `salt`.
 fn spread(q: u32, salt: u64, lo: f64, hi: f64) -> f64 {
@@ -69,12 +63,7 @@ fn calibrated_qubits(n: u32, salt: u64) -> Vec<QubitProperties> {
 }
 
 fn native(name: &str, k: u32, ns: f64, error: f64) -> NativeGate {
-    NativeGate {
-        name: name.into(),
-        num_qubits: k,
-        duration: Seconds::from_nanos(ns),
-        error,
-    }
+    NativeGate { name: name.into(), num_qubits: k, duration: Seconds::from_nanos(ns), error }
 }
 
 fn hardware_natives() -> Vec<NativeGate> {
@@ -98,10 +87,7 @@ pub fn ideal_target() -> Target {
         native_gates: Vec::new(),
         qubits: Vec::new(),
         dt: None,
-        limits: Limits {
-            max_shots: MAX_SHOTS,
-            max_qubits: SIM_MAX_QUBITS,
-        },
+        limits: Limits { max_shots: MAX_SHOTS, max_qubits: SIM_MAX_QUBITS },
         calibration_id: "ideal".into(),
     }
 }
@@ -118,10 +104,7 @@ pub fn noisy_target() -> Target {
         native_gates: Vec::new(),
         qubits: calibrated_qubits(SIM_NOISY_QUBITS, 11),
         dt: None,
-        limits: Limits {
-            max_shots: MAX_SHOTS,
-            max_qubits: SIM_NOISY_QUBITS,
-        },
+        limits: Limits { max_shots: MAX_SHOTS, max_qubits: SIM_NOISY_QUBITS },
         calibration_id: "sim-noisy-cal-1".into(),
     }
 }
@@ -136,10 +119,7 @@ fn hardware_target(id: &str, name: &str, n: u32, edges: Vec<(u32, u32)>, salt: u
         native_gates: hardware_natives(),
         qubits: calibrated_qubits(n, salt),
         dt: Some(Seconds(2.0 / 9.0 * 1e-9)),
-        limits: Limits {
-            max_shots: MAX_SHOTS,
-            max_qubits: n,
-        },
+        limits: Limits { max_shots: MAX_SHOTS, max_qubits: n },
         calibration_id: format!("{id}-cal-1"),
     }
 }
@@ -159,13 +139,7 @@ pub fn heavy_hex_27_target() -> Target {
 /// The emulated 5x5 grid chip.
 #[must_use]
 pub fn grid_25_target() -> Target {
-    hardware_target(
-        SIM_GRID_25,
-        "Emulated 5x5 grid chip",
-        25,
-        topology::grid(5, 5),
-        25,
-    )
+    hardware_target(SIM_GRID_25, "Emulated 5x5 grid chip", 25, topology::grid(5, 5), 25)
 }
 
 impl SimDevice {
@@ -226,11 +200,8 @@ mod tests {
         assert_eq!(t, heavy_hex_27_target());
         let g = grid_25_target();
         assert!(g.connected(0, 5) && g.connected(6, 7) && !g.connected(4, 5));
-        let ids: Vec<String> = default_devices()
-            .expect("devices")
-            .iter()
-            .map(|d| d.target().id.clone())
-            .collect();
+        let ids: Vec<String> =
+            default_devices().expect("devices").iter().map(|d| d.target().id.clone()).collect();
         assert_eq!(ids, [SIM, SIM_NOISY, SIM_HEAVYHEX_27, SIM_GRID_25]);
     }
 }

@@ -10,18 +10,9 @@ use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
 fn final_state(c: &Circuit) -> Vec<C> {
     let dev = SimDevice::ideal().expect("device");
-    let opts = ExecOptions {
-        shots: 0,
-        statevector: true,
-        seed: Some(1),
-        ..ExecOptions::default()
-    };
+    let opts = ExecOptions { shots: 0, statevector: true, seed: Some(1), ..ExecOptions::default() };
     let r = dev
-        .execute(
-            &Executable::Circuit(c.clone()),
-            &opts,
-            &ExecContext::detached(),
-        )
+        .execute(&Executable::Circuit(c.clone()), &opts, &ExecContext::detached())
         .expect("runs");
     r.statevector.expect("statevector asked for")
 }
@@ -74,17 +65,9 @@ fn qft(n: u32) -> Vec<(Gate, Vec<u32>)> {
 
 #[test]
 fn qft_of_basis_states_is_a_fourier_vector() {
-    for (n, blocking) in [
-        (6, Blocking::default()),
-        (
-            10,
-            Blocking {
-                block_bits: 6,
-                seg_bits: 2,
-                inner_bits: 3,
-            },
-        ),
-    ] {
+    for (n, blocking) in
+        [(6, Blocking::default()), (10, Blocking { block_bits: 6, seg_bits: 2, inner_bits: 3 })]
+    {
         let dim = 1usize << n;
         for x in [0usize, 1, 5, dim - 1] {
             let mut amps = vec![C::new(0.0, 0.0); dim];
@@ -122,16 +105,10 @@ fn norm_is_preserved_on_a_deep_circuit_across_blocks() {
     let mut gates = Vec::new();
     for layer in 0..6 {
         for q in 0..n {
-            gates.push((
-                Gate::U(0.3 * f64::from(q + 1), 0.7 * f64::from(layer), -0.2),
-                vec![q],
-            ));
+            gates.push((Gate::U(0.3 * f64::from(q + 1), 0.7 * f64::from(layer), -0.2), vec![q]));
         }
         for q in (layer % 2..n - 1).step_by(2) {
-            gates.push((
-                if layer % 3 == 0 { Gate::Cz } else { Gate::Cx },
-                vec![q, q + 1],
-            ));
+            gates.push((if layer % 3 == 0 { Gate::Cz } else { Gate::Cx }, vec![q, q + 1]));
         }
         gates.push((Gate::Swap, vec![0, n - 1]));
     }

@@ -12,25 +12,12 @@ use eigen_sim::{SimConfig, SimDevice};
 use std::sync::{Arc, Mutex};
 
 fn run(dev: &SimDevice, c: &Circuit, shots: u32, seed: u64, memory: bool) -> ExecResult {
-    let opts = ExecOptions {
-        shots,
-        seed: Some(seed),
-        memory,
-        statevector: false,
-    };
-    dev.execute(
-        &Executable::Circuit(c.clone()),
-        &opts,
-        &ExecContext::detached(),
-    )
-    .expect("runs")
+    let opts = ExecOptions { shots, seed: Some(seed), memory, statevector: false };
+    dev.execute(&Executable::Circuit(c.clone()), &opts, &ExecContext::detached()).expect("runs")
 }
 
 fn with_threads(t: usize) -> SimDevice {
-    let cfg = SimConfig {
-        threads: Some(t),
-        ..SimConfig::default()
-    };
+    let cfg = SimConfig { threads: Some(t), ..SimConfig::default() };
     SimDevice::new(eigen_sim::targets::ideal_target(), false, cfg).expect("device")
 }
 
@@ -51,11 +38,7 @@ fn skewed_on(n: u32, qubits: [u32; 3]) -> (Circuit, Vec<f64>) {
     }
     let p1: Vec<f64> = angles.iter().map(|a| (a / 2.0_f64).sin().powi(2)).collect();
     let probs = (0..8)
-        .map(|k| {
-            (0..3)
-                .map(|q| if k >> q & 1 == 1 { p1[q] } else { 1.0 - p1[q] })
-                .product()
-        })
+        .map(|k| (0..3).map(|q| if k >> q & 1 == 1 { p1[q] } else { 1.0 - p1[q] }).product())
         .collect();
     (c, probs)
 }
@@ -117,27 +100,15 @@ fn a_seed_gives_identical_results_at_one_and_two_threads() {
 
     // Trajectories (mid-circuit measurement) and noise too.
     let mut m = Circuit::new(3, 2);
-    m.gate(Gate::H, &[0])
-        .measure(0, 0)
-        .gate(Gate::Cx, &[0, 1])
-        .gate(Gate::H, &[2])
-        .measure(2, 1);
+    m.gate(Gate::H, &[0]).measure(0, 0).gate(Gate::Cx, &[0, 1]).gate(Gate::H, &[2]).measure(2, 1);
     let t1 = run(&with_threads(1), &m, 2000, 5, true);
     let t2 = run(&with_threads(2), &m, 2000, 5, true);
     assert_eq!(t1.memory, t2.memory);
     let noisy = |t: usize| {
-        let cfg = SimConfig {
-            threads: Some(t),
-            ..SimConfig::default()
-        };
-        SimDevice::new(eigen_sim::targets::noisy_target(), false, cfg)
-            .expect("device")
-            .with_noise()
+        let cfg = SimConfig { threads: Some(t), ..SimConfig::default() };
+        SimDevice::new(eigen_sim::targets::noisy_target(), false, cfg).expect("device").with_noise()
     };
-    assert_eq!(
-        run(&noisy(1), &m, 2000, 5, true).memory,
-        run(&noisy(2), &m, 2000, 5, true).memory
-    );
+    assert_eq!(run(&noisy(1), &m, 2000, 5, true).memory, run(&noisy(2), &m, 2000, 5, true).memory);
 }
 
 #[test]
@@ -176,29 +147,19 @@ fn mid_circuit_measurement_and_conditions() {
     c.ops.push(Operation::Gate {
         gate: Gate::X,
         qubits: vec![1],
-        condition: Some(Condition {
-            clbits: vec![0],
-            value: 1,
-        }),
+        condition: Some(Condition { clbits: vec![0], value: 1 }),
     });
     c.measure(1, 1);
     assert!(!c.measurements_are_terminal());
     let r = run(&with_threads(2), &c, 4000, 11, false);
-    assert_eq!(
-        r.counts.keys().copied().collect::<Vec<_>>(),
-        vec![0b00, 0b11]
-    );
+    assert_eq!(r.counts.keys().copied().collect::<Vec<_>>(), vec![0b00, 0b11]);
     assert!((r.counts[&0] as i64 - 2000).abs() < 200);
 
     // Measuring collapses: a second measurement repeats the first.
     let mut twice = Circuit::new(1, 2);
     twice.gate(Gate::H, &[0]).measure(0, 0).measure(0, 1);
     let r = run(&with_threads(2), &twice, 1000, 3, false);
-    assert!(
-        r.counts.keys().all(|&k| k == 0b00 || k == 0b11),
-        "{:?}",
-        r.counts
-    );
+    assert!(r.counts.keys().all(|&k| k == 0b00 || k == 0b11), "{:?}", r.counts);
 }
 
 #[test]
@@ -239,10 +200,7 @@ fn damping_target(t1_us: f64, gate_ns: f64, gate_error: f64, readout: f64) -> Ta
             readout_duration: Seconds::from_micros(1.0),
         }],
         dt: None,
-        limits: Limits {
-            max_shots: 1_000_000,
-            max_qubits: 1,
-        },
+        limits: Limits { max_shots: 1_000_000, max_qubits: 1 },
         calibration_id: "c".into(),
     }
 }
@@ -253,9 +211,7 @@ fn noise_follows_the_calibration() {
     c.gate(Gate::X, &[0]).measure(0, 0);
     let shots = 20_000u32;
     let p0 = |t: Target| {
-        let dev = SimDevice::new(t, false, SimConfig::default())
-            .expect("device")
-            .with_noise();
+        let dev = SimDevice::new(t, false, SimConfig::default()).expect("device").with_noise();
         let r = run(&dev, &c, shots, 17, false);
         *r.counts.get(&0).unwrap_or(&0) as f64 / f64::from(shots)
     };
@@ -276,23 +232,16 @@ fn noise_follows_the_calibration() {
 #[test]
 fn limits_give_clear_errors() {
     let exec = |dev: &SimDevice, c: Circuit, opts: ExecOptions| {
-        dev.execute(&Executable::Circuit(c), &opts, &ExecContext::detached())
-            .expect_err("refused")
+        dev.execute(&Executable::Circuit(c), &opts, &ExecContext::detached()).expect_err("refused")
     };
-    let small = SimConfig {
-        memory_limit: Some(1 << 20),
-        ..SimConfig::default()
-    };
+    let small = SimConfig { memory_limit: Some(1 << 20), ..SimConfig::default() };
     let dev = SimDevice::new(eigen_sim::targets::ideal_target(), false, small).expect("device");
     let e = exec(&dev, Circuit::new(20, 0), ExecOptions::default());
     assert_eq!(e.kind(), ErrorKind::InvalidProgram);
     assert!(e.message().contains("memory limit"), "{}", e.message());
 
     let dev = with_threads(1);
-    let sv = ExecOptions {
-        statevector: true,
-        ..ExecOptions::default()
-    };
+    let sv = ExecOptions { statevector: true, ..ExecOptions::default() };
     let e = exec(&dev, Circuit::new(21, 0), sv.clone());
     assert!(e.message().contains("at most 20 qubits"), "{}", e.message());
     let mut mid = Circuit::new(1, 1);
@@ -301,17 +250,10 @@ fn limits_give_clear_errors() {
 
     let mut bad = Circuit::new(2, 0);
     bad.gate(Gate::Cx, &[1, 1]);
-    assert!(
-        exec(&dev, bad, ExecOptions::default())
-            .message()
-            .contains("twice")
-    );
+    assert!(exec(&dev, bad, ExecOptions::default()).message().contains("twice"));
     let mut out = Circuit::new(2, 0);
     out.gate(Gate::H, &[2]);
-    assert_eq!(
-        exec(&dev, out, ExecOptions::default()).kind(),
-        ErrorKind::InvalidProgram
-    );
+    assert_eq!(exec(&dev, out, ExecOptions::default()).kind(), ErrorKind::InvalidProgram);
     let e = dev
         .execute(
             &Executable::Schedule(Schedule::default()),
@@ -325,33 +267,16 @@ fn limits_give_clear_errors() {
 #[test]
 fn emulated_hardware_accepts_only_its_natives_on_its_coupling_map() {
     let dev = SimDevice::heavy_hex_27().expect("device");
-    let opts = ExecOptions {
-        shots: 100,
-        seed: Some(1),
-        ..ExecOptions::default()
-    };
+    let opts = ExecOptions { shots: 100, seed: Some(1), ..ExecOptions::default() };
     let go = |c: Circuit| dev.execute(&Executable::Circuit(c), &opts, &ExecContext::detached());
     let mut h = Circuit::new(2, 0);
     h.gate(Gate::H, &[0]);
-    assert!(
-        go(h)
-            .expect_err("h is not native")
-            .message()
-            .contains("not native")
-    );
+    assert!(go(h).expect_err("h is not native").message().contains("not native"));
     let mut far = Circuit::new(3, 0);
     far.gate(Gate::Cz, &[0, 2]);
-    assert!(
-        go(far)
-            .expect_err("0-2 not coupled")
-            .message()
-            .contains("not coupled")
-    );
+    assert!(go(far).expect_err("0-2 not coupled").message().contains("not coupled"));
     let mut ok = Circuit::new(2, 2);
-    ok.gate(Gate::Sx, &[0])
-        .gate(Gate::Rz(0.3), &[0])
-        .gate(Gate::Cz, &[0, 1])
-        .gate(Gate::X, &[1]);
+    ok.gate(Gate::Sx, &[0]).gate(Gate::Rz(0.3), &[0]).gate(Gate::Cz, &[0, 1]).gate(Gate::X, &[1]);
     ok.measure(0, 0).measure(1, 1);
     let r = go(ok).expect("native program runs");
     assert_eq!(r.counts.values().sum::<u64>(), 100);
@@ -367,16 +292,9 @@ fn cancellation_and_progress() {
     c.measure(0, 0).gate(Gate::H, &[0]).measure(0, 0);
     let cancel = CancelToken::new();
     cancel.cancel();
-    let ctx = ExecContext {
-        progress: Arc::new(|_: Progress| {}),
-        cancel,
-    };
+    let ctx = ExecContext { progress: Arc::new(|_: Progress| {}), cancel };
     let e = dev
-        .execute(
-            &Executable::Circuit(c.clone()),
-            &ExecOptions::default(),
-            &ctx,
-        )
+        .execute(&Executable::Circuit(c.clone()), &ExecOptions::default(), &ctx)
         .expect_err("cancelled");
     assert_eq!(e.kind(), ErrorKind::Cancelled);
 
@@ -384,25 +302,17 @@ fn cancellation_and_progress() {
     let sink = seen.clone();
     let ctx = ExecContext {
         progress: Arc::new(move |p: Progress| {
-            sink.lock()
-                .expect("not poisoned")
-                .push((p.stage, p.fraction))
+            sink.lock().expect("not poisoned").push((p.stage, p.fraction))
         }),
         cancel: CancelToken::new(),
     };
     dev.execute(
         &Executable::Circuit(c),
-        &ExecOptions {
-            shots: 200,
-            ..ExecOptions::default()
-        },
+        &ExecOptions { shots: 200, ..ExecOptions::default() },
         &ctx,
     )
     .expect("runs");
     let seen = seen.lock().expect("not poisoned");
-    assert!(
-        seen.iter().any(|(s, f)| *s == "run" && *f > 0.99),
-        "{seen:?}"
-    );
+    assert!(seen.iter().any(|(s, f)| *s == "run" && *f > 0.99), "{seen:?}");
     assert_eq!(seen.last().map(|x| x.0), Some("readout"));
 }

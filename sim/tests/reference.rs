@@ -12,31 +12,11 @@ use proptest::prelude::*;
 /// Blockings that exercise every executor path on small states: one block,
 /// contiguous chunks, and gathered groups with tiny segments.
 const BLOCKINGS: [Blocking; 5] = [
-    Blocking {
-        block_bits: 15,
-        seg_bits: 6,
-        inner_bits: 11,
-    },
-    Blocking {
-        block_bits: 3,
-        seg_bits: 1,
-        inner_bits: 0,
-    },
-    Blocking {
-        block_bits: 4,
-        seg_bits: 0,
-        inner_bits: 2,
-    },
-    Blocking {
-        block_bits: 5,
-        seg_bits: 2,
-        inner_bits: 3,
-    },
-    Blocking {
-        block_bits: 8,
-        seg_bits: 3,
-        inner_bits: 1,
-    },
+    Blocking { block_bits: 15, seg_bits: 6, inner_bits: 11 },
+    Blocking { block_bits: 3, seg_bits: 1, inner_bits: 0 },
+    Blocking { block_bits: 4, seg_bits: 0, inner_bits: 2 },
+    Blocking { block_bits: 5, seg_bits: 2, inner_bits: 3 },
+    Blocking { block_bits: 8, seg_bits: 3, inner_bits: 1 },
 ];
 
 fn run(state: &[C], gates: &[(Gate, Vec<u32>)], blocking: Blocking) -> Vec<C> {
@@ -62,11 +42,7 @@ fn every_gate_variant_matches_its_matrix_on_every_operand_order() {
             let want = reference(&state, &gates, n);
             for b in BLOCKINGS {
                 let got = run(&state, &gates, b);
-                assert!(
-                    max_diff(&got, &want) < 1e-12,
-                    "{} on {qs:?} with {b:?}",
-                    gate.name()
-                );
+                assert!(max_diff(&got, &want) < 1e-12, "{} on {qs:?} with {b:?}", gate.name());
             }
         }
     }
@@ -86,25 +62,15 @@ fn multi_controlled_gates_match_their_matrices() {
         Gate::Mcu(Box::new([ry[0], ry[1], ry[2], ry[3]])),
         Gate::Mcu(Box::new([p[0], p[1], p[2], p[3]])),
     ];
-    let placements = [
-        vec![3],
-        vec![0, 5],
-        vec![5, 0],
-        vec![1, 3, 2],
-        vec![5, 0, 2, 4],
-        vec![0, 1, 2, 3, 4, 5],
-    ];
+    let placements =
+        [vec![3], vec![0, 5], vec![5, 0], vec![1, 3, 2], vec![5, 0, 2, 4], vec![0, 1, 2, 3, 4, 5]];
     for g in &gates {
         for qs in &placements {
             let ops = vec![(g.clone(), qs.clone())];
             let want = reference(&state, &ops, n);
             for b in BLOCKINGS {
                 let got = run(&state, &ops, b);
-                assert!(
-                    max_diff(&got, &want) < 1e-12,
-                    "{} on {qs:?} with {b:?}",
-                    g.name()
-                );
+                assert!(max_diff(&got, &want) < 1e-12, "{} on {qs:?} with {b:?}", g.name());
             }
         }
     }

@@ -41,9 +41,7 @@ pub struct BearerAuth(Option<MetadataValue<Ascii>>);
 impl Interceptor for BearerAuth {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
+            request.metadata_mut().insert("authorization", value.clone());
         }
         Ok(request)
     }
@@ -65,11 +63,7 @@ pub struct Api {
 
 /// `host:port` becomes `http://host:port`; explicit schemes are kept.
 fn normalize_addr(addr: &str) -> String {
-    if addr.contains("://") {
-        addr.to_owned()
-    } else {
-        format!("http://{addr}")
-    }
+    if addr.contains("://") { addr.to_owned() } else { format!("http://{addr}") }
 }
 
 impl Api {
@@ -89,9 +83,7 @@ impl Api {
                     .with_context(|| format!("cannot read CA certificate {}", path.display()))?;
                 tls = tls.ca_certificate(Certificate::from_pem(pem));
             }
-            endpoint = endpoint
-                .tls_config(tls)
-                .context("invalid TLS configuration")?;
+            endpoint = endpoint.tls_config(tls).context("invalid TLS configuration")?;
         }
         let token = match &opts.token {
             Some(t) if !t.is_empty() => Some(
@@ -135,20 +127,12 @@ mod tests {
     #[test]
     fn bearer_token_is_added_to_metadata() {
         let mut auth = BearerAuth(Some("Bearer k".parse().expect("ascii")));
-        let req = auth
-            .call(Request::new(()))
-            .expect("interceptor never fails");
+        let req = auth.call(Request::new(())).expect("interceptor never fails");
         assert_eq!(
             req.metadata().get("authorization").map(|v| v.to_str().ok()),
             Some(Some("Bearer k"))
         );
         let mut none = BearerAuth(None);
-        assert!(
-            none.call(Request::new(()))
-                .expect("ok")
-                .metadata()
-                .get("authorization")
-                .is_none()
-        );
+        assert!(none.call(Request::new(())).expect("ok").metadata().get("authorization").is_none());
     }
 }

@@ -135,12 +135,8 @@ pub async fn compile(args: CompileArgs) -> anyhow::Result<()> {
         )?;
     }
     if !r.final_layout.is_empty() {
-        let layout: Vec<String> = r
-            .final_layout
-            .iter()
-            .enumerate()
-            .map(|(v, p)| format!("q{v}->{p}"))
-            .collect();
+        let layout: Vec<String> =
+            r.final_layout.iter().enumerate().map(|(v, p)| format!("q{v}->{p}")).collect();
         outln!("// final layout {}", layout.join(" "))?;
     }
     outln!("{}", r.compiled_program.trim_end())?;
@@ -199,11 +195,7 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             "{}: ok ({}{})",
             program.display_name(),
             summary.unwrap_or_default(),
-            if warnings > 0 {
-                format!(", {warnings} warning(s)")
-            } else {
-                String::new()
-            }
+            if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() }
         )?;
     }
     Ok(ExitCode::SUCCESS)

@@ -33,10 +33,7 @@ pub fn is_terminal(status: i32) -> bool {
 #[must_use]
 pub fn device_status_name(status: i32) -> String {
     match pb::DeviceStatus::try_from(status) {
-        Ok(s) => s
-            .as_str_name()
-            .trim_start_matches("DEVICE_STATUS_")
-            .to_owned(),
+        Ok(s) => s.as_str_name().trim_start_matches("DEVICE_STATUS_").to_owned(),
         Err(_) => format!("UNKNOWN({status})"),
     }
 }
@@ -45,10 +42,7 @@ pub fn device_status_name(status: i32) -> String {
 #[must_use]
 pub fn device_kind_name(kind: i32) -> String {
     match pb::DeviceKind::try_from(kind) {
-        Ok(k) => k
-            .as_str_name()
-            .trim_start_matches("DEVICE_KIND_")
-            .to_owned(),
+        Ok(k) => k.as_str_name().trim_start_matches("DEVICE_KIND_").to_owned(),
         Err(_) => format!("UNKNOWN({kind})"),
     }
 }
@@ -57,10 +51,7 @@ pub fn device_kind_name(kind: i32) -> String {
 #[must_use]
 pub fn format_name(format: i32) -> String {
     match pb::ProgramFormat::try_from(format) {
-        Ok(f) => f
-            .as_str_name()
-            .trim_start_matches("PROGRAM_FORMAT_")
-            .to_owned(),
+        Ok(f) => f.as_str_name().trim_start_matches("PROGRAM_FORMAT_").to_owned(),
         Err(_) => format!("UNKNOWN({format})"),
     }
 }
@@ -74,8 +65,7 @@ pub fn timestamp(ts: Option<&prost_types::Timestamp>) -> Option<String> {
 /// Seconds as a float, or `None` when unset or negative.
 #[must_use]
 pub fn seconds(d: Option<&prost_types::Duration>) -> Option<f64> {
-    d.and_then(|d| std::time::Duration::try_from(*d).ok())
-        .map(|d| d.as_secs_f64())
+    d.and_then(|d| std::time::Duration::try_from(*d).ok()).map(|d| d.as_secs_f64())
 }
 
 /// A proto diagnostic as the domain type the CLI prints.
@@ -224,10 +214,7 @@ mod tests {
         assert_eq!(job_status_name(99), "UNKNOWN(99)");
         assert!(is_terminal(pb::JobStatus::Cancelled as i32));
         assert!(!is_terminal(pb::JobStatus::Running as i32));
-        assert_eq!(
-            device_status_name(pb::DeviceStatus::Online as i32),
-            "ONLINE"
-        );
+        assert_eq!(device_status_name(pb::DeviceStatus::Online as i32), "ONLINE");
     }
 
     #[test]

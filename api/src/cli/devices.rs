@@ -60,11 +60,7 @@ fn details_json(r: &pb::DeviceDetailsResponse) -> Value {
     let mut v = r.device.as_ref().map_or_else(|| json!({}), device_json);
     let Some(p) = &r.properties else { return v };
     v["all_to_all"] = json!(p.all_to_all);
-    v["coupling_map"] = p
-        .coupling_map
-        .iter()
-        .map(|e| json!([e.control, e.target]))
-        .collect();
+    v["coupling_map"] = p.coupling_map.iter().map(|e| json!([e.control, e.target])).collect();
     v["native_gates"] = p
         .native_gates
         .iter()
@@ -92,10 +88,10 @@ fn details_json(r: &pb::DeviceDetailsResponse) -> Value {
         })
         .collect();
     v["dt_seconds"] = json!(p.dt_seconds);
-    v["limits"] = p.limits.as_ref().map_or(
-        Value::Null,
-        |l| json!({"max_shots": l.max_shots, "max_qubits": l.max_qubits}),
-    );
+    v["limits"] = p
+        .limits
+        .as_ref()
+        .map_or(Value::Null, |l| json!({"max_shots": l.max_shots, "max_qubits": l.max_qubits}));
     v["calibration_id"] = json!(p.calibration_id);
     v
 }
@@ -103,11 +99,7 @@ fn details_json(r: &pb::DeviceDetailsResponse) -> Value {
 /// `eigen devices`.
 pub async fn list(args: DevicesArgs) -> anyhow::Result<()> {
     let mut api = Api::connect(&args.client).await?;
-    let r = api
-        .devices
-        .list_devices(pb::ListDevicesRequest {})
-        .await?
-        .into_inner();
+    let r = api.devices.list_devices(pb::ListDevicesRequest {}).await?.into_inner();
     if args.client.json {
         let v: Vec<Value> = r.devices.iter().map(device_json).collect();
         outln!("{}", serde_json::to_string_pretty(&v)?)?;
@@ -130,18 +122,7 @@ pub async fn list(args: DevicesArgs) -> anyhow::Result<()> {
         .collect();
     outln!(
         "{}",
-        table(
-            &[
-                "ID",
-                "NAME",
-                "KIND",
-                "STATUS",
-                "QUBITS",
-                "QUEUE",
-                "CALIBRATION"
-            ],
-            &rows
-        )
+        table(&["ID", "NAME", "KIND", "STATUS", "QUBITS", "QUEUE", "CALIBRATION"], &rows)
     )?;
     Ok(())
 }
@@ -151,19 +132,14 @@ pub async fn show(args: DeviceArgs) -> anyhow::Result<()> {
     let mut api = Api::connect(&args.client).await?;
     let r = api
         .devices
-        .get_device_details(pb::DeviceDetailsRequest {
-            device_id: args.device_id.clone(),
-        })
+        .get_device_details(pb::DeviceDetailsRequest { device_id: args.device_id.clone() })
         .await?
         .into_inner();
     if args.client.json {
         outln!("{}", serde_json::to_string_pretty(&details_json(&r))?)?;
         return Ok(());
     }
-    let d = r
-        .device
-        .as_ref()
-        .context("the server sent a device without its description")?;
+    let d = r.device.as_ref().context("the server sent a device without its description")?;
     outln!("{} ({})", d.id, d.name)?;
     outln!(
         "kind {}  status {}  qubits {}  queue {}  calibration {}",
@@ -177,11 +153,7 @@ pub async fn show(args: DeviceArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     if let Some(l) = &p.limits {
-        outln!(
-            "limits: max shots {}, max qubits {}",
-            l.max_shots,
-            l.max_qubits
-        )?;
+        outln!("limits: max shots {}, max qubits {}", l.max_shots, l.max_qubits)?;
     }
     if let Some(dt) = p.dt_seconds {
         outln!("dt: {:.3} ns", dt * 1e9)?;
@@ -189,11 +161,8 @@ pub async fn show(args: DeviceArgs) -> anyhow::Result<()> {
     if p.all_to_all {
         outln!("coupling: all to all")?;
     } else {
-        let pairs: Vec<String> = p
-            .coupling_map
-            .iter()
-            .map(|e| format!("{}->{}", e.control, e.target))
-            .collect();
+        let pairs: Vec<String> =
+            p.coupling_map.iter().map(|e| format!("{}->{}", e.control, e.target)).collect();
         outln!("coupling ({} edges): {}", pairs.len(), pairs.join(" "))?;
     }
     if p.native_gates.is_empty() {
@@ -211,10 +180,7 @@ pub async fn show(args: DeviceArgs) -> anyhow::Result<()> {
                 ]
             })
             .collect();
-        outln!(
-            "{}",
-            table(&["GATE", "QUBITS", "DURATION_NS", "ERROR_RATE"], &rows)
-        )?;
+        outln!("{}", table(&["GATE", "QUBITS", "DURATION_NS", "ERROR_RATE"], &rows))?;
     }
     if !p.qubits.is_empty() {
         let rows: Vec<Vec<String>> = p
@@ -230,13 +196,7 @@ pub async fn show(args: DeviceArgs) -> anyhow::Result<()> {
                 ]
             })
             .collect();
-        outln!(
-            "{}",
-            table(
-                &["QUBIT", "T1_US", "T2_US", "FREQ_GHZ", "READOUT_ERR"],
-                &rows
-            )
-        )?;
+        outln!("{}", table(&["QUBIT", "T1_US", "T2_US", "FREQ_GHZ", "READOUT_ERR"], &rows))?;
     }
     Ok(())
 }
@@ -280,21 +240,11 @@ mod tests {
     #[test]
     fn coupling_map_is_a_list_of_pairs() {
         let r = pb::DeviceDetailsResponse {
-            device: Some(pb::Device {
-                id: "d".into(),
-                num_qubits: 3,
-                ..Default::default()
-            }),
+            device: Some(pb::Device { id: "d".into(), num_qubits: 3, ..Default::default() }),
             properties: Some(pb::DeviceProperties {
                 coupling_map: vec![
-                    pb::CouplingEdge {
-                        control: 0,
-                        target: 1,
-                    },
-                    pb::CouplingEdge {
-                        control: 1,
-                        target: 2,
-                    },
+                    pb::CouplingEdge { control: 0, target: 1 },
+                    pb::CouplingEdge { control: 1, target: 2 },
                 ],
                 ..Default::default()
             }),

@@ -41,11 +41,7 @@ fn one_line(text: &str) -> String {
 /// `CODE: message (detail; detail; ...)` on a single line.
 #[must_use]
 pub fn format_status(status: &Status) -> String {
-    let mut out = format!(
-        "{}: {}",
-        code_name(status.code()),
-        one_line(status.message())
-    );
+    let mut out = format!("{}: {}", code_name(status.code()), one_line(status.message()));
     let details = describe_details(status, status.message());
     if !details.is_empty() {
         out.push_str(" (");
@@ -149,11 +145,7 @@ mod tests {
         let mut d = ErrorDetails::new();
         d.add_bad_request_violation("program", "3:5: unknown gate foo");
         d.add_bad_request_violation("program", "4:1: expected ;");
-        d.set_error_info(
-            "INVALID_PROGRAM",
-            "eigen.dev",
-            std::collections::HashMap::new(),
-        );
+        d.set_error_info("INVALID_PROGRAM", "eigen.dev", std::collections::HashMap::new());
         let s = Status::with_error_details(Code::InvalidArgument, "invalid program", d);
         assert_eq!(
             format_status(&s),
@@ -166,9 +158,6 @@ mod tests {
     fn context_chain_keeps_the_status_line() {
         let err = anyhow::Error::new(Status::unavailable("connection refused"))
             .context("cannot reach http://x");
-        assert_eq!(
-            format_error(&err),
-            "cannot reach http://x: UNAVAILABLE: connection refused"
-        );
+        assert_eq!(format_error(&err), "cannot reach http://x: UNAVAILABLE: connection refused");
     }
 }

@@ -58,10 +58,7 @@ pub async fn follow(
     let mut backoff = INITIAL_BACKOFF;
     let mut last_progress = Instant::now();
     loop {
-        let request = pb::JobUpdatesRequest {
-            job_id: job_id.to_owned(),
-            last_event_seq: last_seq,
-        };
+        let request = pb::JobUpdatesRequest { job_id: job_id.to_owned(), last_event_seq: last_seq };
         let failure = match api.jobs.stream_job_updates(request).await {
             Ok(response) => {
                 let mut stream = response.into_inner();
@@ -166,27 +163,19 @@ impl PrintingSink {
 
 impl UpdateSink for PrintingSink {
     fn update(&mut self, u: &pb::JobUpdate) -> std::io::Result<()> {
-        let line = if self.json {
-            update_json(u).to_string()
-        } else {
-            update_line(u)
-        };
+        let line = if self.json { update_json(u).to_string() } else { update_line(u) };
         // Suspend the bar so the line lands above it, on stdout.
         self.bar.suspend(|| outln!("{line}"))?;
         self.bar.set_prefix(job_status_name(u.state));
         self.bar.set_message(u.stage.clone().unwrap_or_default());
-        let pos = u
-            .progress
-            .map_or(0, |p| (p.clamp(0.0, 1.0) * 100.0).round() as u64);
-        self.bar
-            .set_position(if is_terminal(u.state) { 100 } else { pos });
+        let pos = u.progress.map_or(0, |p| (p.clamp(0.0, 1.0) * 100.0).round() as u64);
+        self.bar.set_position(if is_terminal(u.state) { 100 } else { pos });
         Ok(())
     }
 
     fn heartbeat(&mut self, u: &pb::JobUpdate) {
         if let Some(p) = u.progress {
-            self.bar
-                .set_position((p.clamp(0.0, 1.0) * 100.0).round() as u64);
+            self.bar.set_position((p.clamp(0.0, 1.0) * 100.0).round() as u64);
         }
     }
 

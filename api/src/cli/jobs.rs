@@ -130,9 +130,7 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
     let program = ProgramFile::read(&args.file)?;
     let mut api = Api::connect(&args.client).await?;
     let name = args.name.clone().unwrap_or_else(|| {
-        args.file
-            .file_stem()
-            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        args.file.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned())
     });
     let request = pb::SubmitJobRequest {
         name,
@@ -196,9 +194,7 @@ async fn finish(
     if terminal.state == pb::JobStatus::Done as i32 {
         let results = api
             .jobs
-            .get_job_results(pb::JobResultsRequest {
-                job_id: job_id.to_owned(),
-            })
+            .get_job_results(pb::JobResultsRequest { job_id: job_id.to_owned() })
             .await?
             .into_inner();
         print_results(&results, json)?;
@@ -224,13 +220,7 @@ fn print_results(r: &pb::JobResultsResponse, json: bool) -> anyhow::Result<()> {
         outln!("memory: {}", r.memory.join(" "))?;
     }
     for a in &r.artifacts {
-        outln!(
-            "artifact {}: {} ({} bytes, sha256 {})",
-            a.kind,
-            a.uri,
-            a.size_bytes,
-            a.sha256
-        )?;
+        outln!("artifact {}: {} ({} bytes, sha256 {})", a.kind, a.uri, a.size_bytes, a.sha256)?;
     }
     if let Some(m) = &r.metadata {
         let ms = |d: Option<&prost_types::Duration>| {
@@ -293,9 +283,7 @@ pub async fn status(args: JobArgs) -> anyhow::Result<()> {
     let mut api = Api::connect(&args.client).await?;
     let s = api
         .jobs
-        .get_job_status(pb::JobStatusRequest {
-            job_id: args.job_id.clone(),
-        })
+        .get_job_status(pb::JobStatusRequest { job_id: args.job_id.clone() })
         .await?
         .into_inner();
     let done = s.status == pb::JobStatus::Done as i32;
@@ -304,9 +292,7 @@ pub async fn status(args: JobArgs) -> anyhow::Result<()> {
         if done {
             let r = api
                 .jobs
-                .get_job_results(pb::JobResultsRequest {
-                    job_id: args.job_id.clone(),
-                })
+                .get_job_results(pb::JobResultsRequest { job_id: args.job_id.clone() })
                 .await?
                 .into_inner();
             v["counts"] = results_json(&r)["counts"].clone();
@@ -352,9 +338,7 @@ pub async fn results(args: JobArgs) -> anyhow::Result<()> {
     let mut api = Api::connect(&args.client).await?;
     let r = api
         .jobs
-        .get_job_results(pb::JobResultsRequest {
-            job_id: args.job_id.clone(),
-        })
+        .get_job_results(pb::JobResultsRequest { job_id: args.job_id.clone() })
         .await?
         .into_inner();
     print_results(&r, args.client.json)
@@ -365,9 +349,7 @@ pub async fn cancel(args: JobArgs) -> anyhow::Result<()> {
     let mut api = Api::connect(&args.client).await?;
     let r = api
         .jobs
-        .cancel_job(pb::CancelJobRequest {
-            job_id: args.job_id.clone(),
-        })
+        .cancel_job(pb::CancelJobRequest { job_id: args.job_id.clone() })
         .await?
         .into_inner();
     let status = job_status_name(r.status);

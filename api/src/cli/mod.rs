@@ -113,11 +113,7 @@ fn hash_key(args: &HashKeyArgs) -> anyhow::Result<()> {
 /// Parses the command line, runs the command, reports failure on one line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Serve(_)) {
-        "info"
-    } else {
-        "warn"
-    };
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     init_logging(cli.log_format, default_level);
     match dispatch(cli.command) {
         Ok(code) => code,
@@ -154,9 +150,7 @@ fn init_logging(format: LogFormat, default_level: &str) {
 }
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match command {
             Command::Serve(args) => serve::serve(args).await?,
@@ -206,22 +200,16 @@ mod tests {
             "--json",
         ])
         .expect("valid command line");
-        let Command::Submit(args) = cli.command else {
-            panic!("not submit")
-        };
+        let Command::Submit(args) = cli.command else { panic!("not submit") };
         assert_eq!(args.shots, 1000);
         assert!(args.wait && args.client.json);
-        assert_eq!(
-            args.options,
-            vec![("optimization_level".to_owned(), "2".to_owned())]
-        );
+        assert_eq!(args.options, vec![("optimization_level".to_owned(), "2".to_owned())]);
     }
 
     #[test]
     fn wait_and_watch_exclude_each_other() {
-        let r = Cli::try_parse_from([
-            "eigen", "submit", "f", "--target", "sim", "--wait", "--watch",
-        ]);
+        let r =
+            Cli::try_parse_from(["eigen", "submit", "f", "--target", "sim", "--wait", "--watch"]);
         assert!(r.is_err());
     }
 }

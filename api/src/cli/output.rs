@@ -43,32 +43,14 @@ pub fn counts_table(counts: &BTreeMap<String, u64>) -> String {
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     }
     let shown = &rows[..rows.len().min(MAX_ROWS)];
-    let key_width = shown
-        .iter()
-        .map(|(k, _)| k.len())
-        .max()
-        .unwrap_or(0)
-        .max("outcome".len());
-    let count_width = shown
-        .iter()
-        .map(|(_, c)| c.to_string().len())
-        .max()
-        .unwrap_or(0)
-        .max(5);
+    let key_width = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max("outcome".len());
+    let count_width = shown.iter().map(|(_, c)| c.to_string().len()).max().unwrap_or(0).max(5);
     let max = shown.iter().map(|(_, c)| *c).max().unwrap_or(0);
 
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<key_width$}  {:>count_width$}  {:>6}",
-        "outcome", "count", "prob"
-    );
+    let _ = writeln!(out, "{:<key_width$}  {:>count_width$}  {:>6}", "outcome", "count", "prob");
     for (key, count) in shown {
-        let prob = if total == 0 {
-            0.0
-        } else {
-            *count as f64 / total as f64
-        };
+        let prob = if total == 0 { 0.0 } else { *count as f64 / total as f64 };
         let bar = if max == 0 {
             0
         } else {
@@ -119,10 +101,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let render = |cells: &mut dyn Iterator<Item = &str>| -> String {
-        let line: Vec<String> = cells
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}", w = *w))
-            .collect();
+        let line: Vec<String> =
+            cells.zip(&widths).map(|(c, w)| format!("{c:<w$}", w = *w)).collect();
         line.join("  ").trim_end().to_owned()
     };
     let mut out = render(&mut header.iter().copied());
@@ -154,10 +134,7 @@ mod tests {
     fn counts_table_cuts_many_outcomes_by_frequency() {
         let counts: BTreeMap<String, u64> = (0..40).map(|i| (format!("{i:06b}"), i)).collect();
         let t = counts_table(&counts);
-        assert!(
-            t.lines().nth(1).is_some_and(|l| l.starts_with("100111")),
-            "{t}"
-        );
+        assert!(t.lines().nth(1).is_some_and(|l| l.starts_with("100111")), "{t}");
         assert!(t.contains("... 8 more outcomes"));
     }
 

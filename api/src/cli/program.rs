@@ -26,11 +26,7 @@ impl ProgramFile {
         let source = String::from_utf8(bytes)
             .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
         let format = detect_format(&source);
-        Ok(Self {
-            path: path.to_owned(),
-            source,
-            format,
-        })
+        Ok(Self { path: path.to_owned(), source, format })
     }
 
     /// The path as the user wrote it.
@@ -46,13 +42,8 @@ impl ProgramFile {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let mut line = format!(
-            "{}:{}:{}: {severity}: {}",
-            self.display_name(),
-            d.line,
-            d.column,
-            d.message
-        );
+        let mut line =
+            format!("{}:{}:{}: {severity}: {}", self.display_name(), d.line, d.column, d.message);
         let snippet = d.snippet.trim();
         if !snippet.is_empty() && !d.message.contains(snippet) {
             line.push_str(&format!(
@@ -75,10 +66,7 @@ impl ProgramFile {
 /// How many of `diagnostics` are errors (not warnings).
 #[must_use]
 pub fn count_errors(diagnostics: &[Diagnostic]) -> usize {
-    diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count()
+    diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
 }
 
 /// The language named by the `OPENQASM` header; [`ProgramFormat::Detect`]
@@ -110,10 +98,7 @@ mod tests {
 
     #[test]
     fn header_selects_the_format() {
-        assert_eq!(
-            detect_format("// c\n\nOPENQASM 2.0;\nqreg q[1];"),
-            ProgramFormat::OpenQasm2
-        );
+        assert_eq!(detect_format("// c\n\nOPENQASM 2.0;\nqreg q[1];"), ProgramFormat::OpenQasm2);
         assert_eq!(detect_format("OPENQASM 3.0;"), ProgramFormat::OpenQasm3);
         assert_eq!(detect_format("OPENQASM 3;"), ProgramFormat::OpenQasm3);
         assert_eq!(detect_format("qubit q;"), ProgramFormat::Detect);
@@ -133,18 +118,8 @@ mod tests {
             message: "unknown gate `foo`".into(),
             snippet: "foo".into(),
         };
-        assert_eq!(
-            p.diagnostic_line(&d),
-            "x.qasm:3:5: error: unknown gate `foo`"
-        );
-        let d2 = Diagnostic {
-            message: "expected `;`".into(),
-            snippet: "h q[0]\n".into(),
-            ..d
-        };
-        assert_eq!(
-            p.diagnostic_line(&d2),
-            "x.qasm:3:5: error: expected `;` (at `h q[0]`)"
-        );
+        assert_eq!(p.diagnostic_line(&d), "x.qasm:3:5: error: unknown gate `foo`");
+        let d2 = Diagnostic { message: "expected `;`".into(), snippet: "h q[0]\n".into(), ..d };
+        assert_eq!(p.diagnostic_line(&d2), "x.qasm:3:5: error: expected `;` (at `h q[0]`)");
     }
 }

@@ -48,27 +48,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let devices = eigen_sim::default_devices().context("cannot build the simulator devices")?;
     let Some(device) = devices.iter().find(|d| d.target().id == args.target) else {
         let ids: Vec<&str> = devices.iter().map(|d| d.target().id.as_str()).collect();
-        bail!(
-            "unknown target {:?}; in-process targets are: {}",
-            args.target,
-            ids.join(", ")
-        );
+        bail!("unknown target {:?}; in-process targets are: {}", args.target, ids.join(", "));
     };
     let device: &Arc<dyn Device> = device;
 
     let started = Instant::now();
-    let options = CompileOptions {
-        optimization_level: args.level,
-    };
+    let options = CompileOptions { optimization_level: args.level };
     let compiled =
         match compiler::compile(&program.source, program.format, device.target(), &options) {
             Ok(c) => c,
             Err(diagnostics) => {
                 let errors = program.eprint_diagnostics(&diagnostics);
-                bail!(
-                    "{}: {errors} error(s); nothing was run",
-                    program.display_name()
-                );
+                bail!("{}: {errors} error(s); nothing was run", program.display_name());
             }
         };
     let compile_time = started.elapsed();
@@ -87,12 +78,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         ops: Vec::new(),
     };
     let executable = Executable::Circuit(compiled.circuit);
-    let exec_options = ExecOptions {
-        shots: args.shots,
-        seed: args.seed,
-        memory: args.memory,
-        statevector: false,
-    };
+    let exec_options =
+        ExecOptions { shots: args.shots, seed: args.seed, memory: args.memory, statevector: false };
     let exec_started = Instant::now();
     let result = device
         .execute(&executable, &exec_options, &ExecContext::detached())
@@ -100,15 +87,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let execute_time = exec_started.elapsed();
     let total = started.elapsed();
 
-    let counts: BTreeMap<String, u64> = result
-        .counts
-        .iter()
-        .map(|(k, v)| (registers.format_outcome(*k), *v))
-        .collect();
-    let memory: Option<Vec<String>> = result
-        .memory
-        .as_ref()
-        .map(|m| m.iter().map(|o| registers.format_outcome(*o)).collect());
+    let counts: BTreeMap<String, u64> =
+        result.counts.iter().map(|(k, v)| (registers.format_outcome(*k), *v)).collect();
+    let memory: Option<Vec<String>> =
+        result.memory.as_ref().map(|m| m.iter().map(|o| registers.format_outcome(*o)).collect());
 
     if args.json {
         let stats = &compiled.stats;

@@ -78,11 +78,7 @@ pub struct ServeArgs {
 
 /// The platform's per-user data directory for Eigen.
 fn default_data_dir() -> anyhow::Result<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     if cfg!(target_os = "windows") {
         if let Some(d) = env("LOCALAPPDATA").or_else(|| env("APPDATA")) {
             return Ok(d.join("eigen"));
@@ -134,8 +130,7 @@ impl KernelSection {
         if let Some(s) = self.default_slots {
             k.default_slots = s.max(1);
         }
-        k.slots
-            .extend(self.slots.iter().map(|(d, n)| (d.clone(), *n)));
+        k.slots.extend(self.slots.iter().map(|(d, n)| (d.clone(), *n)));
         if let Some(q) = self.queued_jobs_per_tenant {
             k.queued_jobs_quota_per_tenant = q;
         }
@@ -196,9 +191,8 @@ async fn shutdown_signal() {
 
 /// Binds `addr`, printing the bound address in the parseable form.
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener =
+        TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     errln!("eigen: {what} {bound}");
     tracing::info!(%bound, "{what}");
@@ -255,10 +249,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
 
     if args.role == Role::Api {
-        let url = args
-            .kernel
-            .clone()
-            .context("--role api needs --kernel URL")?;
+        let url = args.kernel.clone().context("--role api needs --kernel URL")?;
         let remote = RemoteKernel::connect_lazy(&url)
             .with_context(|| format!("invalid kernel address {url}"))?;
         let gateway: Arc<dyn KernelGateway> = Arc::new(remote);
@@ -313,22 +304,13 @@ async fn serve_role(
         tracing::info!("serving the internal kernel gateway (eigen.kernel.v0)");
         serve_kernel(config, gateway, listener, stop.clone().cancelled_owned()).await
     } else {
-        serve_with_metrics(
-            config,
-            gateway,
-            metrics,
-            listener,
-            stop.clone().cancelled_owned(),
-        )
-        .await
+        serve_with_metrics(config, gateway, metrics, listener, stop.clone().cancelled_owned()).await
     };
     // If the gRPC server failed on its own, take the metrics server down too.
     stop.cancel();
     let metrics_result = metrics_task.await;
     served.context("gRPC server failed")?;
-    metrics_result
-        .context("metrics server panicked")?
-        .context("metrics server failed")?;
+    metrics_result.context("metrics server panicked")?.context("metrics server failed")?;
     Ok(())
 }
 

@@ -37,22 +37,10 @@ impl CompilationApi {
     /// The target of device `raw_id`, or NOT_FOUND.
     async fn target(&self, ctx: &RequestContext, raw_id: &str) -> Result<Target, Status> {
         let id = convert::id_field(raw_id, "target")?;
-        let devices = self
-            .shared
-            .gateway
-            .list_devices(ctx)
-            .await
-            .map_err(error::kernel)?;
-        devices
-            .into_iter()
-            .map(|d| d.target)
-            .find(|t| t.id == id)
-            .ok_or_else(|| {
-                error::kernel(KernelError::NotFound {
-                    resource_type: "device",
-                    name: id.to_owned(),
-                })
-            })
+        let devices = self.shared.gateway.list_devices(ctx).await.map_err(error::kernel)?;
+        devices.into_iter().map(|d| d.target).find(|t| t.id == id).ok_or_else(|| {
+            error::kernel(KernelError::NotFound { resource_type: "device", name: id.to_owned() })
+        })
     }
 }
 
@@ -62,9 +50,7 @@ pub fn compile_options(
     raw: &HashMap<String, String>,
     default_level: u8,
 ) -> Result<CompileOptions, Status> {
-    let mut options = CompileOptions {
-        optimization_level: default_level,
-    };
+    let mut options = CompileOptions { optimization_level: default_level };
     for (key, value) in raw {
         match key.as_str() {
             "optimization_level" => {
@@ -116,10 +102,8 @@ impl CompilationService for CompilationApi {
         let r = request.into_inner();
         convert::program(&r.program, self.shared.limits.max_program_bytes)?;
         let format = convert::program_format_from_pb(r.format, "format")?;
-        let options = compile_options(
-            &r.compiler_options,
-            CompileOptions::default().optimization_level,
-        )?;
+        let options =
+            compile_options(&r.compiler_options, CompileOptions::default().optimization_level)?;
         let target = self.target(&ctx, &r.target).await?;
         let calibration_id = target.calibration_id.clone();
         let compiled: Compiled =
@@ -145,20 +129,15 @@ impl CompilationService for CompilationApi {
         convert::program(&r.program, self.shared.limits.max_program_bytes)?;
         let format = convert::program_format_from_pb(r.format, "format")?;
         let options = compile_options(&r.compiler_options, MAX_OPTIMIZATION_LEVEL)?;
-        let target = if r.target.is_empty() {
-            None
-        } else {
-            Some(self.target(&ctx, &r.target).await?)
-        };
+        let target =
+            if r.target.is_empty() { None } else { Some(self.target(&ctx, &r.target).await?) };
         let (original, optimized) = blocking(move || {
             let t = target.as_ref();
             let original = compiler::optimize(
                 &r.program,
                 format,
                 t,
-                &CompileOptions {
-                    optimization_level: 0,
-                },
+                &CompileOptions { optimization_level: 0 },
             )?;
             let optimized = compiler::optimize(&r.program, format, t, &options)?;
             Ok::<_, Vec<Diagnostic>>((original, optimized))
@@ -182,11 +161,8 @@ impl CompilationService for CompilationApi {
         let r = request.into_inner();
         convert::program(&r.program, self.shared.limits.max_program_bytes)?;
         let format = convert::program_format_from_pb(r.format, "format")?;
-        let target = if r.target.is_empty() {
-            None
-        } else {
-            Some(self.target(&ctx, &r.target).await?)
-        };
+        let target =
+            if r.target.is_empty() { None } else { Some(self.target(&ctx, &r.target).await?) };
         let (parsed, diagnostics) = blocking(move || {
             let parsed = compiler::qasm::parse(&r.program, format, &ParseLimits::default())?;
             let diagnostics = compiler::validate(&r.program, format, target.as_ref());
@@ -218,23 +194,12 @@ mod tests {
     #[test]
     fn options_are_checked() {
         let m = |k: &str, v: &str| HashMap::from([(k.to_owned(), v.to_owned())]);
+        assert_eq!(compile_options(&HashMap::new(), 1).expect("empty").optimization_level, 1);
         assert_eq!(
-            compile_options(&HashMap::new(), 1)
-                .expect("empty")
-                .optimization_level,
-            1
-        );
-        assert_eq!(
-            compile_options(&m("optimization_level", "3"), 1)
-                .expect("3")
-                .optimization_level,
+            compile_options(&m("optimization_level", "3"), 1).expect("3").optimization_level,
             3
         );
-        for bad in [
-            m("optimization_level", "4"),
-            m("optimization_level", "x"),
-            m("speed", "1"),
-        ] {
+        for bad in [m("optimization_level", "4"), m("optimization_level", "x"), m("speed", "1")] {
             assert_eq!(
                 compile_options(&bad, 1).map_err(|s| s.code()).err(),
                 Some(Code::InvalidArgument)

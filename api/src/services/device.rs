@@ -31,21 +31,10 @@ impl DeviceApi {
     /// The device `raw_id`, or NOT_FOUND.
     async fn device(&self, ctx: &RequestContext, raw_id: &str) -> Result<DeviceInfo, Status> {
         let id = convert::device_id(raw_id)?;
-        let devices = self
-            .shared
-            .gateway
-            .list_devices(ctx)
-            .await
-            .map_err(error::kernel)?;
-        devices
-            .into_iter()
-            .find(|d| d.target.id == id)
-            .ok_or_else(|| {
-                error::kernel(KernelError::NotFound {
-                    resource_type: "device",
-                    name: id.to_owned(),
-                })
-            })
+        let devices = self.shared.gateway.list_devices(ctx).await.map_err(error::kernel)?;
+        devices.into_iter().find(|d| d.target.id == id).ok_or_else(|| {
+            error::kernel(KernelError::NotFound { resource_type: "device", name: id.to_owned() })
+        })
     }
 }
 
@@ -56,12 +45,7 @@ impl DeviceService for DeviceApi {
         request: Request<pb::ListDevicesRequest>,
     ) -> Result<Response<pb::ListDevicesResponse>, Status> {
         let ctx = context(&request)?;
-        let mut devices = self
-            .shared
-            .gateway
-            .list_devices(&ctx)
-            .await
-            .map_err(error::kernel)?;
+        let mut devices = self.shared.gateway.list_devices(&ctx).await.map_err(error::kernel)?;
         devices.sort_by(|a, b| a.target.id.cmp(&b.target.id));
         Ok(Response::new(pb::ListDevicesResponse {
             devices: devices.iter().map(convert::device_to_pb).collect(),
@@ -108,10 +92,7 @@ impl DeviceService for DeviceApi {
             ));
         }
         if r.purpose.len() > MAX_PURPOSE_BYTES {
-            return Err(error::invalid_argument(
-                "purpose",
-                "must be at most 1024 bytes",
-            ));
+            return Err(error::invalid_argument("purpose", "must be at most 1024 bytes"));
         }
         let ttl = Duration::from_secs(u64::from(r.ttl_seconds));
         let reservation = self

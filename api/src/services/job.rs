@@ -63,12 +63,7 @@ impl JobService for JobApi {
     ) -> Result<Response<pb::JobStatusResponse>, Status> {
         let ctx = context(&request)?;
         let id = convert::job_id(&request.get_ref().job_id)?;
-        let view = self
-            .shared
-            .gateway
-            .get_job_status(&ctx, &id)
-            .await
-            .map_err(error::kernel)?;
+        let view = self.shared.gateway.get_job_status(&ctx, &id).await.map_err(error::kernel)?;
         Ok(Response::new(convert::status_view_to_pb(&view)))
     }
 
@@ -78,12 +73,7 @@ impl JobService for JobApi {
     ) -> Result<Response<pb::CancelJobResponse>, Status> {
         let ctx = context(&request)?;
         let id = convert::job_id(&request.get_ref().job_id)?;
-        let view = self
-            .shared
-            .gateway
-            .cancel_job(&ctx, &id)
-            .await
-            .map_err(error::kernel)?;
+        let view = self.shared.gateway.cancel_job(&ctx, &id).await.map_err(error::kernel)?;
         tracing::info!(job_id = %id, trace_id = %ctx.trace_id, status = %view.status, "cancel requested");
         Ok(Response::new(pb::CancelJobResponse {
             job_id: view.job_id.0,
@@ -107,21 +97,12 @@ impl JobService for JobApi {
                 std::time::Duration::from_secs(1),
             ));
         }
-        let events = self
-            .shared
-            .gateway
-            .job_events(&ctx, &id, after)
-            .await
-            .map_err(error::kernel)?;
+        let events =
+            self.shared.gateway.job_events(&ctx, &id, after).await.map_err(error::kernel)?;
         // On resume, the latest known update seeds the heartbeat: a RUNNING
         // job may have nothing new to send for a long time.
         let latest = if after > 0 {
-            let v = self
-                .shared
-                .gateway
-                .get_job_status(&ctx, &id)
-                .await
-                .map_err(error::kernel)?;
+            let v = self.shared.gateway.get_job_status(&ctx, &id).await.map_err(error::kernel)?;
             (v.last_event_seq == after).then(|| LastUpdate {
                 update: pb::JobUpdate {
                     job_id: id.0.clone(),
@@ -141,11 +122,7 @@ impl JobService for JobApi {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let span =
             tracing::info_span!("stream_job_updates", job_id = %id, trace_id = %ctx.trace_id);
-        let producer = Producer {
-            shared: self.shared.clone(),
-            tx,
-            latest,
-        };
+        let producer = Producer { shared: self.shared.clone(), tx, latest };
         tokio::spawn(producer.run(id, events).instrument(span));
         Ok(Response::new(ReceiverStream::new(rx)))
     }

@@ -22,10 +22,7 @@ pub fn eigen_bin() -> &'static str {
 
 /// The workspace's `examples/` file `name`.
 pub fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("examples").join(name)
 }
 
 /// What a finished command printed.
@@ -57,9 +54,7 @@ impl Output {
 
 /// Runs `cmd` to completion, killing it past [`COMMAND_DEADLINE`].
 pub fn run(mut cmd: Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn eigen");
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
@@ -85,20 +80,14 @@ pub fn run(mut cmd: Command) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Output {
-        status,
-        stdout: out_t.join().expect("reader"),
-        stderr: err_t.join().expect("reader"),
-    }
+    Output { status, stdout: out_t.join().expect("reader"), stderr: err_t.join().expect("reader") }
 }
 
 /// A client command: `eigen ARGS` with no server address from the outside
 /// environment.
 pub fn eigen(args: &[&str]) -> Command {
     let mut cmd = Command::new(eigen_bin());
-    cmd.args(args)
-        .env_remove("EIGEN_TOKEN")
-        .env_remove("EIGEN_ADDR");
+    cmd.args(args).env_remove("EIGEN_TOKEN").env_remove("EIGEN_ADDR");
     cmd
 }
 
@@ -140,20 +129,14 @@ impl Server {
 
     fn spawn(data_dir: &Path, listen: &str, extra: &[&str], expect_metrics: bool) -> Self {
         let mut cmd = Command::new(eigen_bin());
-        cmd.args([
-            "serve",
-            "--listen",
-            listen,
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(extra)
-        .env_remove("EIGEN_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        cmd.args(["serve", "--listen", listen, "--metrics-listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env_remove("EIGEN_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn eigen serve");
         let stderr = child.stderr.take().expect("piped");
         let log = Arc::new(Mutex::new(String::new()));
@@ -164,10 +147,9 @@ impl Server {
             // blocks on a full pipe.
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    for (prefix, key) in [
-                        ("eigen: listening on ", "api"),
-                        ("eigen: metrics on ", "metrics"),
-                    ] {
+                    for (prefix, key) in
+                        [("eigen: listening on ", "api"), ("eigen: metrics on ", "metrics")]
+                    {
                         if let Some(addr) = line.strip_prefix(prefix) {
                             let _ = tx.send((key, addr.trim().to_owned()));
                         }
@@ -191,10 +173,7 @@ impl Server {
             match rx.recv_timeout(left) {
                 Ok(("api", a)) => server.addr = format!("http://{a}"),
                 Ok((_, a)) => server.metrics = a,
-                Err(_) => panic!(
-                    "eigen serve did not report its addresses:\n{}",
-                    server.log()
-                ),
+                Err(_) => panic!("eigen serve did not report its addresses:\n{}", server.log()),
             }
         }
         server
@@ -255,9 +234,7 @@ impl Drop for Server {
 /// within 5 standard deviations of half.
 #[track_caller]
 pub fn assert_bell_counts(counts: &serde_json::Value, shots: u64) {
-    let map = counts
-        .as_object()
-        .unwrap_or_else(|| panic!("counts is not an object: {counts}"));
+    let map = counts.as_object().unwrap_or_else(|| panic!("counts is not an object: {counts}"));
     let mut total = 0;
     for (k, v) in map {
         assert!(k == "00" || k == "11", "unexpected outcome {k} in {counts}");

@@ -61,9 +61,7 @@ pub async fn start_with(
     tweak(&mut kconfig);
     let (kernel, offline_switch) = start_kernel(kconfig).await;
     let gateway: Arc<dyn KernelGateway> = Arc::new(kernel.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     config.listen = addr;
     config.heartbeat_interval = HEARTBEAT;
@@ -75,15 +73,7 @@ pub async fn start_with(
         listener,
         stop.clone().cancelled_owned(),
     ));
-    TestServer {
-        addr,
-        kernel,
-        metrics,
-        offline_switch,
-        stop,
-        handle: Some(handle),
-        _dir: dir,
-    }
+    TestServer { addr, kernel, metrics, offline_switch, stop, handle: Some(handle), _dir: dir }
 }
 
 /// The kernel on a store under a fresh temporary directory.
@@ -92,9 +82,7 @@ pub async fn start_kernel(kconfig: KernelConfig) -> (Kernel, Arc<AtomicBool>) {
     let offline = Arc::new(AtomicBool::new(false));
     let inner = eigen_sim::default_devices().expect("sim devices").remove(0);
     devices.push(Arc::new(SwitchableDevice::new(inner, Arc::clone(&offline))));
-    let kernel = Kernel::start(kconfig, devices)
-        .await
-        .expect("kernel starts");
+    let kernel = Kernel::start(kconfig, devices).await.expect("kernel starts");
     (kernel, offline)
 }
 
@@ -127,12 +115,7 @@ impl TestServer {
     /// Starts shutdown and waits for `serve` to return.
     pub async fn shutdown(&mut self) -> Result<(), ServeError> {
         self.stop.cancel();
-        let r = self
-            .handle
-            .take()
-            .expect("not yet shut down")
-            .await
-            .expect("serve task");
+        let r = self.handle.take().expect("not yet shut down").await.expect("serve task");
         self.kernel.shutdown().await;
         r
     }
@@ -149,10 +132,7 @@ pub async fn channel(url: &str) -> Channel {
 /// A request carrying `authorization: Bearer <key>`.
 pub fn with_key<T>(message: T, key: &str) -> tonic::Request<T> {
     let mut r = tonic::Request::new(message);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {key}").parse().expect("ascii"),
-    );
+    r.metadata_mut().insert("authorization", format!("Bearer {key}").parse().expect("ascii"));
     r
 }
 
@@ -221,11 +201,7 @@ pub fn assert_stream_contract(updates: &[pb::JobUpdate], first: u64) {
     let real: Vec<&pb::JobUpdate> = updates.iter().filter(|u| !u.heartbeat).collect();
     assert!(!real.is_empty(), "no updates");
     for (i, u) in real.iter().enumerate() {
-        assert_eq!(
-            u.event_seq,
-            first + i as u64,
-            "gap or reorder in {updates:#?}"
-        );
+        assert_eq!(u.event_seq, first + i as u64, "gap or reorder in {updates:#?}");
     }
     let terminal = [
         pb::JobStatus::Done,
@@ -234,15 +210,8 @@ pub fn assert_stream_contract(updates: &[pb::JobUpdate], first: u64) {
         pb::JobStatus::Timeout,
     ]
     .map(|s| s as i32);
-    let terminals: Vec<_> = updates
-        .iter()
-        .filter(|u| terminal.contains(&u.state))
-        .collect();
-    assert_eq!(
-        terminals.len(),
-        1,
-        "terminal update must come exactly once: {updates:#?}"
-    );
+    let terminals: Vec<_> = updates.iter().filter(|u| terminal.contains(&u.state)).collect();
+    assert_eq!(terminals.len(), 1, "terminal update must come exactly once: {updates:#?}");
     assert!(
         terminal.contains(&updates.last().expect("non-empty").state),
         "terminal update is last"
@@ -277,11 +246,7 @@ impl SwitchableDevice {
         let mut target = inner.target().clone();
         target.id = SWITCHABLE.into();
         target.name = "switchable simulator".into();
-        Self {
-            inner,
-            target,
-            offline,
-        }
+        Self { inner, target, offline }
     }
 }
 

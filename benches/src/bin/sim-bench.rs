@@ -43,7 +43,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let measured = circuit.ops.iter().any(|o| matches!(o, Operation::Measure { .. }));
     let config = SimConfig { threads: Some(threads), blocking, ..SimConfig::default() };
     let device = SimDevice::new(eigen_sim::targets::ideal_target(), false, config)?;
-    let options = ExecOptions { shots: if measured { shots } else { 1 }, seed: Some(1234), ..ExecOptions::default() };
+    let options = ExecOptions {
+        shots: if measured { shots } else { 1 },
+        seed: Some(1234),
+        ..ExecOptions::default()
+    };
     let exe = Executable::Circuit(circuit);
     let ctx = ExecContext::detached();
     device.execute(&exe, &options, &ctx)?; // warm-up: also fills the buffer pool
@@ -55,7 +59,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    let name = std::path::Path::new(&file).file_name().map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+    let name = std::path::Path::new(&file)
+        .file_name()
+        .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
     println!("{{\"file\": \"{name}\", \"threads\": {threads}, \"eigen_s\": {median}}}");
     Ok(())
 }

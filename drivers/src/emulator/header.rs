@@ -17,8 +17,8 @@ pub struct HeaderPattern {
 }
 
 impl HeaderPattern {
-    /// Compiles `pattern`. Written by emulator authors, so a malformed pattern
-    /// is a programming error reported when the emulator is built.
+    /// Compiles `pattern` (written by emulator authors: an unclosed `[` runs
+    /// to the end, and a pattern no header can take simply never matches).
     #[must_use]
     pub fn new(pattern: &str) -> Self {
         let mut nodes = Vec::new();

@@ -66,22 +66,22 @@ impl<T: Transport> ScpiSession<T> {
         self.transport.describe()
     }
 
-    /// Sends `command` and reads and parses its reply, if it has one.
+    /// Sends `command` and reads and parses its reply, if it has one. Errors
+    /// name the command.
     pub fn send<C: Command>(&mut self, command: &C) -> Result<C::Reply, DriverError> {
         let mut line = Vec::new();
         command.encode(&mut line);
-        self.write_raw(&line)?;
+        let text = command_text(&line);
+        let in_context = |e: DriverError| DriverError::new(e.kind(), format!("`{text}`: {e}"));
+        self.write_raw(&line).map_err(in_context)?;
         let reply = match command.reply_shape() {
             ReplyShape::None => Vec::new(),
-            ReplyShape::Line => self.read_line()?,
-            ReplyShape::Block => self.read_block()?,
+            ReplyShape::Line => self.read_line().map_err(in_context)?,
+            ReplyShape::Block => self.read_block().map_err(in_context)?,
         };
-        command.parse(&reply).map_err(|e| {
-            DriverError::new(
-                e.kind(),
-                format!("{}: {}: {}", self.describe(), command_text(&line), e),
-            )
-        })
+        command
+            .parse(&reply)
+            .map_err(|e| DriverError::new(e.kind(), format!("{}: `{text}`: {e}", self.describe())))
     }
 
     /// Writes one command (terminator appended).

@@ -61,7 +61,11 @@ pub fn program(circuit: &Circuit) -> String {
                 let stmt = gate_statement(gate, qubits);
                 match condition {
                     Some(c) => {
-                        let _ = writeln!(s, "if ({}) {{ {stmt} }}", condition_text(c, circuit, &bit_name));
+                        let _ = writeln!(
+                            s,
+                            "if ({}) {{ {stmt} }}",
+                            condition_text(c, circuit, &bit_name)
+                        );
                     }
                     None => {
                         s.push_str(&stmt);
@@ -142,11 +146,10 @@ fn gate_statement(gate: &Gate, qubits: &[u32]) -> String {
 }
 
 fn condition_text(c: &Condition, circuit: &Circuit, bit_name: &dyn Fn(u32) -> String) -> String {
-    if let Some(r) = circuit
-        .cregs
-        .iter()
-        .find(|r| r.size as usize == c.clbits.len() && c.clbits.iter().enumerate().all(|(i, &b)| b == r.offset + i as u32))
-    {
+    if let Some(r) = circuit.cregs.iter().find(|r| {
+        r.size as usize == c.clbits.len()
+            && c.clbits.iter().enumerate().all(|(i, &b)| b == r.offset + i as u32)
+    }) {
         return format!("{} == {}", r.name, c.value);
     }
     let parts: Vec<String> = c
@@ -246,7 +249,9 @@ mod tests {
         assert!(text.starts_with("OPENQASM 3.0;\ninclude \"stdgates.inc\";\n"));
         assert!(text.contains("gate ecr a, b"));
         assert!(text.contains("qubit[3] q;\nbit[2] c;\n"));
-        assert!(text.contains("rz(0.5) q[0];\ncz q[0], q[2];\necr q[1], q[2];\nc[1] = measure q[2];\n"));
+        assert!(
+            text.contains("rz(0.5) q[0];\ncz q[0], q[2];\necr q[1], q[2];\nc[1] = measure q[2];\n")
+        );
         assert!(text.contains("if (c == 2) { x q[1]; }"));
     }
 }

@@ -61,7 +61,10 @@ fn jacobi(mut a: [f64; 16]) -> [f64; 16] {
         v[k * 5] = 1.0;
     }
     for _ in 0..64 {
-        let off: f64 = (0..4).flat_map(|p| (p + 1..4).map(move |q| (p, q))).map(|(p, q)| a[p * 4 + q].powi(2)).sum();
+        let off: f64 = (0..4)
+            .flat_map(|p| (p + 1..4).map(move |q| (p, q)))
+            .map(|(p, q)| a[p * 4 + q].powi(2))
+            .sum();
         if off < 1e-30 {
             break;
         }
@@ -102,14 +105,20 @@ fn factor(k: &Mat4) -> (Mat2, Mat2) {
     let (mut bi, mut bj, mut best) = (0, 0, -1.0);
     for i in 0..2 {
         for j in 0..2 {
-            let n: f64 = (0..4).map(|e| k[(2 * i + (e >> 1)) * 4 + 2 * j + (e & 1)].norm_sqr()).sum();
+            let n: f64 =
+                (0..4).map(|e| k[(2 * i + (e >> 1)) * 4 + 2 * j + (e & 1)].norm_sqr()).sum();
             if n > best {
                 (bi, bj, best) = (i, j, n);
             }
         }
     }
     let blk = |i: usize, j: usize| -> Mat2 {
-        [k[(2 * i) * 4 + 2 * j], k[(2 * i) * 4 + 2 * j + 1], k[(2 * i + 1) * 4 + 2 * j], k[(2 * i + 1) * 4 + 2 * j + 1]]
+        [
+            k[(2 * i) * 4 + 2 * j],
+            k[(2 * i) * 4 + 2 * j + 1],
+            k[(2 * i + 1) * 4 + 2 * j],
+            k[(2 * i + 1) * 4 + 2 * j + 1],
+        ]
     };
     let b0 = blk(bi, bj);
     let det = b0[0] * b0[3] - b0[1] * b0[2];
@@ -214,7 +223,8 @@ fn det4(m: &Mat4) -> Complex64 {
     // Laplace expansion along the first row of 3x3 minors.
     let det3 = |r: [usize; 3], c: [usize; 3]| -> Complex64 {
         let e = |i: usize, j: usize| m[r[i] * 4 + c[j]];
-        e(0, 0) * (e(1, 1) * e(2, 2) - e(1, 2) * e(2, 1)) - e(0, 1) * (e(1, 0) * e(2, 2) - e(1, 2) * e(2, 0))
+        e(0, 0) * (e(1, 1) * e(2, 2) - e(1, 2) * e(2, 1))
+            - e(0, 1) * (e(1, 0) * e(2, 2) - e(1, 2) * e(2, 0))
             + e(0, 2) * (e(1, 0) * e(2, 1) - e(1, 1) * e(2, 0))
     };
     let cols = [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]];
@@ -245,7 +255,9 @@ fn block_unitary(ops: &[Operation], q0: u32, q1: u32) -> Option<Mat4> {
     let id = synth::IDENTITY;
     let mut u = kron(&id, &id);
     for op in ops {
-        let Operation::Gate { gate, qubits, condition: None } = op else { return None };
+        let Operation::Gate { gate, qubits, condition: None } = op else {
+            return None;
+        };
         let m: Mat4 = match qubits.as_slice() {
             [q] if *q == q0 => kron(&synth::gate_mat(gate), &id),
             [q] if *q == q1 => kron(&id, &synth::gate_mat(gate)),
@@ -356,7 +368,8 @@ mod tests {
     use super::*;
 
     fn random_block(seed: f64) -> Vec<Operation> {
-        let g = |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.to_vec(), condition: None };
+        let g =
+            |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.to_vec(), condition: None };
         vec![
             g(Gate::U(seed, 0.3, -0.2), &[3]),
             g(Gate::Cp(seed * 0.7), &[3, 5]),
@@ -373,7 +386,10 @@ mod tests {
             let ops = random_block(seed);
             let u = block_unitary(&ops, 3, 5).expect("block");
             let out = synthesize(&u, 3, 5).expect("synthesizes");
-            assert_eq!(out.iter().filter(|o| matches!(o, Operation::Gate { gate: Gate::Cx, .. })).count(), 3);
+            assert_eq!(
+                out.iter().filter(|o| matches!(o, Operation::Gate { gate: Gate::Cx, .. })).count(),
+                3
+            );
             assert!(equal_up_to_phase(&block_unitary(&out, 3, 5).expect("block"), &u));
         }
         // special cases: identity, swap, cz, local
@@ -390,9 +406,14 @@ mod tests {
 
     #[test]
     fn consolidation_shrinks_swap_after_phase() {
-        let g = |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.to_vec(), condition: None };
+        let g =
+            |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.to_vec(), condition: None };
         let mut ops = Vec::new();
-        super::super::synth::Emitter { out: &mut ops, condition: None }.controlled(&synth::gate_mat(&Gate::P(0.4)), 0, 1);
+        super::super::synth::Emitter { out: &mut ops, condition: None }.controlled(
+            &synth::gate_mat(&Gate::P(0.4)),
+            0,
+            1,
+        );
         for (c, t) in [(0, 1), (1, 0), (0, 1)] {
             ops.push(g(Gate::Cx, &[c, t]));
         }

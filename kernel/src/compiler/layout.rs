@@ -25,31 +25,33 @@ impl Effort {
     pub fn for_level(level: u8) -> Self {
         match level {
             0 => Self { embed_budget: 0, random_trials: 0, rounds: 0 },
-            1 => Self { embed_budget: 20_000, random_trials: 2, rounds: 2 },
-            2 => Self { embed_budget: 100_000, random_trials: 8, rounds: 3 },
+            1 => Self { embed_budget: 20_000, random_trials: 3, rounds: 1 },
+            2 => Self { embed_budget: 100_000, random_trials: 6, rounds: 2 },
             _ => Self { embed_budget: 500_000, random_trials: 18, rounds: 4 },
         }
     }
 }
 
-/// Chooses the initial layout of `num_virtual` program qubits whose 2-qubit
-/// interactions are `pairs` (in program order) on `coupling`.
+/// Chooses initial layouts of `num_virtual` program qubits whose 2-qubit
+/// interactions are `pairs` (in program order) on `coupling`: the `keep`
+/// best found, best first (fewer when fewer were tried).
 pub fn choose(
     pairs: &[(u32, u32)],
     num_virtual: usize,
     coupling: &Coupling,
     effort: Effort,
     seed: u64,
-) -> Result<Layout, String> {
+    keep: usize,
+) -> Result<Vec<Layout>, String> {
     let n = coupling.len();
     let trivial = complete(&(0..num_virtual as u32).collect::<Vec<_>>(), n);
     if pairs.is_empty() || effort.rounds == 0 && effort.embed_budget == 0 {
-        return Ok(trivial);
+        return Ok(vec![trivial]);
     }
     if effort.embed_budget > 0
         && let Some(l) = embed(pairs, num_virtual, coupling, effort.embed_budget)
     {
-        return Ok(l);
+        return Ok(vec![l]);
     }
     let forward = Dag::from_pairs(pairs, n, false);
     let backward = Dag::from_pairs(pairs, n, true);
@@ -78,7 +80,8 @@ pub fn choose(
         Ok((swaps, layout))
     };
     let indexed: Vec<(usize, Layout)> = starts.into_iter().enumerate().collect();
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(indexed.len());
+    let threads =
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(indexed.len());
     let results: Vec<Result<(u64, Layout), String>> = if threads > 1 && pairs.len() >= 64 {
         let chunk = indexed.len().div_ceil(threads);
         let mut chunks: Vec<Vec<(usize, Layout)>> = Vec::new();
@@ -93,27 +96,31 @@ pub fn choose(
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err("internal: a layout trial panicked".into())]))
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| vec![Err("internal: a layout trial panicked".into())])
+                })
                 .collect()
         })
     } else {
         indexed.into_iter().map(trial).collect()
     };
-    let mut best: Option<(u64, Layout)> = None;
+    let mut ranked: Vec<(u64, Layout)> = Vec::new();
     let mut last_err = None;
     for r in results {
         match r {
-            Ok((swaps, layout)) => {
-                if best.as_ref().is_none_or(|(b, _)| swaps < *b) {
-                    best = Some((swaps, layout));
-                }
-            }
+            Ok(found) => ranked.push(found),
             Err(e) => last_err = Some(e),
         }
     }
-    best.map(|(_, l)| l).ok_or_else(|| {
-        last_err.unwrap_or_else(|| "the program does not fit the device's connectivity".into())
-    })
+    // stable: ties keep trial order, so the result is deterministic
+    ranked.sort_by_key(|(swaps, _)| *swaps);
+    if ranked.is_empty() {
+        return Err(
+            last_err.unwrap_or_else(|| "the program does not fit the device's connectivity".into())
+        );
+    }
+    Ok(ranked.into_iter().take(keep.max(1)).map(|(_, l)| l).collect())
 }
 
 /// Extends a partial assignment of virtual qubits to a full permutation of
@@ -170,7 +177,12 @@ fn dense(pairs: &[(u32, u32)], num_virtual: usize, coupling: &Coupling) -> Layou
 
 /// Backtracking search for an embedding of the interaction graph into the
 /// coupling graph (a layout needing no swap), within `budget` steps.
-fn embed(pairs: &[(u32, u32)], num_virtual: usize, coupling: &Coupling, budget: u64) -> Option<Layout> {
+fn embed(
+    pairs: &[(u32, u32)],
+    num_virtual: usize,
+    coupling: &Coupling,
+    budget: u64,
+) -> Option<Layout> {
     let n = coupling.len();
     let g = interaction_graph(pairs, num_virtual);
     // Visit order: connected components, each breadth-first from its
@@ -178,7 +190,8 @@ fn embed(pairs: &[(u32, u32)], num_virtual: usize, coupling: &Coupling, budget: 
     // neighbour whenever possible.
     let mut order: Vec<u32> = Vec::with_capacity(num_virtual);
     let mut placed_in_order = vec![false; num_virtual];
-    let mut by_degree: Vec<u32> = (0..num_virtual as u32).filter(|&v| !g[v as usize].is_empty()).collect();
+    let mut by_degree: Vec<u32> =
+        (0..num_virtual as u32).filter(|&v| !g[v as usize].is_empty()).collect();
     by_degree.sort_by_key(|&v| std::cmp::Reverse(g[v as usize].len()));
     for &root in &by_degree {
         if placed_in_order[root as usize] {
@@ -280,8 +293,9 @@ mod tests {
     fn a_triangle_does_not_embed_into_a_grid() {
         let coupling = Coupling::new(9, &topology::grid(3, 3));
         assert!(embed(&[(0, 1), (1, 2), (2, 0)], 3, &coupling, 100_000).is_none());
-        let l = choose(&[(0, 1), (1, 2), (2, 0)], 3, &coupling, Effort::for_level(1), 7)
+        let l = choose(&[(0, 1), (1, 2), (2, 0)], 3, &coupling, Effort::for_level(1), 7, 2)
             .expect("layout");
-        assert_eq!(l.v2p.len(), 9);
+        assert!(!l.is_empty() && l.len() <= 2);
+        assert_eq!(l[0].v2p.len(), 9);
     }
 }

@@ -96,7 +96,11 @@ pub fn expand_swaps(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
 /// Rewrites `cx` and `cz` into `native`, respecting the direction of
 /// `coupling` for directed natives (`None`: any direction).
 #[must_use]
-pub fn translate_2q(ops: Vec<Operation>, native: TwoQubitNative, coupling: Option<&Coupling>) -> Vec<Operation> {
+pub fn translate_2q(
+    ops: Vec<Operation>,
+    native: TwoQubitNative,
+    coupling: Option<&Coupling>,
+) -> Vec<Operation> {
     if native == TwoQubitNative::Any {
         return ops;
     }
@@ -180,8 +184,13 @@ pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec
     let mut hist: Vec<Vec<usize>> = vec![Vec::new(); num_qubits];
     let mut pending: Vec<Option<Pending>> = (0..num_qubits).map(|_| None).collect();
 
-    let flush = |q: u32, pending: &mut Vec<Option<Pending>>, out: &mut Vec<Option<Operation>>, hist: &mut Vec<Vec<usize>>| {
-        let Some(p) = pending[q as usize].take() else { return };
+    let flush = |q: u32,
+                 pending: &mut Vec<Option<Pending>>,
+                 out: &mut Vec<Option<Operation>>,
+                 hist: &mut Vec<Vec<usize>>| {
+        let Some(p) = pending[q as usize].take() else {
+            return;
+        };
         let gates = if p.gates.len() == 1 && (cfg.accepts)(p.gates[0].name()) {
             p.gates
         } else if cfg.optimize && synth::is_identity_up_to_phase(&p.mat) {
@@ -194,7 +203,10 @@ pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec
             out.push(Some(gate(g, &[q], &None)));
         }
     };
-    let emit = |op: Operation, qs: &[u32], out: &mut Vec<Option<Operation>>, hist: &mut Vec<Vec<usize>>| {
+    let emit = |op: Operation,
+                qs: &[u32],
+                out: &mut Vec<Option<Operation>>,
+                hist: &mut Vec<Vec<usize>>| {
         for &q in qs {
             hist[q as usize].push(out.len());
         }
@@ -253,7 +265,8 @@ pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec
                     let (a, b) = (qubits[0] as usize, qubits[1] as usize);
                     if let (Some(&i), Some(&j)) = (hist[a].last(), hist[b].last())
                         && i == j
-                        && let Some(Operation::Gate { gate: prev, qubits: pq, condition: None }) = &out[i]
+                        && let Some(Operation::Gate { gate: prev, qubits: pq, condition: None }) =
+                            &out[i]
                         && cancels(prev, pq, g, qubits)
                     {
                         out[i] = None;
@@ -296,9 +309,8 @@ pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec
         }
     }
     for q in 0..num_qubits {
-        let after_final_measure = hist[q]
-            .last()
-            .is_some_and(|&i| matches!(out[i], Some(Operation::Measure { .. })));
+        let after_final_measure =
+            hist[q].last().is_some_and(|&i| matches!(out[i], Some(Operation::Measure { .. })));
         if cfg.optimize && after_final_measure {
             pending[q] = None;
         }
@@ -309,9 +321,16 @@ pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec
 
 /// After a cancellation, pulls the 1-qubit gates that now end qubit `q`'s
 /// output back into its pending run, so they fuse with what follows.
-fn reopen(q: usize, out: &mut [Option<Operation>], hist: &mut [Vec<usize>], pending: &mut [Option<Pending>]) {
+fn reopen(
+    q: usize,
+    out: &mut [Option<Operation>],
+    hist: &mut [Vec<usize>],
+    pending: &mut [Option<Pending>],
+) {
     while let Some(&i) = hist[q].last() {
-        let Some(Operation::Gate { gate: g, qubits, condition: None }) = &out[i] else { break };
+        let Some(Operation::Gate { gate: g, qubits, condition: None }) = &out[i] else {
+            break;
+        };
         if qubits.len() != 1 {
             break;
         }
@@ -334,9 +353,10 @@ fn cancels(a: &Gate, aq: &[u32], b: &Gate, bq: &[u32]) -> bool {
     let swapped = aq.len() == 2 && bq.len() == 2 && aq[0] == bq[1] && aq[1] == bq[0];
     match (a, b) {
         (Gate::Cz, Gate::Cz) | (Gate::Swap, Gate::Swap) => same_order || swapped,
-        (Gate::Cx, Gate::Cx) | (Gate::Cy, Gate::Cy) | (Gate::Ch, Gate::Ch) | (Gate::Ecr, Gate::Ecr) => {
-            same_order
-        }
+        (Gate::Cx, Gate::Cx)
+        | (Gate::Cy, Gate::Cy)
+        | (Gate::Ch, Gate::Ch)
+        | (Gate::Ecr, Gate::Ecr) => same_order,
         _ => false,
     }
 }
@@ -381,7 +401,8 @@ mod tests {
             .gate(Gate::H, &[0])
             .gate(Gate::Sx, &[2])
             .gate(Gate::Sx, &[2]);
-        let cfg = MergeConfig { basis: OneQubitBasis::ZSx { x: true }, accepts: &zsx, optimize: true };
+        let cfg =
+            MergeConfig { basis: OneQubitBasis::ZSx { x: true }, accepts: &zsx, optimize: true };
         let out = merge(&c.ops, 3, &cfg);
         // the two cz cancel (rz commutes through), h h vanish, sx sx -> x
         assert!(equal_up_to_phase(&unitary(&c.ops, 3), &unitary(&out, 3)));
@@ -405,7 +426,8 @@ mod tests {
         c.gate(Gate::H, &[0]).gate(Gate::Rz(0.4), &[0]).measure(0, 0).gate(Gate::X, &[0]);
         c.gate(Gate::H, &[1]);
         c.ops.push(Operation::Reset { qubit: 1 });
-        let cfg = MergeConfig { basis: OneQubitBasis::ZSx { x: true }, accepts: &zsx, optimize: true };
+        let cfg =
+            MergeConfig { basis: OneQubitBasis::ZSx { x: true }, accepts: &zsx, optimize: true };
         let out = merge(&c.ops, 2, &cfg);
         let gates = out.iter().filter(|o| matches!(o, Operation::Gate { .. })).count();
         // h on q0 stays (3 gates: rz sx rz), rz before measure, x after it and h before reset go

@@ -184,7 +184,13 @@ impl Dag {
         dag
     }
 
-    fn push(&mut self, i: u32, wires: &[usize], pair: Option<(u32, u32)>, last: &mut [Option<u32>]) {
+    fn push(
+        &mut self,
+        i: u32,
+        wires: &[usize],
+        pair: Option<(u32, u32)>,
+        last: &mut [Option<u32>],
+    ) {
         self.pair.push(pair);
         self.succ.push(Vec::new());
         let mut indeg = 0;
@@ -283,9 +289,7 @@ pub fn route(
         while i < front.len() {
             let node = front[i];
             let runnable = match dag.pair[node as usize] {
-                Some((a, b)) => {
-                    coupling.dist(layout.v2p[a as usize], layout.v2p[b as usize]) == 1
-                }
+                Some((a, b)) => coupling.dist(layout.v2p[a as usize], layout.v2p[b as usize]) == 1,
                 None => true,
             };
             if !runnable {
@@ -321,18 +325,20 @@ pub fn route(
         }
         if since_progress > 10 * n.max(4) {
             // Release valve: walk the closest pair together along a shortest path.
-            let Some((a, b)) = front
-                .iter()
-                .filter_map(|&f| dag.pair[f as usize])
-                .min_by_key(|&(a, b)| coupling.dist(layout.v2p[a as usize], layout.v2p[b as usize]))
+            let Some((a, b)) =
+                front.iter().filter_map(|&f| dag.pair[f as usize]).min_by_key(|&(a, b)| {
+                    coupling.dist(layout.v2p[a as usize], layout.v2p[b as usize])
+                })
             else {
                 return Err("internal: routing stalled without a 2-qubit gate".into());
             };
             let target = layout.v2p[b as usize];
             while coupling.dist(layout.v2p[a as usize], target) > 1 {
                 let pa = layout.v2p[a as usize];
-                let Some(&step) =
-                    coupling.neighbours(pa).iter().find(|&&nb| coupling.dist(nb, target) < coupling.dist(pa, target))
+                let Some(&step) = coupling
+                    .neighbours(pa)
+                    .iter()
+                    .find(|&&nb| coupling.dist(nb, target) < coupling.dist(pa, target))
                 else {
                     return Err("internal: no shortest-path step".into());
                 };
@@ -414,7 +420,8 @@ pub fn route(
                     if a == other_end || b == other_end {
                         continue;
                     }
-                    let d = i64::from(coupling.dist(moved(a), moved(b))) - i64::from(coupling.dist(a, b));
+                    let d = i64::from(coupling.dist(moved(a), moved(b)))
+                        - i64::from(coupling.dist(a, b));
                     if (i as usize) < nf {
                         df += d;
                     } else {
@@ -475,7 +482,9 @@ mod tests {
         let mut ran = Vec::new();
         let swaps = route(&dag, &coupling, &mut layout, &mut Rng::new(1), |step, l| {
             if let Step::Node(i) = step {
-                let Operation::Gate { qubits, .. } = &c.ops[i as usize] else { return };
+                let Operation::Gate { qubits, .. } = &c.ops[i as usize] else {
+                    return;
+                };
                 assert_eq!(coupling.dist(l.v2p[qubits[0] as usize], l.v2p[qubits[1] as usize]), 1);
                 ran.push(i);
             }

@@ -271,7 +271,7 @@ impl Emitter<'_> {
 
     /// Toffoli with the standard 6-`cx` circuit.
     pub fn ccx(&mut self, a: u32, b: u32, c: u32) {
-        use Gate::{Cx, Tdg, H, T};
+        use Gate::{Cx, H, T, Tdg};
         self.gate(H, &[c]);
         self.gate(Cx, &[b, c]);
         self.gate(Tdg, &[c]);

@@ -95,7 +95,9 @@ fn decompose(e: &mut Emitter<'_>, gate: &Gate, q: &[u32]) -> Result<(), String> 
                     let ph = num_complex::Complex64::from_polar(1.0, g);
                     [u[0] * ph, u[1] * ph, u[2] * ph, u[3] * ph]
                 }
-                _ => return Err(format!("internal: {} is not a controlled gate", gate.name())),
+                _ => {
+                    return Err(format!("internal: {} is not a controlled gate", gate.name()));
+                }
             };
             e.controlled(&u, q[0], q[1]);
         }
@@ -162,7 +164,8 @@ enum Basis {
 /// exp(-i t/2 P⊗Q) by basis change to Z⊗Z around `cx; rz; cx`.
 fn zz_like(e: &mut Emitter<'_>, q: &[u32], t: f64, basis: Basis) {
     use Gate::*;
-    let (pre, post): (Vec<(Gate, u32)>, Vec<(Gate, u32)>) = match basis {
+    type Layer = Vec<(Gate, u32)>;
+    let (pre, post): (Layer, Layer) = match basis {
         Basis::Zz => (vec![], vec![]),
         Basis::Zx => (vec![(H, q[1])], vec![(H, q[1])]),
         Basis::Xx => (vec![(H, q[0]), (H, q[1])], vec![(H, q[0]), (H, q[1])]),
@@ -195,16 +198,16 @@ pub(crate) mod tests {
             u[k * dim + k] = Complex64::new(1.0, 0.0);
         }
         for op in ops {
-            let Operation::Gate { gate, qubits, .. } = op else { continue };
+            let Operation::Gate { gate, qubits, .. } = op else {
+                continue;
+            };
             let k = qubits.len();
             let g = gate.matrix(k);
             let mut next = vec![Complex64::new(0.0, 0.0); dim * dim];
             for col in 0..dim {
                 for row in 0..dim {
                     // sub-index of `row` on the gate's qubits, first operand most significant
-                    let sub = |x: usize| {
-                        qubits.iter().fold(0, |acc, &q| acc << 1 | (x >> q & 1))
-                    };
+                    let sub = |x: usize| qubits.iter().fold(0, |acc, &q| acc << 1 | (x >> q & 1));
                     let rest = |x: usize| qubits.iter().fold(x, |acc, &q| acc & !(1 << q));
                     let (rs, rr) = (sub(row), rest(row));
                     let mut s = Complex64::new(0.0, 0.0);
@@ -287,5 +290,4 @@ pub(crate) mod tests {
             );
         }
     }
-
 }

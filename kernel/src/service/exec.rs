@@ -31,7 +31,9 @@ pub(crate) async fn dispatch_loop(inner: Weak<Inner>, device: String) {
     drop(me);
     loop {
         let Some(me) = inner.upgrade() else { return };
-        let Some(entry) = me.devices.get(&device) else { return };
+        let Some(entry) = me.devices.get(&device) else {
+            return;
+        };
         tokio::select! {
             () = entry.wake.notified() => {}
             _ = poll.tick() => {
@@ -105,8 +107,7 @@ async fn relay(
     stage: &mut ExecStage,
     last_progress: &mut Instant,
 ) -> Result<(), KernelError> {
-    let (stages, latest) =
-        reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    let (stages, latest) = reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     for (name, fraction) in stages {
         if let Some(next) = ExecStage::from_progress(name).filter(|s| s > stage) {
             *stage = next;
@@ -115,11 +116,11 @@ async fn relay(
             *last_progress = Instant::now();
         }
     }
-    if let Some(fraction) = latest {
-        if last_progress.elapsed() >= PROGRESS_INTERVAL {
-            inner.emit(job, Change::Same, Some(fraction), "", vec![]).await?;
-            *last_progress = Instant::now();
-        }
+    if let Some(fraction) = latest
+        && last_progress.elapsed() >= PROGRESS_INTERVAL
+    {
+        inner.emit(job, Change::Same, Some(fraction), "", vec![]).await?;
+        *last_progress = Instant::now();
     }
     Ok(())
 }
@@ -270,7 +271,8 @@ async fn execute(inner: &Arc<Inner>, job: &Arc<LiveJob>) -> Result<Outcome, Kern
             let attempt = job.device_retries.fetch_add(1, Ordering::SeqCst) + 1;
             let max = inner.config.max_device_retries;
             if attempt <= max {
-                let msg = format!("device {:?}: {e}; re-queued (retry {attempt} of {max})", e.kind());
+                let msg =
+                    format!("device {:?}: {e}; re-queued (retry {attempt} of {max})", e.kind());
                 if inner.emit(job, Change::To(TaskState::Queued), None, msg, vec![]).await? {
                     return Ok(Outcome::Requeue);
                 }
@@ -306,9 +308,8 @@ async fn build_results(
         res.memory.map(|m| m.iter().map(|o| circuit.format_outcome(*o)).collect());
     let statevector: Option<Vec<(f64, f64)>> =
         res.statevector.map(|v| v.iter().map(|c| (c.re, c.im)).collect());
-    let probabilities: Option<Vec<f64>> = statevector
-        .as_ref()
-        .map(|v| v.iter().map(|(re, im)| re * re + im * im).collect());
+    let probabilities: Option<Vec<f64>> =
+        statevector.as_ref().map(|v| v.iter().map(|(re, im)| re * re + im * im).collect());
     let target = inner.devices.get(job.device()).map(|d| d.target.calibration_id.clone());
     let mut results = JobResults {
         counts,

@@ -52,8 +52,7 @@ impl Inner {
                 let average = self.sched().exec_average(job.device()).unwrap_or(fallback);
                 let started = job.view().exec_started;
                 if let Some(started) = started {
-                    v.estimated_finish =
-                        Some(now + average.saturating_sub(started.elapsed()));
+                    v.estimated_finish = Some(now + average.saturating_sub(started.elapsed()));
                 }
             }
             _ => {}
@@ -282,7 +281,10 @@ impl KernelGateway for Kernel {
             return Err(KernelError::FailedPrecondition {
                 violation: "JOB_NOT_DONE".into(),
                 subject: job_id.0.clone(),
-                description: format!("job {job_id} is {}, results exist once it is DONE", view.status),
+                description: format!(
+                    "job {job_id} is {}, results exist once it is DONE",
+                    view.status
+                ),
             });
         }
         self.inner

@@ -261,7 +261,11 @@ impl Inner {
     }
 
     pub(crate) fn live_get(&self, id: &JobId) -> Option<Arc<LiveJob>> {
-        self.live_shard(id).lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
+        self.live_shard(id)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
     }
 
     pub(crate) fn live_insert(&self, job: Arc<LiveJob>) {

@@ -50,6 +50,10 @@ struct FinishedCache {
     order: VecDeque<JobId>,
 }
 
+/// Resolves to the job of a (tenant, idempotency key) while it is being
+/// submitted, so concurrent repeats wait for the first and get its job.
+pub(crate) type IdempotencyCell = Arc<tokio::sync::OnceCell<JobId>>;
+
 pub(crate) struct Inner {
     pub config: KernelConfig,
     pub store: Arc<dyn JobStore>,
@@ -60,7 +64,7 @@ pub(crate) struct Inner {
     live: Vec<Mutex<HashMap<JobId, Arc<LiveJob>>>>,
     finished: Mutex<FinishedCache>,
     pub waiting: Mutex<HashMap<String, usize>>,
-    pub idempotency: Mutex<HashMap<(String, String), Arc<tokio::sync::OnceCell<JobId>>>>,
+    pub idempotency: Mutex<HashMap<(String, String), IdempotencyCell>>,
     pub dependents: Mutex<HashMap<JobId, Vec<JobId>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stopped: AtomicBool,
@@ -225,12 +229,14 @@ impl Inner {
     }
 
     fn remember_finished(&self, view: JobStatusView) {
-        let Some(job) = self.live_get(&view.job_id) else { return };
+        let Some(job) = self.live_get(&view.job_id) else {
+            return;
+        };
         let mut c = lock(&self.finished);
-        if c.order.len() >= FINISHED_CACHE {
-            if let Some(old) = c.order.pop_front() {
-                c.views.remove(&old);
-            }
+        if c.order.len() >= FINISHED_CACHE
+            && let Some(old) = c.order.pop_front()
+        {
+            c.views.remove(&old);
         }
         c.order.push_back(view.job_id.clone());
         c.views.insert(view.job_id.clone(), (job.tenant.clone(), view));

@@ -16,7 +16,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<(), crate::gateway::KernelError> {
-    let unavailable = |e: crate::store::StoreError| crate::gateway::KernelError::Unavailable(e.to_string());
+    let unavailable =
+        |e: crate::store::StoreError| crate::gateway::KernelError::Unavailable(e.to_string());
     let now = SystemTime::now();
     for r in inner.store.reservations().await.map_err(unavailable)? {
         let left = r.expires_at.duration_since(now).unwrap_or(Duration::ZERO);
@@ -53,7 +54,8 @@ async fn recover_job(
     inner: &Arc<Inner>,
     stored: StoredJob,
 ) -> Result<Option<Arc<LiveJob>>, crate::gateway::KernelError> {
-    let unavailable = |e: crate::store::StoreError| crate::gateway::KernelError::Unavailable(e.to_string());
+    let unavailable =
+        |e: crate::store::StoreError| crate::gateway::KernelError::Unavailable(e.to_string());
     let last = inner.store.last_event(&stored.id).await.map_err(unavailable)?;
     let (state, seq) = last.map_or((TaskState::Pending, 0), |e| (e.state, e.event_seq));
     let job = Arc::new(LiveJob::new(

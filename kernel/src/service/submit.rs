@@ -25,9 +25,13 @@ pub(crate) fn compile_options(job: &SubmitJob) -> Result<CompileOptions, KernelE
     for (k, v) in &job.compiler_options {
         match k.as_str() {
             "optimization_level" => {
-                options.optimization_level = v.parse().ok().filter(|l| *l <= 3).ok_or_else(|| {
-                    invalid("compiler_options.optimization_level", format!("{v:?} is not 0..=3"))
-                })?;
+                options.optimization_level =
+                    v.parse().ok().filter(|l| *l <= 3).ok_or_else(|| {
+                        invalid(
+                            "compiler_options.optimization_level",
+                            format!("{v:?} is not 0..=3"),
+                        )
+                    })?;
             }
             other => {
                 return Err(invalid(
@@ -336,7 +340,9 @@ impl Inner {
 
     /// A job finished: re-check the jobs that depend on it.
     pub(crate) fn wake_dependents(&self, id: &JobId) {
-        let Some(waiters) = lock(&self.dependents).remove(id) else { return };
+        let Some(waiters) = lock(&self.dependents).remove(id) else {
+            return;
+        };
         let Some(me) = self.self_arc() else { return };
         for w in waiters {
             if let Some(job) = me.live_get(&w) {

@@ -44,8 +44,10 @@ const MAX_GROUP: usize = 512;
 /// Rows per multi-row INSERT (SQLite allows 32,766 bound values).
 const ROWS_PER_INSERT: usize = 500;
 
+type Ack = oneshot::Sender<Result<(), StoreError>>;
+
 enum Command {
-    Commit(Vec<Write>, oneshot::Sender<Result<(), StoreError>>),
+    Commit(Vec<Write>, Ack),
     Prune(SystemTime, oneshot::Sender<Result<Vec<JobId>, StoreError>>),
 }
 
@@ -143,10 +145,7 @@ async fn write_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Command>)
     }
 }
 
-async fn commit_group(
-    conn: &mut SqliteConnection,
-    group: &mut Vec<(Vec<Write>, oneshot::Sender<Result<(), StoreError>>)>,
-) {
+async fn commit_group(conn: &mut SqliteConnection, group: &mut Vec<(Vec<Write>, Ack)>) {
     let all: Vec<&Write> = group.iter().flat_map(|(w, _)| w.iter()).collect();
     if apply(conn, &all).await.is_ok() {
         for (_, ack) in group.drain(..) {
@@ -191,8 +190,10 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
         });
         q.build().persistent(false).execute(&mut *tx).await.map_err(classify)?;
     }
-    let events: Vec<&JobEvent> =
-        writes.iter().filter_map(|w| if let Write::Event(e) = w { Some(e) } else { None }).collect();
+    let events: Vec<&JobEvent> = writes
+        .iter()
+        .filter_map(|w| if let Write::Event(e) = w { Some(e) } else { None })
+        .collect();
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO events (job_id, seq, state, stage, progress, message, ts) ",
@@ -208,27 +209,49 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
         });
         q.build().persistent(false).execute(&mut *tx).await.map_err(classify)?;
     }
+    // Terminal states and results: one multi-row statement each per group,
+    // not one per job.
+    let finishes: Vec<(&JobId, &TaskState, &SystemTime)> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Finish { job_id, state, at } => Some((job_id, state, at)),
+            _ => None,
+        })
+        .collect();
+    for chunk in finishes.chunks(ROWS_PER_INSERT) {
+        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "UPDATE jobs SET final_state = v.column2, finished_at = v.column3 FROM (",
+        );
+        q.push_values(chunk, |mut b, (id, state, at)| {
+            b.push_bind(id.0.clone()).push_bind(state.as_str()).push_bind(to_micros(**at));
+        });
+        q.push(") AS v WHERE jobs.id = v.column1");
+        q.build().persistent(false).execute(&mut *tx).await.map_err(classify)?;
+    }
+    let results = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Results { job_id, results } => {
+                Some(serde_json::to_string(results).map(|body| (job_id, body)))
+            }
+            _ => None,
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(corrupt)?;
+    for chunk in results.chunks(ROWS_PER_INSERT) {
+        let mut q: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("INSERT OR REPLACE INTO results (job_id, body) ");
+        q.push_values(chunk, |mut b, (id, body)| {
+            b.push_bind(id.0.clone()).push_bind(body.clone());
+        });
+        q.build().persistent(false).execute(&mut *tx).await.map_err(classify)?;
+    }
     for w in writes {
         match w {
-            Write::InsertJob(_) | Write::Event(_) => {}
-            Write::Finish { job_id, state, at } => {
-                sqlx::query("UPDATE jobs SET final_state = ?, finished_at = ? WHERE id = ?")
-                    .bind(state.as_str())
-                    .bind(to_micros(*at))
-                    .bind(&job_id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-            }
-            Write::Results { job_id, results } => {
-                let body = serde_json::to_string(results).map_err(corrupt)?;
-                sqlx::query("INSERT OR REPLACE INTO results (job_id, body) VALUES (?, ?)")
-                    .bind(&job_id.0)
-                    .bind(body)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-            }
+            Write::InsertJob(_)
+            | Write::Event(_)
+            | Write::Finish { .. }
+            | Write::Results { .. } => {}
             Write::Recoveries { job_id, count } => {
                 sqlx::query("UPDATE jobs SET recoveries = ? WHERE id = ?")
                     .bind(i64::from(*count))
@@ -263,7 +286,10 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
     tx.commit().await.map_err(classify)
 }
 
-async fn prune_in(conn: &mut SqliteConnection, before: SystemTime) -> Result<Vec<JobId>, StoreError> {
+async fn prune_in(
+    conn: &mut SqliteConnection,
+    before: SystemTime,
+) -> Result<Vec<JobId>, StoreError> {
     let mut tx = conn.begin().await.map_err(classify)?;
     let cutoff = to_micros(before);
     let ids: Vec<String> =
@@ -385,12 +411,11 @@ impl JobStore for SqliteStore {
     }
 
     async fn results(&self, id: &JobId) -> Result<Option<JobResults>, StoreError> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM results WHERE job_id = ?")
-                .bind(&id.0)
-                .fetch_optional(&self.reads)
-                .await
-                .map_err(classify)?;
+        let body: Option<String> = sqlx::query_scalar("SELECT body FROM results WHERE job_id = ?")
+            .bind(&id.0)
+            .fetch_optional(&self.reads)
+            .await
+            .map_err(classify)?;
         body.map(|b| serde_json::from_str(&b).map_err(corrupt)).transpose()
     }
 

@@ -11,8 +11,8 @@
 
 use eigen_hal::circuit::Operation;
 use eigen_hal::{
-    Device, DeviceError, DeviceKind, DeviceStatus, ErrorKind, ExecContext, ExecOptions,
-    ExecResult, Executable, Gate, Limits, Target,
+    Device, DeviceError, DeviceKind, DeviceStatus, ErrorKind, ExecContext, ExecOptions, ExecResult,
+    Executable, Gate, Limits, Target,
 };
 use eigen_kernel::gateway::{JobEvent, KernelGateway, RequestContext, SubmitJob};
 use eigen_kernel::job::{JobId, JobStatus};
@@ -25,7 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `x q[0]` then measure both: always "01".
-pub const X0: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nx q[0];\nmeasure q -> c;\n";
+pub const X0: &str =
+    "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nx q[0];\nmeasure q -> c;\n";
 
 pub struct TestDevice {
     target: Target,
@@ -89,12 +90,16 @@ impl TestDevice {
                     Gate::U(theta, ..) if (theta.abs() - std::f64::consts::PI).abs() < 1e-9 => {
                         qubits ^= 1 << q[0];
                     }
-                    Gate::Cx | Gate::I | Gate::Z | Gate::S | Gate::T | Gate::Rz(_) | Gate::P(_) => {}
+                    Gate::Cx | Gate::I | Gate::Z | Gate::S | Gate::T | Gate::Rz(_) | Gate::P(_) => {
+                    }
                     Gate::U(theta, ..) if theta.abs() < 1e-9 => {}
                     other => {
                         return Err(DeviceError::new(
                             ErrorKind::InvalidProgram,
-                            format!("the test device runs classical circuits only, not {}", other.name()),
+                            format!(
+                                "the test device runs classical circuits only, not {}",
+                                other.name()
+                            ),
                         ));
                     }
                 },

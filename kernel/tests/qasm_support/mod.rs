@@ -41,8 +41,7 @@ pub fn one_err(src: &str) -> (u32, u32, String, String) {
 pub fn assert_err_at(src: &str, line: u32, col: u32, needle: &str) {
     let d = errs(src);
     assert!(
-        d.iter()
-            .any(|d| d.line == line && d.column == col && d.message.contains(needle)),
+        d.iter().any(|d| d.line == line && d.column == col && d.message.contains(needle)),
         "no error containing {needle:?} at {line}:{col}; got {d:#?}"
     );
 }
@@ -132,10 +131,7 @@ pub fn unitary_of(src: &str) -> Vec<Complex64> {
 pub fn assert_close(a: &[Complex64], b: &[Complex64], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: sizes differ");
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).norm() < 1e-9,
-            "{what}: entry {k} differs: {x} vs {y}"
-        );
+        assert!((x - y).norm() < 1e-9, "{what}: entry {k} differs: {x} vs {y}");
     }
 }
 

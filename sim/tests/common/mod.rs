@@ -15,10 +15,7 @@ pub fn embed(gate: &Gate, qubits: &[u32], n: u32) -> DMatrix<C> {
     let dk = 1usize << k;
     let dim = 1usize << n;
     let sub = |i: usize| -> usize {
-        qubits
-            .iter()
-            .enumerate()
-            .fold(0, |s, (j, &q)| s | ((i >> q) & 1) << (k - 1 - j))
+        qubits.iter().enumerate().fold(0, |s, (j, &q)| s | ((i >> q) & 1) << (k - 1 - j))
     };
     let with_sub = |i: usize, s: usize| -> usize {
         qubits.iter().enumerate().fold(i, |acc, (j, &q)| {
@@ -50,12 +47,7 @@ pub fn reference(state: &[C], gates: &[(Gate, Vec<u32>)], n: u32) -> Vec<C> {
 pub fn all_gates() -> Vec<Gate> {
     use Gate::*;
     let h = std::f64::consts::FRAC_1_SQRT_2;
-    let u1 = Box::new([
-        C::new(h, 0.0),
-        C::new(0.0, h),
-        C::new(0.0, h),
-        C::new(h, 0.0),
-    ]);
+    let u1 = Box::new([C::new(h, 0.0), C::new(0.0, h), C::new(0.0, h), C::new(h, 0.0)]);
     let mut u2 = [C::new(0.0, 0.0); 16];
     // A non-trivial 2-qubit unitary: iswap times (h ⊗ s).
     let a = Iswap.matrix(2);
@@ -118,9 +110,7 @@ pub fn all_gates() -> Vec<Gate> {
 
 /// A deterministic pseudo-random normalized state.
 pub fn random_state(n: u32, seed: u64) -> Vec<C> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let mut next = || {
         x ^= x << 13;
         x ^= x >> 7;
@@ -134,8 +124,5 @@ pub fn random_state(n: u32, seed: u64) -> Vec<C> {
 }
 
 pub fn max_diff(a: &[C], b: &[C]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).norm())
-        .fold(0.0, f64::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).norm()).fold(0.0, f64::max)
 }

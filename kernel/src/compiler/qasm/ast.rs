@@ -59,20 +59,13 @@ pub enum StmtKind {
     /// A gate application, possibly with modifiers and register broadcast.
     Call(GateCall),
     /// `measure q -> c;`, `c = measure q;` (target `None`: `measure q;`).
-    Measure {
-        qubit: Operand,
-        target: Option<Operand>,
-    },
+    Measure { qubit: Operand, target: Option<Operand> },
     /// `reset q;`.
     Reset(Operand),
     /// `barrier a, b;` (empty: every qubit).
     Barrier(Vec<Operand>),
     /// `if (cond) then [else otherwise]`.
-    If {
-        cond: Cond,
-        then: Vec<Stmt>,
-        otherwise: Vec<Stmt>,
-    },
+    If { cond: Cond, then: Vec<Stmt>, otherwise: Vec<Stmt> },
     /// A pragma, kept only to warn about it.
     Pragma,
 }
@@ -135,11 +128,7 @@ pub enum Index {
     /// `[i]`.
     Single(Expr),
     /// `[a:b]` or `[a:step:b]` (OpenQASM 3; inclusive end).
-    Range {
-        start: Option<Expr>,
-        step: Option<Expr>,
-        end: Option<Expr>,
-    },
+    Range { start: Option<Expr>, step: Option<Expr>, end: Option<Expr> },
     /// `[{a, b, c}]`.
     Set(Vec<Expr>),
 }

@@ -22,19 +22,13 @@ impl Span {
     #[must_use]
     pub fn new(start: usize, end: usize) -> Self {
         let c = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-        Self {
-            start: c(start),
-            end: c(end),
-        }
+        Self { start: c(start), end: c(end) }
     }
 
     /// The smallest span covering both.
     #[must_use]
     pub fn to(self, other: Span) -> Span {
-        Span {
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 
     /// As a range for slicing.
@@ -56,10 +50,7 @@ pub struct Diag {
 impl Diag {
     /// A diagnostic at `span`.
     pub fn new(span: Span, message: impl Into<String>) -> Self {
-        Self {
-            span,
-            message: message.into(),
-        }
+        Self { span, message: message.into() }
     }
 }
 
@@ -103,13 +94,7 @@ impl<'a> LineIndex<'a> {
         // One line at most, and not too long.
         let text = text.lines().next().unwrap_or("");
         let snippet: String = text.chars().take(MAX_SNIPPET_CHARS).collect();
-        Diagnostic {
-            severity,
-            line,
-            column,
-            message: d.message.clone(),
-            snippet,
-        }
+        Diagnostic { severity, line, column, message: d.message.clone(), snippet }
     }
 }
 

@@ -42,10 +42,7 @@ fn finite(v: f64, span: Span) -> Result<f64, Diag> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(Diag::new(
-            span,
-            "expression does not evaluate to a finite number",
-        ))
+        Err(Diag::new(span, "expression does not evaluate to a finite number"))
     }
 }
 
@@ -77,10 +74,7 @@ pub fn eval(e: &Expr, names: &dyn Names) -> Result<f64, Diag> {
             finite(v, *span)
         }
         Expr::Call(f, args, span) => {
-            let vals = args
-                .iter()
-                .map(|a| eval(a, names))
-                .collect::<Result<Vec<_>, _>>()?;
+            let vals = args.iter().map(|a| eval(a, names)).collect::<Result<Vec<_>, _>>()?;
             let want = match f.name.as_str() {
                 "mod" | "pow" => 2,
                 _ => 1,
@@ -145,10 +139,7 @@ pub fn eval_int(e: &Expr, names: &dyn Names, what: &str) -> Result<i64, Diag> {
     }
     let v = eval(e, names)?;
     if v.fract() != 0.0 {
-        return Err(Diag::new(
-            e.span(),
-            format!("{what} must be a whole number, got {v}"),
-        ));
+        return Err(Diag::new(e.span(), format!("{what} must be a whole number, got {v}")));
     }
     // 2^53: beyond it doubles skip integers.
     if v.abs() > 9_007_199_254_740_992.0 {
@@ -179,9 +170,7 @@ mod tests {
         let toks = lexer::lex(&program, &mut errs);
         let (p, errs) = parser::parse_program(&program, &toks, 64);
         assert!(errs.is_empty(), "{errs:?}");
-        let super::super::ast::StmtKind::Call(call) = &p.stmts[0].kind else {
-            panic!()
-        };
+        let super::super::ast::StmtKind::Call(call) = &p.stmts[0].kind else { panic!() };
         eval(&call.params[0], &NoNames).map_err(|d| d.message)
     }
 
@@ -209,14 +198,8 @@ mod tests {
         assert_eq!(value("1/(pi-pi)").unwrap_err(), "division by zero");
         assert_eq!(value("foo").unwrap_err(), "unknown name 'foo'");
         assert_eq!(value("frob(1)").unwrap_err(), "unknown function 'frob'");
-        assert_eq!(
-            value("sin(1, 2)").unwrap_err(),
-            "'sin' takes 1 argument(s), got 2"
-        );
-        assert_eq!(
-            value("ln(0)").unwrap_err(),
-            "expression does not evaluate to a finite number"
-        );
+        assert_eq!(value("sin(1, 2)").unwrap_err(), "'sin' takes 1 argument(s), got 2");
+        assert_eq!(value("ln(0)").unwrap_err(), "expression does not evaluate to a finite number");
         assert_eq!(
             value("sqrt(-1)").unwrap_err(),
             "expression does not evaluate to a finite number"

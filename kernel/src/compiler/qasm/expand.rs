@@ -107,8 +107,7 @@ impl Lowerer<'_> {
     /// `U`, `CX` and `gphase`, available in every program.
     pub(super) fn add_primitives(&mut self) {
         for b in stdlib::PRIMITIVES {
-            self.gates
-                .insert(b.name.to_string(), GateEntry::Builtin(*b, "the language"));
+            self.gates.insert(b.name.to_string(), GateEntry::Builtin(*b, "the language"));
         }
         self.gates.insert("gphase".into(), GateEntry::GPhase);
     }
@@ -125,32 +124,23 @@ impl Lowerer<'_> {
             ));
         };
         if !self.includes.insert(name.to_string()) {
-            self.warnings.push(Diag::new(
-                span,
-                format!("'{name}' is included more than once"),
-            ));
+            self.warnings.push(Diag::new(span, format!("'{name}' is included more than once")));
             return Ok(());
         }
-        let file: &'static str = if name == "qelib1.inc" {
-            "qelib1.inc"
-        } else {
-            "stdgates.inc"
-        };
+        let file: &'static str = if name == "qelib1.inc" { "qelib1.inc" } else { "stdgates.inc" };
         for b in gates {
             match self.gates.get(b.name) {
                 Some(GateEntry::Builtin(..)) => {}
+                // A program's own definition of a later addition stays.
+                Some(_) if file == "qelib1.inc" && !stdlib::QELIB1_ORIGINAL.contains(&b.name) => {}
                 Some(_) => {
                     self.errors.push(Diag::new(
                         span,
-                        format!(
-                            "'{name}' defines '{}', which the program already defines",
-                            b.name
-                        ),
+                        format!("'{name}' defines '{}', which the program already defines", b.name),
                     ));
                 }
                 None => {
-                    self.gates
-                        .insert(b.name.to_string(), GateEntry::Builtin(*b, file));
+                    self.gates.insert(b.name.to_string(), GateEntry::Builtin(*b, file));
                 }
             }
         }
@@ -167,10 +157,8 @@ impl Lowerer<'_> {
             }
             // Built-in definitions are known to be correct; should one ever
             // fail, say so at the include rather than at a meaningless place.
-            let mut internal: Vec<Diag> = errors
-                .into_iter()
-                .chain(self.errors.drain(before..))
-                .collect();
+            let mut internal: Vec<Diag> =
+                errors.into_iter().chain(self.errors.drain(before..)).collect();
             for d in &mut internal {
                 d.span = span;
                 d.message = format!("internal error in built-in '{name}': {}", d.message);
@@ -183,27 +171,25 @@ impl Lowerer<'_> {
     /// Checks and records a gate definition, reporting every problem.
     pub(super) fn define_gate(&mut self, def: Rc<GateDef>) {
         let name = &def.name;
-        if let Some(existing) = self.gates.get(&name.name) {
+        let addition = match self.gates.get(&name.name) {
+            Some(GateEntry::Builtin(_, "qelib1.inc")) => {
+                !stdlib::QELIB1_ORIGINAL.contains(&name.name.as_str())
+            }
+            _ => false,
+        };
+        if let Some(existing) = self.gates.get(&name.name).filter(|_| !addition) {
             let by = match existing {
                 GateEntry::Builtin(_, file) => format!(" by {file}"),
                 GateEntry::GPhase => " by the language".to_string(),
                 GateEntry::User { .. } => String::new(),
             };
-            self.errors.push(Diag::new(
-                name.span,
-                format!("gate '{}' is already defined{by}", name.name),
-            ));
+            self.errors
+                .push(Diag::new(name.span, format!("gate '{}' is already defined{by}", name.name)));
             return;
         }
         let before = self.errors.len();
         for (k, p) in def.params.iter().chain(&def.qubits).enumerate() {
-            if def
-                .params
-                .iter()
-                .chain(&def.qubits)
-                .take(k)
-                .any(|q| q.name == p.name)
-            {
+            if def.params.iter().chain(&def.qubits).take(k).any(|q| q.name == p.name) {
                 self.errors.push(Diag::new(
                     p.span,
                     format!("'{}' is declared twice in the gate's arguments", p.name),
@@ -216,8 +202,7 @@ impl Lowerer<'_> {
             }
         }
         let ok = self.errors.len() == before;
-        self.gates
-            .insert(name.name.clone(), GateEntry::User { def, ok });
+        self.gates.insert(name.name.clone(), GateEntry::User { def, ok });
     }
 
     fn check_body_call(&self, def: &GateDef, call: &GateCall) -> Result<(), Diag> {
@@ -249,10 +234,7 @@ impl Lowerer<'_> {
                 ));
             }
             if !def.qubits.iter().any(|q| q.name == a.name.name) {
-                return Err(Diag::new(
-                    a.span,
-                    format!("unknown qubit argument '{}'", a.name.name),
-                ));
+                return Err(Diag::new(a.span, format!("unknown qubit argument '{}'", a.name.name)));
             }
             if call.args[..k].iter().any(|b| b.name.name == a.name.name) {
                 return Err(Diag::new(
@@ -278,10 +260,7 @@ impl Lowerer<'_> {
         } else {
             ""
         };
-        Err(Diag::new(
-            name.span,
-            format!("unknown gate '{}'{hint}", name.name),
-        ))
+        Err(Diag::new(name.span, format!("unknown gate '{}'{hint}", name.name)))
     }
 
     /// Resolves modifiers; `pow` exponents need `names` (skipped when `None`).
@@ -320,10 +299,7 @@ impl Lowerer<'_> {
                             ));
                         }
                         let n = usize::try_from(n).expect("at most max_qubits");
-                        Mod::Ctrl {
-                            n,
-                            neg: matches!(m, Modifier::NegCtrl(..)),
-                        }
+                        Mod::Ctrl { n, neg: matches!(m, Modifier::NegCtrl(..)) }
                     }
                 })
             })
@@ -336,16 +312,9 @@ impl Lowerer<'_> {
         let consts = Consts(&self.consts);
         let mods = self.resolve_mods(&call.modifiers, Some(&consts))?;
         check_shape(&entry, call, &mods)?;
-        let params = call
-            .params
-            .iter()
-            .map(|p| eval::eval(p, &consts))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Resolved {
-            entry,
-            mods,
-            params,
-        })
+        let params =
+            call.params.iter().map(|p| eval::eval(p, &consts)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Resolved { entry, mods, params })
     }
 
     /// Expands a resolved application on `qubits`.
@@ -403,11 +372,7 @@ impl Lowerer<'_> {
             body = match *m {
                 Mod::Inv => transform::invert(&body),
                 Mod::Pow(k) => {
-                    let base = if k < 0 {
-                        transform::invert(&body)
-                    } else {
-                        body
-                    };
+                    let base = if k < 0 { transform::invert(&body) } else { body };
                     let reps = usize::try_from(k.unsigned_abs()).unwrap_or(usize::MAX);
                     #[allow(clippy::cast_precision_loss)]
                     let phase = base.phase * reps as f64;
@@ -421,22 +386,14 @@ impl Lowerer<'_> {
                     Body { prims, phase }
                 }
                 Mod::Ctrl { n, neg } => {
-                    let cs = qubits
-                        .get(o..o + n)
-                        .ok_or("too few qubits for the controls")?;
+                    let cs = qubits.get(o..o + n).ok_or("too few qubits for the controls")?;
                     let controlled = transform::control(&body, cs)?;
                     if neg {
-                        let flip = cs.iter().map(|q| Prim {
-                            gate: Gate::X,
-                            qubits: vec![*q],
-                        });
+                        let flip = cs.iter().map(|q| Prim { gate: Gate::X, qubits: vec![*q] });
                         let mut prims: Vec<Prim> = flip.clone().collect();
                         prims.extend(controlled.prims);
                         prims.extend(flip);
-                        Body {
-                            prims,
-                            phase: controlled.phase,
-                        }
+                        Body { prims, phase: controlled.phase }
                     } else {
                         controlled
                     }
@@ -464,10 +421,7 @@ impl Lowerer<'_> {
                     return Err(format!("'{}' applied with the wrong shape", b.name));
                 }
                 self.check_len(out.prims.len() + 1)?;
-                out.prims.push(Prim {
-                    gate: (b.make)(params),
-                    qubits: qubits.to_vec(),
-                });
+                out.prims.push(Prim { gate: (b.make)(params), qubits: qubits.to_vec() });
             }
             GateEntry::GPhase => out.phase += params.first().copied().unwrap_or(0.0),
             GateEntry::User { ok: false, .. } => {}
@@ -480,15 +434,9 @@ impl Lowerer<'_> {
                 }
                 let def = def.clone();
                 for call in &def.body {
-                    let env = Env {
-                        names: &def.params,
-                        values: params,
-                        consts: &self.consts,
-                    };
+                    let env = Env { names: &def.params, values: params, consts: &self.consts };
                     let in_gate = |d: Diag| format!("in gate '{}': {}", def.name.name, d.message);
-                    let mods = self
-                        .resolve_mods(&call.modifiers, Some(&env))
-                        .map_err(in_gate)?;
+                    let mods = self.resolve_mods(&call.modifiers, Some(&env)).map_err(in_gate)?;
                     let vals = call
                         .params
                         .iter()
@@ -498,10 +446,7 @@ impl Lowerer<'_> {
                     let mut qs = Vec::with_capacity(call.args.len());
                     for a in &call.args {
                         let k = def.qubits.iter().position(|q| q.name == a.name.name);
-                        qs.push(
-                            *k.and_then(|k| qubits.get(k))
-                                .ok_or("unresolved gate argument")?,
-                        );
+                        qs.push(*k.and_then(|k| qubits.get(k)).ok_or("unresolved gate argument")?);
                     }
                     let inner = self.lookup(&call.name).map_err(in_gate)?;
                     if mods.is_empty() {
@@ -532,23 +477,15 @@ fn check_shape(entry: &GateEntry, call: &GateCall, mods: &[Mod]) -> Result<(), D
             ),
         ));
     }
-    let controls: usize = mods
-        .iter()
-        .map(|m| if let Mod::Ctrl { n, .. } = m { *n } else { 0 })
-        .sum();
+    let controls: usize =
+        mods.iter().map(|m| if let Mod::Ctrl { n, .. } = m { *n } else { 0 }).sum();
     let want = entry.qubits() + controls;
     if call.args.len() != want {
-        let extra = if controls > 0 {
-            format!(" ({controls} control(s) included)")
-        } else {
-            String::new()
-        };
+        let extra =
+            if controls > 0 { format!(" ({controls} control(s) included)") } else { String::new() };
         return Err(Diag::new(
             call.span,
-            format!(
-                "gate '{name}' takes {want} qubit(s){extra}, got {}",
-                call.args.len()
-            ),
+            format!("gate '{name}' takes {want} qubit(s){extra}, got {}", call.args.len()),
         ));
     }
     Ok(())

@@ -87,10 +87,7 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
             match src[i + 2..].find("*/") {
                 Some(k) => i = i + 2 + k + 2,
                 None => {
-                    errors.push(Diag::new(
-                        span(start, start + 2),
-                        "unterminated block comment",
-                    ));
+                    errors.push(Diag::new(span(start, start + 2), "unterminated block comment"));
                     i = bytes.len();
                 }
             }
@@ -107,10 +104,7 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
             while i < bytes.len() && bytes[i] != b'\n' {
                 i += 1;
             }
-            toks.push(Token {
-                kind: TokKind::Pragma,
-                span: span(start, i),
-            });
+            toks.push(Token { kind: TokKind::Pragma, span: span(start, i) });
             continue;
         }
         // Strings.
@@ -121,10 +115,7 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
             }
             if i < bytes.len() && bytes[i] == b {
                 i += 1;
-                toks.push(Token {
-                    kind: TokKind::Str,
-                    span: span(start, i),
-                });
+                toks.push(Token { kind: TokKind::Str, span: span(start, i) });
             } else {
                 errors.push(Diag::new(span(start, i), "unterminated string"));
             }
@@ -151,10 +142,7 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
                 i = end;
                 continue;
             }
-            toks.push(Token {
-                kind,
-                span: span(start, i),
-            });
+            toks.push(Token { kind, span: span(start, i) });
             continue;
         }
         // Physical qubits.
@@ -164,63 +152,35 @@ pub fn lex(src: &str, errors: &mut Vec<Diag>) -> Vec<Token> {
                 i += 1;
             }
             if i == start + 1 {
-                errors.push(Diag::new(
-                    span(start, i),
-                    "expected a qubit number after '$'",
-                ));
+                errors.push(Diag::new(span(start, i), "expected a qubit number after '$'"));
                 continue;
             }
-            toks.push(Token {
-                kind: TokKind::HwQubit,
-                span: span(start, i),
-            });
+            toks.push(Token { kind: TokKind::HwQubit, span: span(start, i) });
             continue;
         }
         // Identifiers (Unicode letters included: θ, π).
-        let c = src[i..]
-            .chars()
-            .next()
-            .expect("i < len, on a char boundary");
+        let c = src[i..].chars().next().expect("i < len, on a char boundary");
         if c == '_' || c.is_alphabetic() {
             i += ident_len(&src[i..]);
-            toks.push(Token {
-                kind: TokKind::Ident,
-                span: span(start, i),
-            });
+            toks.push(Token { kind: TokKind::Ident, span: span(start, i) });
             continue;
         }
         // Punctuation.
         let rest = &src[i..];
-        if let Some(p) = PUNCT3
-            .iter()
-            .chain(PUNCT2.iter())
-            .find(|p| rest.starts_with(**p))
-        {
+        if let Some(p) = PUNCT3.iter().chain(PUNCT2.iter()).find(|p| rest.starts_with(**p)) {
             i += p.len();
-            toks.push(Token {
-                kind: TokKind::Punct,
-                span: span(start, i),
-            });
+            toks.push(Token { kind: TokKind::Punct, span: span(start, i) });
             continue;
         }
         if b.is_ascii() && PUNCT1.as_bytes().contains(&b) {
             i += 1;
-            toks.push(Token {
-                kind: TokKind::Punct,
-                span: span(start, i),
-            });
+            toks.push(Token { kind: TokKind::Punct, span: span(start, i) });
             continue;
         }
         i += c.len_utf8();
-        errors.push(Diag::new(
-            span(start, i),
-            format!("unexpected character '{c}'"),
-        ));
+        errors.push(Diag::new(span(start, i), format!("unexpected character '{c}'")));
     }
-    toks.push(Token {
-        kind: TokKind::Eof,
-        span: span(bytes.len(), bytes.len()),
-    });
+    toks.push(Token { kind: TokKind::Eof, span: span(bytes.len(), bytes.len()) });
     toks
 }
 
@@ -229,9 +189,7 @@ fn is_ident_char(c: char) -> bool {
 }
 
 fn ident_len(s: &str) -> usize {
-    s.char_indices()
-        .find(|(_, c)| !is_ident_char(*c))
-        .map_or(s.len(), |(k, _)| k)
+    s.char_indices().find(|(_, c)| !is_ident_char(*c)).map_or(s.len(), |(k, _)| k)
 }
 
 /// Lexes a number starting at `*i`, advancing past it.
@@ -243,10 +201,7 @@ fn lex_number(src: &str, i: &mut usize) -> TokKind {
         }
     };
     if bytes[*i] == b'0'
-        && matches!(
-            bytes.get(*i + 1),
-            Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B')
-        )
+        && matches!(bytes.get(*i + 1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B'))
     {
         *i += 2;
         digits(i, |b| b.is_ascii_hexdigit());
@@ -280,10 +235,7 @@ mod tests {
     fn kinds(src: &str) -> (Vec<(TokKind, String)>, usize) {
         let mut errs = Vec::new();
         let toks = lex(src, &mut errs);
-        let v = toks
-            .iter()
-            .map(|t| (t.kind, src[t.span.range()].to_string()))
-            .collect();
+        let v = toks.iter().map(|t| (t.kind, src[t.span.range()].to_string())).collect();
         (v, errs.len())
     }
 

@@ -90,11 +90,7 @@ pub fn lower(
     };
     l.add_primitives();
     l.statements(&program.stmts, &Some(Vec::new()));
-    if l.errors.is_empty() {
-        Ok((l.circuit, l.warnings))
-    } else {
-        Err(l.errors)
-    }
+    if l.errors.is_empty() { Ok((l.circuit, l.warnings)) } else { Err(l.errors) }
 }
 
 impl Lowerer<'_> {
@@ -112,10 +108,7 @@ impl Lowerer<'_> {
     fn top_level_only(&self, s: &Stmt, active: &Active, what: &str) -> Result<(), Diag> {
         match active {
             Some(v) if v.is_empty() => Ok(()),
-            _ => Err(Diag::new(
-                s.span,
-                format!("{what} are not allowed inside 'if'"),
-            )),
+            _ => Err(Diag::new(s.span, format!("{what} are not allowed inside 'if'"))),
         }
     }
 
@@ -145,11 +138,7 @@ impl Lowerer<'_> {
                     ));
                 }
                 self.check_new_name(&name.name, name.span)?;
-                let reg = Register {
-                    offset: self.circuit.num_qubits,
-                    size,
-                    array,
-                };
+                let reg = Register { offset: self.circuit.num_qubits, size, array };
                 self.qregs.insert(name.name.clone(), reg);
                 self.circuit.num_qubits += size;
                 Ok(())
@@ -168,11 +157,7 @@ impl Lowerer<'_> {
                     ));
                 }
                 self.check_new_name(&name.name, name.span)?;
-                let reg = Register {
-                    offset: self.circuit.num_clbits,
-                    size,
-                    array,
-                };
+                let reg = Register { offset: self.circuit.num_clbits, size, array };
                 self.cregs.insert(name.name.clone(), reg);
                 self.circuit.cregs.push(ClassicalRegister {
                     name: name.name.clone(),
@@ -196,10 +181,7 @@ impl Lowerer<'_> {
             StmtKind::Call(call) => self.call(call, active),
             StmtKind::Measure { qubit, target } => {
                 if !matches!(active, Some(v) if v.is_empty()) {
-                    return Err(Diag::new(
-                        s.span,
-                        "measurements inside 'if' are not supported",
-                    ));
+                    return Err(Diag::new(s.span, "measurements inside 'if' are not supported"));
                 }
                 let Some(target) = target else {
                     return Err(Diag::new(
@@ -250,11 +232,7 @@ impl Lowerer<'_> {
                 }
                 Ok(())
             }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            StmtKind::If { cond, then, otherwise } => {
                 let (bits, single) = self.condition(cond)?;
                 if !otherwise.is_empty() && !single {
                     return Err(Diag::new(
@@ -289,10 +267,7 @@ impl Lowerer<'_> {
     pub(super) fn too_many_ops(&self, span: Span) -> Diag {
         Diag::new(
             span,
-            format!(
-                "the program expands to more than {} operations",
-                self.limits.max_operations
-            ),
+            format!("the program expands to more than {} operations", self.limits.max_operations),
         )
     }
 
@@ -301,10 +276,7 @@ impl Lowerer<'_> {
         let Some(e) = size else { return Ok((1, false)) };
         let n = eval::eval_uint(e, &Consts(&self.consts), "a register size")?;
         if n == 0 {
-            return Err(Diag::new(
-                e.span(),
-                "a register must have at least one element",
-            ));
+            return Err(Diag::new(e.span(), "a register must have at least one element"));
         }
         match u32::try_from(n) {
             Ok(n) => Ok((n, true)),
@@ -326,10 +298,7 @@ impl Lowerer<'_> {
             None
         };
         match taken {
-            Some(what) => Err(Diag::new(
-                span,
-                format!("'{name}' is already declared as {what}"),
-            )),
+            Some(what) => Err(Diag::new(span, format!("'{name}' is already declared as {what}"))),
             None => Ok(()),
         }
     }
@@ -356,11 +325,7 @@ impl Lowerer<'_> {
             let q = u32::try_from(q).expect("below max_qubits, a u32");
             self.uses_physical = true;
             self.circuit.num_qubits = self.circuit.num_qubits.max(q + 1);
-            return Ok(Elements {
-                items: vec![q],
-                broadcast: false,
-                span: op.span,
-            });
+            return Ok(Elements { items: vec![q], broadcast: false, span: op.span });
         }
         let reg = match self.qregs.get(&op.name.name) {
             Some(r) => *r,
@@ -398,11 +363,7 @@ impl Lowerer<'_> {
         let at = |e: &Expr| -> Result<u32, Diag> {
             let i = eval::eval_int(e, &names, "an index")?;
             // OpenQASM 3 counts negative indices from the end.
-            let k = if i < 0 && self.version == Version::V3 {
-                i + size
-            } else {
-                i
-            };
+            let k = if i < 0 && self.version == Version::V3 { i + size } else { i };
             if !(0..size).contains(&k) {
                 return Err(Diag::new(
                     e.span(),
@@ -419,10 +380,7 @@ impl Lowerer<'_> {
             Some(_) if !reg.array => {
                 return Err(Diag::new(
                     op.span,
-                    format!(
-                        "'{}' is a single element and cannot be indexed",
-                        op.name.name
-                    ),
+                    format!("'{}' is a single element and cannot be indexed", op.name.name),
                 ));
             }
             Some(Index::Single(e)) => (vec![at(e)?], false),
@@ -453,11 +411,7 @@ impl Lowerer<'_> {
                 (v, true)
             }
         };
-        Ok(Elements {
-            items,
-            broadcast,
-            span: op.span,
-        })
+        Ok(Elements { items, broadcast, span: op.span })
     }
 
     /// The bits an `if` tests and the values they must have; `true` when
@@ -484,16 +438,10 @@ impl Lowerer<'_> {
         let value = match &cond.value {
             None if cond.negated => 0,
             None => {
-                return Err(Diag::new(
-                    cond.span,
-                    "compare a register with a value: 'if (c == 3)'",
-                ));
+                return Err(Diag::new(cond.span, "compare a register with a value: 'if (c == 3)'"));
             }
             Some(_) if cond.negated => {
-                return Err(Diag::new(
-                    cond.span,
-                    "'!=' conditions on registers are not supported",
-                ));
+                return Err(Diag::new(cond.span, "'!=' conditions on registers are not supported"));
             }
             Some(e) => {
                 let v = eval::eval_uint(e, &names, "a condition value")?;
@@ -512,11 +460,7 @@ impl Lowerer<'_> {
         };
         let single = bits.items.len() == 1;
         Ok((
-            bits.items
-                .iter()
-                .enumerate()
-                .map(|(i, b)| (*b, value >> i & 1 == 1))
-                .collect(),
+            bits.items.iter().enumerate().map(|(i, b)| (*b, value >> i & 1 == 1)).collect(),
             single,
         ))
     }
@@ -549,10 +493,7 @@ impl Lowerer<'_> {
             Some(bits) if bits.is_empty() => None,
             Some(bits) => Some(Condition {
                 clbits: bits.iter().map(|b| b.0).collect(),
-                value: bits
-                    .iter()
-                    .enumerate()
-                    .fold(0, |v, (i, b)| v | u64::from(b.1) << i),
+                value: bits.iter().enumerate().fold(0, |v, (i, b)| v | u64::from(b.1) << i),
             }),
         };
         for i in 0..width.unwrap_or(1) {
@@ -560,22 +501,14 @@ impl Lowerer<'_> {
                 .iter()
                 .map(|o| if o.broadcast { o.items[i] } else { o.items[0] })
                 .collect();
-            if let Some(dup) = qubits
-                .iter()
-                .enumerate()
-                .find(|(k, q)| qubits[..*k].contains(q))
-            {
+            if let Some(dup) = qubits.iter().enumerate().find(|(k, q)| qubits[..*k].contains(q)) {
                 return Err(Diag::new(
                     call.span,
-                    format!(
-                        "qubit {} is used more than once in one gate application",
-                        dup.1
-                    ),
+                    format!("qubit {} is used more than once in one gate application", dup.1),
                 ));
             }
-            let body = self
-                .expand_resolved(&resolved, &qubits)
-                .map_err(|m| Diag::new(call.span, m))?;
+            let body =
+                self.expand_resolved(&resolved, &qubits).map_err(|m| Diag::new(call.span, m))?;
             for p in body.prims {
                 let op = Operation::Gate {
                     gate: p.gate,

@@ -109,10 +109,7 @@ fn parse_inner(
 ) -> Result<Parsed, Vec<Diagnostic>> {
     let index = LineIndex::new(source);
     let fail = |diags: Vec<Diag>| -> Vec<Diagnostic> {
-        diags
-            .iter()
-            .map(|d| index.resolve(d, Severity::Error))
-            .collect()
+        diags.iter().map(|d| index.resolve(d, Severity::Error)).collect()
     };
     if source.len() > limits.max_source_bytes || u32::try_from(source.len()).is_err() {
         return Err(fail(vec![Diag::new(
@@ -156,10 +153,7 @@ fn parse_inner(
         if errors.len() < parser::MAX_ERRORS
             && let Err(more) = lower::lower(&program, version, limits)
         {
-            errors.extend(
-                more.into_iter()
-                    .filter(|d| !d.message.starts_with("unknown ")),
-            );
+            errors.extend(more.into_iter().filter(|d| !d.message.starts_with("unknown ")));
         }
         errors.sort_by_key(|d| d.span.start);
         errors.truncate(parser::MAX_ERRORS);
@@ -173,14 +167,7 @@ fn parse_inner(
         Version::V2 => ProgramFormat::OpenQasm2,
         Version::V3 => ProgramFormat::OpenQasm3,
     };
-    let warnings = warnings
-        .iter()
-        .take(MAX_WARNINGS)
-        .map(|d| index.resolve(d, Severity::Warning))
-        .collect();
-    Ok(Parsed {
-        circuit,
-        format,
-        warnings,
-    })
+    let warnings =
+        warnings.iter().take(MAX_WARNINGS).map(|d| index.resolve(d, Severity::Warning)).collect();
+    Ok(Parsed { circuit, format, warnings })
 }

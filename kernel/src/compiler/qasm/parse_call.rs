@@ -11,10 +11,7 @@ impl Parser<'_> {
     pub(super) fn gate_def(&mut self, depth: u32) -> PResult<StmtKind> {
         let kw = self.bump();
         if depth > 0 {
-            return Err(Diag::new(
-                kw.span,
-                "gate definitions are only allowed at the top level",
-            ));
+            return Err(Diag::new(kw.span, "gate definitions are only allowed at the top level"));
         }
         let name = self.ident("a gate name")?;
         let mut params = Vec::new();
@@ -54,12 +51,7 @@ impl Parser<'_> {
             }
         }
         self.expect("}")?;
-        Ok(StmtKind::GateDef(Rc::new(GateDef {
-            name,
-            params,
-            qubits,
-            body,
-        })))
+        Ok(StmtKind::GateDef(Rc::new(GateDef { name, params, qubits, body })))
     }
 
     fn body_statement(&mut self, body: &mut Vec<GateCall>) -> PResult<()> {
@@ -163,13 +155,7 @@ impl Parser<'_> {
         }
         let args = self.operands()?;
         self.expect(";")?;
-        Ok(GateCall {
-            modifiers,
-            name,
-            params,
-            args,
-            span: start.to(self.prev_end()),
-        })
+        Ok(GateCall { modifiers, name, params, args, span: start.to(self.prev_end()) })
     }
 
     /// A comma-separated operand list, possibly empty (before `;`).
@@ -192,10 +178,7 @@ impl Parser<'_> {
         let name = match t.kind {
             TokKind::Ident | TokKind::HwQubit => {
                 self.pos += 1;
-                Ident {
-                    name: self.text(t).to_string(),
-                    span: t.span,
-                }
+                Ident { name: self.text(t).to_string(), span: t.span }
             }
             _ => return Err(self.unexpected("a qubit or bit")),
         };
@@ -204,11 +187,7 @@ impl Parser<'_> {
             index = Some(self.index()?);
             self.expect("]")?;
         }
-        Ok(Operand {
-            name,
-            index,
-            span: t.span.to(self.prev_end()),
-        })
+        Ok(Operand { name, index, span: t.span.to(self.prev_end()) })
     }
 
     fn index(&mut self) -> PResult<Index> {
@@ -223,38 +202,18 @@ impl Parser<'_> {
             self.expect("}")?;
             return Ok(Index::Set(items));
         }
-        let first = if self.at(":") {
-            None
-        } else {
-            Some(self.expr(0)?)
-        };
+        let first = if self.at(":") { None } else { Some(self.expr(0)?) };
         if !self.eat(":") {
             return match first {
                 Some(e) => Ok(Index::Single(e)),
                 None => Err(self.unexpected("an index")),
             };
         }
-        let second = if self.at("]") || self.at(":") {
-            None
-        } else {
-            Some(self.expr(0)?)
-        };
+        let second = if self.at("]") || self.at(":") { None } else { Some(self.expr(0)?) };
         if self.eat(":") {
-            let third = if self.at("]") {
-                None
-            } else {
-                Some(self.expr(0)?)
-            };
-            return Ok(Index::Range {
-                start: first,
-                step: second,
-                end: third,
-            });
+            let third = if self.at("]") { None } else { Some(self.expr(0)?) };
+            return Ok(Index::Range { start: first, step: second, end: third });
         }
-        Ok(Index::Range {
-            start: first,
-            step: None,
-            end: second,
-        })
+        Ok(Index::Range { start: first, step: None, end: second })
     }
 }

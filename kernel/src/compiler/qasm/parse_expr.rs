@@ -20,10 +20,7 @@ impl Parser<'_> {
         if depth > self.max_depth {
             Err(Diag::new(
                 span,
-                format!(
-                    "expression is nested too deeply (more than {} levels)",
-                    self.max_depth
-                ),
+                format!("expression is nested too deeply (more than {} levels)", self.max_depth),
             ))
         } else {
             Ok(())
@@ -34,10 +31,7 @@ impl Parser<'_> {
         let span = lhs.0.span().to(rhs.0.span());
         let depth = lhs.1.max(rhs.1) + 1;
         self.too_deep(depth, span)?;
-        Ok((
-            Expr::Binary(op, Box::new(lhs.0), Box::new(rhs.0), span),
-            depth,
-        ))
+        Ok((Expr::Binary(op, Box::new(lhs.0), Box::new(rhs.0), span), depth))
     }
 
     fn sum(&mut self, level: u32) -> PResult<(Expr, u32)> {
@@ -124,10 +118,7 @@ impl Parser<'_> {
             TokKind::Duration => Err(Diag::new(t.span, "durations are not supported")),
             TokKind::Ident => {
                 self.pos += 1;
-                let name = Ident {
-                    name: self.text(t).to_string(),
-                    span: t.span,
-                };
+                let name = Ident { name: self.text(t).to_string(), span: t.span };
                 if !self.at("(") {
                     return Ok((Expr::Name(name), 1));
                 }
@@ -160,9 +151,6 @@ impl Parser<'_> {
     }
 
     fn bad_number(&self, span: Span) -> Diag {
-        Diag::new(
-            span,
-            format!("invalid number '{}'", &self.src[span.range()]),
-        )
+        Diag::new(span, format!("invalid number '{}'", &self.src[span.range()]))
     }
 }

@@ -50,14 +50,7 @@ fn unsupported_keyword(word: &str) -> Option<String> {
 
 /// Parses a token stream into a program, collecting every error it can.
 pub fn parse_program(src: &str, toks: &[Token], max_depth: u32) -> (Program, Vec<Diag>) {
-    let mut p = Parser {
-        src,
-        toks,
-        pos: 0,
-        errors: Vec::new(),
-        max_depth,
-        version: None,
-    };
+    let mut p = Parser { src, toks, pos: 0, errors: Vec::new(), max_depth, version: None };
     let mut program = Program::default();
     match p.header() {
         Ok(v) => program.version = v,
@@ -128,31 +121,21 @@ impl<'a> Parser<'a> {
     fn unexpected(&self, what: &str) -> Diag {
         let t = self.peek();
         if t.kind == TokKind::Eof {
-            Diag::new(
-                t.span,
-                format!("expected {what}, found the end of the program"),
-            )
+            Diag::new(t.span, format!("expected {what}, found the end of the program"))
         } else {
             Diag::new(t.span, format!("expected {what}, found '{}'", self.text(t)))
         }
     }
 
     fn expect(&mut self, p: &str) -> PResult<Token> {
-        if self.at(p) {
-            Ok(self.bump())
-        } else {
-            Err(self.unexpected(&format!("'{p}'")))
-        }
+        if self.at(p) { Ok(self.bump()) } else { Err(self.unexpected(&format!("'{p}'"))) }
     }
 
     fn ident(&mut self, what: &str) -> PResult<Ident> {
         let t = self.peek();
         if t.kind == TokKind::Ident {
             self.pos += 1;
-            Ok(Ident {
-                name: self.text(t).to_string(),
-                span: t.span,
-            })
+            Ok(Ident { name: self.text(t).to_string(), span: t.span })
         } else {
             Err(self.unexpected(what))
         }
@@ -160,10 +143,7 @@ impl<'a> Parser<'a> {
 
     fn prev_end(&self) -> Span {
         let t = self.toks[self.pos.saturating_sub(1)];
-        Span {
-            start: t.span.end,
-            end: t.span.end,
-        }
+        Span { start: t.span.end, end: t.span.end }
     }
 
     /// Skips to just after the end of the current statement: a `;` or a
@@ -294,15 +274,9 @@ impl<'a> Parser<'a> {
                         self.expect("]")?;
                         self.expect(";")?;
                         if word == "qreg" {
-                            StmtKind::QubitDecl {
-                                name,
-                                size: Some(size),
-                            }
+                            StmtKind::QubitDecl { name, size: Some(size) }
                         } else {
-                            StmtKind::BitDecl {
-                                name,
-                                size: Some(size),
-                            }
+                            StmtKind::BitDecl { name, size: Some(size) }
                         }
                     }
                     "qubit" | "bit" => return self.declaration(word == "qubit", out),
@@ -311,11 +285,7 @@ impl<'a> Parser<'a> {
                     "measure" => {
                         self.pos += 1;
                         let qubit = self.operand()?;
-                        let target = if self.eat("->") {
-                            Some(self.operand()?)
-                        } else {
-                            None
-                        };
+                        let target = if self.eat("->") { Some(self.operand()?) } else { None };
                         self.expect(";")?;
                         StmtKind::Measure { qubit, target }
                     }
@@ -348,10 +318,7 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.unexpected("a statement")),
         };
-        out.push(Stmt {
-            kind,
-            span: start.to(self.prev_end()),
-        });
+        out.push(Stmt { kind, span: start.to(self.prev_end()) });
         Ok(())
     }
 
@@ -378,22 +345,9 @@ impl<'a> Parser<'a> {
             let qubit = self.operand()?;
             self.expect(";")?;
             let span = start.to(self.prev_end());
-            let target = Operand {
-                name: name.clone(),
-                index: None,
-                span: name.span,
-            };
-            out.push(Stmt {
-                kind: StmtKind::BitDecl { name, size },
-                span,
-            });
-            out.push(Stmt {
-                kind: StmtKind::Measure {
-                    qubit,
-                    target: Some(target),
-                },
-                span,
-            });
+            let target = Operand { name: name.clone(), index: None, span: name.span };
+            out.push(Stmt { kind: StmtKind::BitDecl { name, size }, span });
+            out.push(Stmt { kind: StmtKind::Measure { qubit, target: Some(target) }, span });
             return Ok(());
         }
         self.expect(";")?;
@@ -402,10 +356,7 @@ impl<'a> Parser<'a> {
         } else {
             StmtKind::BitDecl { name, size }
         };
-        out.push(Stmt {
-            kind,
-            span: start.to(self.prev_end()),
-        });
+        out.push(Stmt { kind, span: start.to(self.prev_end()) });
         Ok(())
     }
 
@@ -420,10 +371,7 @@ impl<'a> Parser<'a> {
                 first.name.as_str(),
                 "int" | "uint" | "float" | "angle" | "bool" | "bit" | "complex"
             ) {
-                return Err(Diag::new(
-                    first.span,
-                    format!("unknown type '{}'", first.name),
-                ));
+                return Err(Diag::new(first.span, format!("unknown type '{}'", first.name)));
             }
             if self.eat("[") {
                 self.expr(0)?;
@@ -443,20 +391,15 @@ impl<'a> Parser<'a> {
         if next.kind != TokKind::Punct {
             return false;
         }
-        matches!(
-            self.text(next),
-            "=" | "[" | "+=" | "-=" | "*=" | "/=" | "&=" | "|=" | "^="
-        ) || self.text(next) == "++"
+        matches!(self.text(next), "=" | "[" | "+=" | "-=" | "*=" | "/=" | "&=" | "|=" | "^=")
+            || self.text(next) == "++"
     }
 
     fn assignment(&mut self) -> PResult<StmtKind> {
         let target = self.operand()?;
         let op = self.peek();
         if !self.is_punct(op, "=") {
-            return Err(Diag::new(
-                op.span,
-                "classical assignments are not supported",
-            ));
+            return Err(Diag::new(op.span, "classical assignments are not supported"));
         }
         self.pos += 1;
         if !self.at_word("measure") {
@@ -468,10 +411,7 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         let qubit = self.operand()?;
         self.expect(";")?;
-        Ok(StmtKind::Measure {
-            qubit,
-            target: Some(target),
-        })
+        Ok(StmtKind::Measure { qubit, target: Some(target) })
     }
 
     fn if_stmt(&mut self, depth: u32) -> PResult<StmtKind> {
@@ -492,12 +432,7 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        let cond = Cond {
-            bits,
-            value,
-            negated,
-            span: cstart.to(self.prev_end()),
-        };
+        let cond = Cond { bits, value, negated, span: cstart.to(self.prev_end()) };
         self.expect(")")?;
         let then = self.branch(depth)?;
         let otherwise = if self.at_word("else") {
@@ -506,11 +441,7 @@ impl<'a> Parser<'a> {
         } else {
             Vec::new()
         };
-        Ok(StmtKind::If {
-            cond,
-            then,
-            otherwise,
-        })
+        Ok(StmtKind::If { cond, then, otherwise })
     }
 
     /// The body of an `if` or `else`: a block or one statement.

@@ -27,12 +27,7 @@ pub struct Builtin {
 
 macro_rules! b {
     ($name:literal, $p:literal, $q:literal, $make:expr) => {
-        Builtin {
-            name: $name,
-            params: $p,
-            qubits: $q,
-            make: $make,
-        }
+        Builtin { name: $name, params: $p, qubits: $q, make: $make }
     };
 }
 
@@ -43,10 +38,8 @@ fn sx_matrix() -> Box<[Complex64; 4]> {
 
 /// Gates every program has: `U`, `CX` (OpenQASM 2's primitives; OpenQASM 3's
 /// `U`). `gphase` is handled by the lowering.
-pub const PRIMITIVES: &[Builtin] = &[
-    b!("U", 3, 1, |p| Gate::U(p[0], p[1], p[2])),
-    b!("CX", 0, 2, |_| Gate::Cx),
-];
+pub const PRIMITIVES: &[Builtin] =
+    &[b!("U", 3, 1, |p| Gate::U(p[0], p[1], p[2])), b!("CX", 0, 2, |_| Gate::Cx)];
 
 /// The gates of Qiskit's current `qelib1.inc` with a direct counterpart.
 pub const QELIB1: &[Builtin] = &[
@@ -90,6 +83,15 @@ pub const QELIB1: &[Builtin] = &[
     b!("c3x", 0, 4, |_| Gate::Mcx),
     b!("c3sqrtx", 0, 4, |_| Gate::Mcu(sx_matrix())),
     b!("c4x", 0, 5, |_| Gate::Mcx),
+];
+
+/// The 23 gates of the original (2017) `qelib1.inc`. Programs written
+/// against that file (by older tools) define the later additions (`sx`,
+/// `cp`, `swap`, ...) themselves; such a definition replaces the built-in
+/// one instead of being an error, as in Qiskit's importer.
+pub const QELIB1_ORIGINAL: &[&str] = &[
+    "u3", "u2", "u1", "cx", "id", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "rx", "ry", "rz",
+    "cz", "cy", "ch", "ccx", "crz", "cu1", "cu3",
 ];
 
 /// The gates of `qelib1.inc` without a direct counterpart, verbatim.

@@ -31,10 +31,7 @@ pub struct Body {
 }
 
 fn prim(gate: Gate, qubits: &[Qubit]) -> Prim {
-    Prim {
-        gate,
-        qubits: qubits.to_vec(),
-    }
+    Prim { gate, qubits: qubits.to_vec() }
 }
 
 type M2 = [Complex64; 4];
@@ -137,10 +134,7 @@ pub fn invert_prim(p: &Prim, out: &mut Vec<Prim>) {
         // Self-inverse.
         ref g => g.clone(),
     };
-    out.push(Prim {
-        gate: g,
-        qubits: q.clone(),
-    });
+    out.push(Prim { gate: g, qubits: q.clone() });
 }
 
 /// The inverse of `body`.
@@ -150,10 +144,7 @@ pub fn invert(body: &Body) -> Body {
     for p in body.prims.iter().rev() {
         invert_prim(p, &mut prims);
     }
-    Body {
-        prims,
-        phase: -body.phase,
-    }
+    Body { prims, phase: -body.phase }
 }
 
 /// A phase `e^{i phase}` applied when every one of `controls` is |1>.
@@ -211,10 +202,7 @@ fn control_1q(g: &Gate, t: Qubit, cs: &[Qubit], out: &mut Vec<Prim>) {
             _ => None,
         };
         if let Some(d) = direct {
-            out.push(Prim {
-                gate: d,
-                qubits: qs,
-            });
+            out.push(Prim { gate: d, qubits: qs });
             return;
         }
     }
@@ -246,9 +234,7 @@ pub fn control_prim(
     };
     match *g {
         _ if g.arity() == Some(1) => {
-            let t = *q
-                .first()
-                .ok_or_else(|| format!("'{}' has no operand", g.name()))?;
+            let t = *q.first().ok_or_else(|| format!("'{}' has no operand", g.name()))?;
             control_1q(g, t, cs, out);
         }
         Cx | Ccx | Mcx => {
@@ -421,21 +407,10 @@ mod tests {
     #[test]
     fn decompositions_are_exact() {
         use Gate::*;
-        for g in [
-            Iswap,
-            Ecr,
-            Rxx(0.2),
-            Ryy(0.3),
-            Rzz(0.4),
-            Rzx(0.5),
-            Rzx(-PI / 4.0),
-        ] {
+        for g in [Iswap, Ecr, Rxx(0.2), Ryy(0.3), Rzz(0.4), Rzx(0.5), Rzx(-PI / 4.0)] {
             let q = [1, 0];
             let d = decompose(&g, &q).unwrap();
-            assert!(
-                close(&unitary(&d, 2), &unitary(&[prim(g.clone(), &q)], 2)),
-                "{g:?}"
-            );
+            assert!(close(&unitary(&d, 2), &unitary(&[prim(g.clone(), &q)], 2)), "{g:?}");
         }
     }
 
@@ -480,10 +455,7 @@ mod tests {
     #[test]
     fn controlled_phase_is_a_phase_on_the_controls() {
         for cs in [&[0u32][..], &[0, 1], &[0, 1, 2]] {
-            let body = Body {
-                prims: vec![],
-                phase: 0.5,
-            };
+            let body = Body { prims: vec![], phase: 0.5 };
             let c = control(&body, cs).unwrap();
             let u = unitary(&c.prims, cs.len());
             let dim = 1 << cs.len();

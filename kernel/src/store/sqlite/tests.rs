@@ -62,13 +62,13 @@ async fn job_and_events_round_trip_and_survive_reopen() {
     assert_eq!(back.tenant, "acme");
     assert_eq!(store.unfinished_jobs().await.unwrap().len(), 1);
     let evs = store.events_after(&JobId("j1".into()), 0, 10).await.unwrap();
-    assert_eq!(evs, vec![event("j1", 1, TaskState::Pending), event("j1", 2, TaskState::Validating)]);
+    assert_eq!(
+        evs,
+        vec![event("j1", 1, TaskState::Pending), event("j1", 2, TaskState::Validating)]
+    );
     assert_eq!(store.events_after(&JobId("j1".into()), 1, 10).await.unwrap().len(), 1);
     assert_eq!(store.last_event(&JobId("j1".into())).await.unwrap().unwrap().event_seq, 2);
-    assert_eq!(
-        store.job_by_idempotency_key("acme", "k1").await.unwrap(),
-        Some(JobId("j1".into()))
-    );
+    assert_eq!(store.job_by_idempotency_key("acme", "k1").await.unwrap(), Some(JobId("j1".into())));
     assert_eq!(store.job_by_idempotency_key("other", "k1").await.unwrap(), None);
 }
 
@@ -76,7 +76,10 @@ async fn job_and_events_round_trip_and_survive_reopen() {
 async fn a_duplicate_event_seq_fails_only_its_own_batch() {
     let (_dir, store) = open().await;
     store
-        .commit(vec![Write::InsertJob(Box::new(job("a", None))), Write::Event(event("a", 1, TaskState::Pending))])
+        .commit(vec![
+            Write::InsertJob(Box::new(job("a", None))),
+            Write::Event(event("a", 1, TaskState::Pending)),
+        ])
         .await
         .unwrap();
     let dup = store.commit(vec![Write::Event(event("a", 1, TaskState::Validating))]);
@@ -85,14 +88,18 @@ async fn a_duplicate_event_seq_fails_only_its_own_batch() {
     assert_eq!(dup.unwrap_err().kind(), StoreErrorKind::Conflict);
     ok.unwrap();
     assert!(store.job(&JobId("b".into())).await.unwrap().is_some());
-    assert_eq!(store.events_after(&JobId("a".into()), 0, 10).await.unwrap()[0].state, TaskState::Pending);
+    assert_eq!(
+        store.events_after(&JobId("a".into()), 0, 10).await.unwrap()[0].state,
+        TaskState::Pending
+    );
 }
 
 #[tokio::test]
 async fn duplicate_idempotency_key_conflicts() {
     let (_dir, store) = open().await;
     store.commit(vec![Write::InsertJob(Box::new(job("a", Some("k"))))]).await.unwrap();
-    let err = store.commit(vec![Write::InsertJob(Box::new(job("b", Some("k"))))]).await.unwrap_err();
+    let err =
+        store.commit(vec![Write::InsertJob(Box::new(job("b", Some("k"))))]).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict);
 }
 
@@ -132,7 +139,11 @@ async fn results_finish_and_prune() {
             Write::Event(event("old", 1, TaskState::Pending)),
             Write::Results { job_id: JobId("old".into()), results: Box::new(results.clone()) },
             Write::Finish { job_id: JobId("old".into()), state: TaskState::Completed, at: old },
-            Write::Finish { job_id: JobId("new".into()), state: TaskState::Failed, at: SystemTime::now() },
+            Write::Finish {
+                job_id: JobId("new".into()),
+                state: TaskState::Failed,
+                at: SystemTime::now(),
+            },
             Write::Recoveries { job_id: JobId("new".into()), count: 1 },
         ])
         .await
