@@ -18,16 +18,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // Small limits keep each run fast, so the fuzzer explores more.
-    let limits = ParseLimits {
-        max_operations: 100_000,
-        ..ParseLimits::default()
-    };
+    let limits = ParseLimits { max_operations: 100_000, ..ParseLimits::default() };
     for format in [ProgramFormat::Detect, ProgramFormat::OpenQasm2] {
         if let Err(diags) = parse(src, format, &limits) {
             assert!(
-                !diags
-                    .iter()
-                    .any(|d| d.message.starts_with("internal error")),
+                !diags.iter().any(|d| d.message.starts_with("internal error")),
                 "internal error: {diags:?}"
             );
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 async fn a_job_runs_to_done_with_every_transition_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev");
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     let mut j = job(100);
     j.seed = Some(42);
@@ -154,7 +154,7 @@ async fn the_queued_jobs_quota_is_per_tenant() {
     dev.set_status(eigen_hal::DeviceStatus::Offline);
     let mut c = config(dir.path());
     c.queued_jobs_quota_per_tenant = 3;
-    let k = start_with(c, &[dev.clone()]).await;
+    let k = start_with(c, std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -263,7 +263,7 @@ impl JobObserver for Recorder {
         _: Duration,
     ) {
         assert_eq!(device, "dev");
-        self.0.lock().unwrap().push((from, to));
+        self.0.lock().expect("recorder lock").push((from, to));
     }
 }
 

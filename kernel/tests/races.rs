@@ -54,7 +54,7 @@ async fn cancel_completion_and_timeout_race_to_exactly_one_terminal_event() {
 async fn cancel_semantics() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev").with_run_time(Duration::from_secs(30));
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     // Executing: cooperative cancel through the HAL, then CANCELLED.
     let running = k.enqueue_job(&acme, job(1)).await.unwrap().job_id;
@@ -80,7 +80,7 @@ async fn cancel_semantics() {
 async fn a_timeout_stops_the_execution() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev").with_run_time(Duration::from_secs(30));
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     let j = SubmitJob { timeout: Some(Duration::from_millis(100)), ..job(1) };
     let id = k.enqueue_job(&acme, j).await.unwrap().job_id;

@@ -90,7 +90,7 @@ fn a_kernel_killed_mid_run_recovers_its_jobs() {
         rt.block_on(async {
             let mut c = config(dir.path());
             c.default_slots = 2;
-            let k = start_with(c, &[dev.clone()]).await;
+            let k = start_with(c, std::slice::from_ref(&dev)).await;
             let mut ids = Vec::new();
             for i in 0..20 {
                 ids.push(k.enqueue_job(&ctx("acme"), job(i + 1)).await.unwrap().job_id);
@@ -106,7 +106,7 @@ fn a_kernel_killed_mid_run_recovers_its_jobs() {
     *dev.run_time.lock().unwrap() = Duration::ZERO;
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let k = start(dir.path(), &[dev.clone()]).await;
+        let k = start(dir.path(), std::slice::from_ref(&dev)).await;
         let acme = ctx("acme");
         for id in &ids {
             let evs = events(&k, &acme, id, 0).await;

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 async fn a_reservation_holds_a_slot_for_its_jobs_only() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev");
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     let r = k.reserve_device(&acme, "dev", Duration::from_secs(60), "calibration").await.unwrap();
     assert!(r.reservation_id.starts_with("res-"));
@@ -44,7 +44,7 @@ async fn reserve_errors_follow_the_rfc() {
     let mut c = config(dir.path());
     c.slots.insert("dev".into(), 2);
     c.reservations_per_tenant = 1;
-    let k = start_with(c, &[dev.clone()]).await;
+    let k = start_with(c, std::slice::from_ref(&dev)).await;
     let (acme, other, third) = (ctx("acme"), ctx("other"), ctx("third"));
     let ttl = Duration::from_secs(60);
     assert!(matches!(
@@ -78,7 +78,7 @@ async fn reserve_errors_follow_the_rfc() {
 async fn expiry_frees_the_slot_and_fails_jobs_left_waiting_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev").with_run_time(Duration::from_millis(400));
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     let r = k.reserve_device(&acme, "dev", Duration::from_millis(200), "").await.unwrap();
     let rid = Some(r.reservation_id.clone());
@@ -100,7 +100,7 @@ async fn expiry_frees_the_slot_and_fails_jobs_left_waiting_for_it() {
     let r = k.reserve_device(&acme, "dev", Duration::from_secs(600), "").await.unwrap();
     k.shutdown().await;
     drop(k);
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let mine = SubmitJob { reservation_id: Some(r.reservation_id), ..job(4) };
     let mine = k.enqueue_job(&acme, mine).await.unwrap().job_id;
     assert_eq!(wait_terminal(&k, &acme, &mine).await, JobStatus::Done);

@@ -16,7 +16,7 @@ async fn a_device_never_runs_more_jobs_than_its_slots() {
     let dev = TestDevice::new("dev").with_run_time(Duration::from_millis(20));
     let mut c = config(dir.path());
     c.slots.insert("dev".into(), 3);
-    let k = start_with(c, &[dev.clone()]).await;
+    let k = start_with(c, std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     let mut ids = Vec::new();
     for _ in 0..12 {
@@ -34,7 +34,7 @@ async fn priority_then_fifo_then_fair_between_tenants() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev");
     dev.set_status(DeviceStatus::Calibrating);
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let (big, small) = (ctx("big"), ctx("small"));
     // Tagged by shot count: big tenant floods 1..=20, small tenant has 100,
     // one urgent big job has 500 at priority 5.
@@ -60,7 +60,7 @@ async fn priority_then_fifo_then_fair_between_tenants() {
 async fn dependencies_wait_for_done_and_fail_with_their_dependency() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev").with_run_time(Duration::from_millis(30));
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     let first = k.enqueue_job(&acme, job(1)).await.unwrap().job_id;
     let second = SubmitJob { dependencies: vec![first.clone()], ..job(2) };
@@ -89,7 +89,7 @@ async fn jobs_wait_for_an_offline_device_and_resume_when_it_returns() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev");
     dev.set_status(DeviceStatus::Offline);
-    let k = start(dir.path(), &[dev.clone()]).await;
+    let k = start(dir.path(), std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     let id = k.enqueue_job(&acme, job(1)).await.unwrap().job_id;
     let timed = SubmitJob { timeout: Some(Duration::from_millis(100)), ..job(2) };
@@ -111,7 +111,7 @@ async fn transient_device_errors_requeue_then_give_up() {
     let dev = TestDevice::new("dev");
     let mut c = config(dir.path());
     c.max_device_retries = 2;
-    let k = start_with(c, &[dev.clone()]).await;
+    let k = start_with(c, std::slice::from_ref(&dev)).await;
     let acme = ctx("acme");
     dev.fail_next.lock().unwrap().extend([ErrorKind::Busy, ErrorKind::Offline]);
     let id = k.enqueue_job(&acme, job(1)).await.unwrap().job_id;

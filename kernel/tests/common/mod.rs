@@ -72,12 +72,12 @@ impl TestDevice {
     }
 
     pub fn with_run_time(self: Arc<Self>, d: Duration) -> Arc<Self> {
-        *self.run_time.lock().unwrap() = d;
+        *self.run_time.lock().expect("test lock") = d;
         self
     }
 
     pub fn set_status(&self, s: DeviceStatus) {
-        *self.status.lock().unwrap() = s;
+        *self.status.lock().expect("test lock") = s;
     }
 
     fn evaluate(circuit: &eigen_hal::Circuit) -> Result<(u64, u64), DeviceError> {
@@ -119,7 +119,7 @@ impl Device for TestDevice {
     }
 
     fn status(&self) -> DeviceStatus {
-        *self.status.lock().unwrap()
+        *self.status.lock().expect("test lock")
     }
 
     fn execute(
@@ -131,7 +131,7 @@ impl Device for TestDevice {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
         self.executions.fetch_add(1, Ordering::SeqCst);
-        self.started.lock().unwrap().push(options.shots);
+        self.started.lock().expect("test lock").push(options.shots);
         let result = self.run(executable, options, ctx);
         self.running.fetch_sub(1, Ordering::SeqCst);
         result
@@ -147,15 +147,15 @@ impl TestDevice {
     ) -> Result<ExecResult, DeviceError> {
         let started = Instant::now();
         {
-            let mut fails = self.fail_next.lock().unwrap();
+            let mut fails = self.fail_next.lock().expect("test lock");
             if !fails.is_empty() {
                 let kind = fails.remove(0);
                 return Err(DeviceError::new(kind, format!("injected {kind:?} failure")));
             }
         }
         ctx.report("upload", 1.0);
-        let run_time = *self.run_time.lock().unwrap();
-        let ignore_cancel = *self.ignore_cancel.lock().unwrap();
+        let run_time = *self.run_time.lock().expect("test lock");
+        let ignore_cancel = *self.ignore_cancel.lock().expect("test lock");
         ctx.report("run", 0.0);
         while started.elapsed() < run_time {
             if !ignore_cancel {
@@ -247,5 +247,5 @@ pub fn assert_well_formed(evs: &[JobEvent]) {
     }
     let terminals = evs.iter().filter(|e| e.status.is_terminal()).count();
     assert_eq!(terminals, 1, "exactly one terminal event: {evs:#?}");
-    assert!(evs.last().unwrap().status.is_terminal());
+    assert!(evs.last().expect("events").status.is_terminal());
 }
