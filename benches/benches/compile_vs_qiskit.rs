@@ -37,10 +37,7 @@ fn device(id: &str, n: u32, map: Vec<(u32, u32)>) -> Target {
         ],
         qubits: Vec::new(),
         dt: None,
-        limits: Limits {
-            max_shots: 100_000,
-            max_qubits: n,
-        },
+        limits: Limits { max_shots: 100_000, max_qubits: n },
         calibration_id: "bench".into(),
     }
 }
@@ -53,10 +50,8 @@ fn json_edges(edges: &[(u32, u32)]) -> String {
 fn main() {
     let dir = std::env::var("EIGEN_BENCH_CIRCUITS")
         .unwrap_or_else(|_| "/work/shared/bench/circuits".into());
-    let repeats: usize = std::env::var("EIGEN_BENCH_REPEATS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(15);
+    let repeats: usize =
+        std::env::var("EIGEN_BENCH_REPEATS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
     let devices = [
         device("heavyhex-27", 27, topology::heavy_hex_27()),
         device("grid-5x5", 25, topology::grid(5, 5)),
@@ -90,9 +85,7 @@ fn main() {
         let parse_s = t0.elapsed().as_secs_f64();
         for d in &devices {
             for level in [1u8, 2] {
-                let options = CompileOptions {
-                    optimization_level: level,
-                };
+                let options = CompileOptions { optimization_level: level };
                 let mut times = Vec::with_capacity(repeats);
                 let mut last = None;
                 for _ in 0..repeats {

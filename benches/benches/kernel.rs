@@ -34,10 +34,7 @@ const BELL: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[2] q;\nbit[2
 const SHOTS: u32 = 1000;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn bell() -> SubmitJob {
@@ -56,9 +53,7 @@ async fn start(dir: &std::path::Path, sync: SyncMode, slots: usize) -> Kernel {
     config.slots.insert("sim".into(), slots);
     config.queued_jobs_quota_per_tenant = 1_000_000;
     let sim: Arc<dyn Device> = Arc::new(eigen_sim::SimDevice::ideal().expect("sim device"));
-    Kernel::start(config, vec![sim])
-        .await
-        .expect("kernel starts")
+    Kernel::start(config, vec![sim]).await.expect("kernel starts")
 }
 
 /// Submits one job and follows it to DONE; returns the submit latency.
@@ -66,30 +61,15 @@ async fn one_job(k: &Kernel, ctx: &RequestContext) -> Duration {
     let t = Instant::now();
     let accepted = k.enqueue_job(ctx, bell()).await.expect("submit");
     let submit = t.elapsed();
-    let mut events = k
-        .job_events(ctx, &accepted.job_id, 0)
-        .await
-        .expect("events");
+    let mut events = k.job_events(ctx, &accepted.job_id, 0).await.expect("events");
     let mut last = None;
     while let Some(e) = events.next().await {
         last = Some(e.status);
     }
-    assert_eq!(
-        last,
-        Some(JobStatus::Done),
-        "job {} did not end DONE",
-        accepted.job_id
-    );
-    let results = k
-        .get_job_results(ctx, &accepted.job_id)
-        .await
-        .expect("results");
+    assert_eq!(last, Some(JobStatus::Done), "job {} did not end DONE", accepted.job_id);
+    let results = k.get_job_results(ctx, &accepted.job_id).await.expect("results");
     assert_eq!(results.counts.values().sum::<u64>(), u64::from(SHOTS));
-    assert!(
-        results.counts.keys().all(|k| k == "00" || k == "11"),
-        "{:?}",
-        results.counts
-    );
+    assert!(results.counts.keys().all(|k| k == "00" || k == "11"), "{:?}", results.counts);
     submit
 }
 
@@ -112,10 +92,7 @@ async fn scenario(k: &Kernel, submitters: usize, jobs: usize) -> (f64, Vec<Durat
     for s in 0..submitters {
         let (k, next) = (k.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
-            let ctx = RequestContext {
-                tenant: format!("t{}", s % 8),
-                trace_id: "bench".into(),
-            };
+            let ctx = RequestContext { tenant: format!("t{}", s % 8), trace_id: "bench".into() };
             let mut latencies = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < jobs {
                 latencies.push(one_job(&k, &ctx).await);
@@ -135,10 +112,7 @@ async fn scenario(k: &Kernel, submitters: usize, jobs: usize) -> (f64, Vec<Durat
 /// Latency of durable submits alone (the device offline would change the
 /// path; here jobs run, but each submit is timed on its own, one at a time).
 async fn lone_submits(k: &Kernel, n: usize) -> Vec<Duration> {
-    let ctx = RequestContext {
-        tenant: "lone".into(),
-        trace_id: "bench".into(),
-    };
+    let ctx = RequestContext { tenant: "lone".into(), trace_id: "bench".into() };
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
@@ -156,10 +130,7 @@ async fn lone_submits(k: &Kernel, n: usize) -> Vec<Duration> {
 fn main() {
     let jobs = env_usize("EIGEN_BENCH_JOBS", 5000);
     let slots = env_usize("EIGEN_BENCH_SLOTS", 2);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!(
         "kernel: submit -> DONE, Bell, {SHOTS} shots on sim, durable SQLite store, \
          {jobs} jobs per scenario, {slots} slots on sim, {} cores",

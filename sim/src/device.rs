@@ -1,5 +1,6 @@
 //! [`SimDevice`]: the simulator as an [`eigen_hal::Device`].
 
+use crate::compact;
 use crate::noise::NoiseModel;
 use crate::plan::Blocking;
 use crate::program::{self, Outcomes};
@@ -194,18 +195,31 @@ impl SimDevice {
                 ),
             ));
         }
-        let n = circuit.num_qubits;
-        if options.statevector && n > self.config.max_statevector_qubits {
+        // The statevector is returned for the full register (untouched
+        // qubits are |0>), so the limit applies to the full register.
+        let full = circuit.num_qubits;
+        if options.statevector && full > self.config.max_statevector_qubits {
             return Err(DeviceError::new(
                 ErrorKind::InvalidProgram,
                 format!(
-                    "the final statevector is returned for at most {} qubits; this program has {n}",
+                    "the final statevector is returned for at most {} qubits; this program has {full}",
                     self.config.max_statevector_qubits
                 ),
             ));
         }
         ctx.report("upload", 0.0);
-        let compiled = program::compile(circuit, self.noise.as_ref(), self.config.blocking)?;
+        // Simulate only the qubits the program touches.
+        let compaction = compact::compact(circuit)?;
+        let n = compaction.circuit.num_qubits;
+        if compaction.is_compacted() {
+            tracing::debug!(full, simulated = n, "untouched qubits compacted away");
+        }
+        let compiled = program::compile(
+            &compaction.circuit,
+            &compaction.physical,
+            self.noise.as_ref(),
+            self.config.blocking,
+        )?;
         if options.statevector && compiled.terminal.is_none() {
             return Err(DeviceError::new(
                 ErrorKind::InvalidProgram,
@@ -224,6 +238,7 @@ impl SimDevice {
         let outcome = self.run_on(&compiled, &mut sv, options, seed, cache_prefix, ctx);
         self.pool.put(sv.into_amplitudes());
         let (outcomes, statevector) = outcome?;
+        let statevector = statevector.map(|v| compaction.expand(v));
         ctx.report("readout", 1.0);
         Ok(ExecResult {
             counts: outcomes.counts,

@@ -13,12 +13,15 @@
 //! - [`state`]: the [`StateVector`], memory accounting, the buffer pool.
 //! - `sample` (private): probabilities, collapse and fast shot sampling.
 //! - [`noise`]: the [`NoiseModel`] built from calibration data.
+//! - `compact` (private): the qubits a circuit touches relabelled densely,
+//!   so a routed program on a 27-qubit chip simulates only those.
 //! - `program` (private): a circuit validated and compiled into steps, and
 //!   the shot loop (sampling from one final state, or trajectories).
 //! - [`device`]: [`SimDevice`], the [`eigen_hal::Device`] implementation.
 //! - [`targets`]: `sim`, `sim-noisy`, and the emulated `sim-heavyhex-27` and
 //!   `sim-grid-25` with calibration data; [`default_devices`].
 
+mod compact;
 pub mod device;
 mod exec;
 mod kernels;

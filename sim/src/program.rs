@@ -99,12 +99,10 @@ pub(crate) struct Compiled {
     pub readout: Vec<f64>,
 }
 
-/// Validates and compiles `circuit`.
-pub(crate) fn compile(
-    circuit: &Circuit,
-    noise: Option<&NoiseModel>,
-    blocking: Blocking,
-) -> Result<Compiled, DeviceError> {
+/// Checks every operation of `circuit`: qubits and classical bits in
+/// range, gate operands matching the gate, only operations the simulator
+/// knows.
+pub(crate) fn validate(circuit: &Circuit) -> Result<(), DeviceError> {
     let n = circuit.num_qubits;
     if n as usize > MAX_CLBITS {
         return Err(invalid(format!("{n} qubits are beyond the simulator's 64-qubit addressing")));
@@ -149,6 +147,26 @@ pub(crate) fn compile(
             _ => return Err(invalid("the simulator does not know this operation")),
         }
     }
+    Ok(())
+}
+
+/// Validates and compiles `circuit`. `physical[q]` is the device qubit that
+/// simulated qubit `q` stands for (see [`crate::compact`]): noise takes that
+/// qubit's calibration.
+pub(crate) fn compile(
+    circuit: &Circuit,
+    physical: &[u32],
+    noise: Option<&NoiseModel>,
+    blocking: Blocking,
+) -> Result<Compiled, DeviceError> {
+    validate(circuit)?;
+    let n = circuit.num_qubits;
+    if physical.len() != n as usize {
+        return Err(DeviceError::new(
+            ErrorKind::Other,
+            format!("internal: {} physical qubits for a {n}-qubit circuit", physical.len()),
+        ));
+    }
     // Resets before anything touched the qubit are no-ops on |0>.
     let mut touched = 0u64;
     let mut ops_list: Vec<&Operation> = Vec::with_capacity(circuit.ops.len());
@@ -162,8 +180,9 @@ pub(crate) fn compile(
         ops_list.push(op);
     }
     let has_reset = ops_list.iter().any(|o| matches!(o, Operation::Reset { .. }));
-    let readout =
-        noise.map(|m| (0..n).map(|q| m.qubit(q).readout_error).collect()).unwrap_or_default();
+    let readout = noise
+        .map(|m| physical.iter().map(|&q| m.qubit(q).readout_error).collect())
+        .unwrap_or_default();
     if noise.is_none() && !has_reset && circuit.measurements_are_terminal() {
         let mut gates = Vec::new();
         let mut pairs = Vec::new();
@@ -188,7 +207,8 @@ pub(crate) fn compile(
         match op {
             Operation::Gate { gate, qubits, condition } => {
                 let lowered = ops::lower(gate, qubits);
-                let noisy = noise.map(|m| noise_steps(m, gate, qubits)).unwrap_or_default();
+                let noisy =
+                    noise.map(|m| noise_steps(m, gate, qubits, physical)).unwrap_or_default();
                 match condition {
                     None if noisy.is_empty() => pending.extend(lowered),
                     None => {
@@ -235,7 +255,9 @@ fn flush(pending: &mut Vec<Op>, steps: &mut Vec<Step>, n: u32, blocking: Blockin
     }
 }
 
-fn noise_steps(model: &NoiseModel, gate: &Gate, qubits: &[u32]) -> Vec<Step> {
+/// The noise after `gate` on simulated `qubits`, with the calibration of
+/// the device qubits `physical` maps them to.
+fn noise_steps(model: &NoiseModel, gate: &Gate, qubits: &[u32], physical: &[u32]) -> Vec<Step> {
     let figures = model.gate(gate.name(), qubits.len());
     let mut out = Vec::new();
     let p = NoiseModel::pauli_probability(figures.error, qubits.len());
@@ -243,7 +265,7 @@ fn noise_steps(model: &NoiseModel, gate: &Gate, qubits: &[u32]) -> Vec<Step> {
         out.push(Step::Depolarize { qubits: qubits.to_vec(), p });
     }
     for &q in qubits {
-        let r = model.relaxation(q, figures.duration);
+        let r = model.relaxation(physical[q as usize], figures.duration);
         if r.gamma > 0.0 || r.pz > 0.0 {
             out.push(Step::Relax { qubit: q, gamma: r.gamma, pz: r.pz });
         }

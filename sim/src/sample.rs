@@ -5,13 +5,23 @@
 //! (seed, purpose, index), so results do not depend on the thread count or
 //! on rayon's scheduling.
 //!
-//! Sampling `S` shots from `2^n` amplitudes costs two read passes and
-//! `O(S log(S / 4096))` work: (1) the mass of each of at most 4096 blocks;
-//! (2) one uniform per shot picks a block through a guide table (expected
-//! O(1)); (3) per block, in parallel, the block's shots draw sorted
-//! uniforms within the block's mass and one scan over 8-amplitude groups
-//! (walking a group's amplitudes only where a draw lands) turns them into
-//! indices.
+//! Sampling `S` shots from `2^n` amplitudes costs `O(2^n + S)`: two read
+//! passes over the state (16 bytes per amplitude each, no writes) and a
+//! few operations per shot, with no sorting and no per-shot search:
+//! 1. the mass of each of at most 4096 blocks, and their running sums;
+//! 2. `S` sorted uniforms made directly as normalized running sums of
+//!    exponential spacings (`u_i = (E_1 + .. + E_i) / (E_1 + .. + E_{S+1})`
+//!    are distributed as sorted independent uniforms), in fixed chunks of
+//!    shots with their own streams, in parallel;
+//! 3. per block, in parallel, the block's range of the sorted uniforms
+//!    (found by binary search on the block's running mass) is merged with
+//!    one scan over the block's amplitudes, walking an 8-amplitude group
+//!    only where a draw lands.
+//!
+//! Chunks and blocks depend on `S` and `n` only, never on the thread count.
+//! The uniforms are kept as the bits of non-negative `f64`s (whose order is
+//! that of the bits) in the output buffer and overwritten in place by the
+//! indices, so the shots need one buffer of 8 bytes each.
 
 use crate::ops::C;
 use rand::{Rng, SeedableRng};
@@ -20,8 +30,7 @@ use rayon::prelude::*;
 
 /// Domains of the random streams, so no two purposes share a stream.
 pub(crate) mod domain {
-    pub const BLOCK_PICK: u64 = 1;
-    pub const WITHIN_BLOCK: u64 = 2;
+    pub const SORTED_UNIFORMS: u64 = 1;
     pub const SHUFFLE: u64 = 3;
     pub const TRAJECTORY: u64 = 4;
 }
@@ -101,8 +110,56 @@ pub(crate) fn prob_one(a: &[C], q: u32) -> f64 {
     sums.iter().sum()
 }
 
+/// Shots per chunk of sorted uniforms (each chunk has its own stream).
+const SHOT_CHUNK: usize = 1 << 14;
+
+/// An exponential variate of mean 1.
+#[inline]
+fn exponential(rng: &mut ChaCha8Rng) -> f64 {
+    // 1 - u is in (0, 1]: the logarithm is finite.
+    -(1.0 - uniform(rng)).ln()
+}
+
+/// `shots` sorted uniforms in [0, `scale`), as the bits of non-negative
+/// `f64`s (ordered like the values).
+fn sorted_uniforms(shots: usize, scale: f64, seed: u64) -> Vec<u64> {
+    let mut v = vec![0u64; shots];
+    // Running sums of exponentials within each chunk.
+    let sums: Vec<f64> = v
+        .par_chunks_mut(SHOT_CHUNK)
+        .enumerate()
+        .map(|(ci, chunk)| {
+            let mut rng = stream(seed, domain::SORTED_UNIFORMS, ci as u64);
+            let mut acc = 0.0;
+            for x in chunk {
+                acc += exponential(&mut rng);
+                *x = acc.to_bits();
+            }
+            acc
+        })
+        .collect();
+    // Chunk offsets; the (S+1)-th spacing closes the sequence.
+    let mut offsets = Vec::with_capacity(sums.len());
+    let mut total = 0.0;
+    for s in &sums {
+        offsets.push(total);
+        total += s;
+    }
+    total += exponential(&mut stream(seed, domain::SORTED_UNIFORMS, u64::MAX));
+    let f = scale / total;
+    // (x + offset) * f is non-decreasing in x, and a chunk's last sum plus
+    // its offset is the next chunk's offset: the whole sequence is sorted.
+    v.par_chunks_mut(SHOT_CHUNK).zip(offsets).for_each(|(chunk, off)| {
+        for x in chunk {
+            *x = ((f64::from_bits(*x) + off) * f).to_bits();
+        }
+    });
+    v
+}
+
 /// Draws `shots` basis-state indices from |a|^2 (which need not be
-/// normalized), returned sorted. Deterministic for a seed.
+/// normalized), returned sorted. Deterministic for a seed, at any thread
+/// count.
 pub(crate) fn sample_indices(a: &[C], shots: u64, seed: u64) -> Vec<u64> {
     if shots == 0 {
         return Vec::new();
@@ -111,113 +168,92 @@ pub(crate) fn sample_indices(a: &[C], shots: u64, seed: u64) -> Vec<u64> {
     let block_bits = n.saturating_sub(12);
     let masses = block_masses(a, block_bits);
     let k = masses.len();
-    let mut cum = Vec::with_capacity(k);
-    let mut acc = 0.0;
+    let mut starts = Vec::with_capacity(k);
+    let mut total = 0.0;
     for m in &masses {
-        acc += m;
-        cum.push(acc);
+        starts.push(total);
+        total += m;
     }
-    let total = acc;
-    // Guide table: guide[j] = first block whose cumulative mass exceeds j/k.
-    let mut guide = Vec::with_capacity(k);
-    let mut b = 0usize;
-    for j in 0..k {
-        let t = total * j as f64 / k as f64;
-        while b + 1 < k && cum[b] <= t {
-            b += 1;
+    let shots = shots as usize;
+    let Some(last) = masses.iter().rposition(|&m| m > 0.0) else {
+        // A zero state has no distribution; keep to index 0.
+        return vec![0; shots];
+    };
+    let mut out = sorted_uniforms(shots, total, seed);
+    // bounds[b]..bounds[b + 1]: the draws in block b. Draws that rounding
+    // puts at or above the total go to the last block with mass; empty
+    // blocks get no draws (their start equals the next block's).
+    let mut bounds: Vec<usize> =
+        starts[..=last].iter().map(|&s| out.partition_point(|&x| f64::from_bits(x) < s)).collect();
+    bounds.resize(k + 1, shots);
+    let mut parts: Vec<(usize, &mut [u64])> = Vec::with_capacity(k);
+    let mut rest = &mut out[..];
+    for b in 0..k {
+        let (part, tail) = rest.split_at_mut(bounds[b + 1] - bounds[b]);
+        rest = tail;
+        if !part.is_empty() {
+            parts.push((b, part));
         }
-        guide.push(b);
     }
-    // Block counts, in fixed batches of shots with their own streams.
-    const BATCH: u64 = 1 << 16;
-    let batches = shots.div_ceil(BATCH);
-    let counts = (0..batches)
-        .into_par_iter()
-        .map(|bi| {
-            let mut rng = stream(seed, domain::BLOCK_PICK, bi);
-            let mut c = vec![0u64; k];
-            let m = BATCH.min(shots - bi * BATCH);
-            for _ in 0..m {
-                let u = uniform(&mut rng) * total;
-                let j = ((u / total * k as f64) as usize).min(k - 1);
-                let mut b = guide[j];
-                while b + 1 < k && cum[b] <= u {
-                    b += 1;
-                }
-                // Never land on an empty block through rounding.
-                while masses[b] == 0.0 && b > 0 {
-                    b -= 1;
-                }
-                c[b] += 1;
-            }
-            c
-        })
-        .reduce(
-            || vec![0u64; k],
-            |mut x, y| {
-                x.iter_mut().zip(y).for_each(|(p, q)| *p += q);
-                x
-            },
-        );
     let block_len = 1usize << block_bits;
-    let per_block: Vec<Vec<u64>> = a
-        .par_chunks(block_len)
-        .enumerate()
-        .map(|(bi, block)| {
-            let m = counts[bi];
-            if m == 0 {
-                return Vec::new();
-            }
-            let mut rng = stream(seed, domain::WITHIN_BLOCK, bi as u64);
-            let mut us: Vec<f64> = (0..m).map(|_| uniform(&mut rng) * masses[bi]).collect();
-            us.sort_unstable_by(f64::total_cmp);
-            let mut out = Vec::with_capacity(m as usize);
-            let origin = bi * block_len;
-            let mut acc = 0.0;
-            let mut next = 0usize;
-            let mut last_group = 0usize;
-            for (gi, g) in block.chunks(GROUP).enumerate() {
-                let gm = group_mass(g);
-                if gm == 0.0 {
+    parts.into_par_iter().for_each(|(b, draws)| {
+        let block = &a[b * block_len..((b + 1) * block_len).min(a.len())];
+        scan_block(block, b * block_len, starts[b], draws);
+    });
+    out
+}
+
+/// Turns the sorted draws of one block (uniform bits, at least `base`, the
+/// mass before the block) into basis indices in place, with one scan over
+/// the block's amplitudes starting at index `origin`.
+fn scan_block(block: &[C], origin: usize, base: f64, draws: &mut [u64]) {
+    let m = draws.len();
+    let mut next = 0usize;
+    let draw = |d: &[u64], i: usize| f64::from_bits(d[i]);
+    let mut acc = base;
+    let mut last_group = 0usize;
+    for (gi, g) in block.chunks(GROUP).enumerate() {
+        if next == m {
+            return;
+        }
+        let gm = group_mass(g);
+        if gm == 0.0 {
+            continue;
+        }
+        last_group = gi;
+        let end = acc + gm;
+        if draw(draws, next) < end {
+            // Draws land in this group: walk its amplitudes; rounding inside
+            // the group sends the rest to its last non-zero one.
+            let mut within = acc;
+            let mut last = 0;
+            for (j, x) in g.iter().enumerate() {
+                let p = x.norm_sqr();
+                if p == 0.0 {
                     continue;
                 }
-                last_group = gi;
-                let end = acc + gm;
-                if next < us.len() && us[next] < end {
-                    // Draws land in this group: walk its amplitudes; rounding
-                    // inside the group sends the rest to its last non-zero one.
-                    let mut within = acc;
-                    let mut last = 0;
-                    for (k, x) in g.iter().enumerate() {
-                        let p = x.norm_sqr();
-                        if p == 0.0 {
-                            continue;
-                        }
-                        last = k;
-                        within += p;
-                        while next < us.len() && us[next] < within.min(end) {
-                            out.push((origin + gi * GROUP + k) as u64);
-                            next += 1;
-                        }
-                    }
-                    while next < us.len() && us[next] < end {
-                        out.push((origin + gi * GROUP + last) as u64);
-                        next += 1;
-                    }
+                last = j;
+                within += p;
+                let idx = (origin + gi * GROUP + j) as u64;
+                while next < m && draw(draws, next) < within.min(end) {
+                    draws[next] = idx;
+                    next += 1;
                 }
-                acc = end;
             }
-            // Rounding can leave a draw at the very top of the block.
-            if next < us.len() {
-                let g = &block[last_group * GROUP..];
-                let k = g.iter().take(GROUP).rposition(|x| x.norm_sqr() != 0.0).unwrap_or(0);
-                let top = (origin + last_group * GROUP + k) as u64;
-                out.resize(us.len(), top);
+            let idx = (origin + gi * GROUP + last) as u64;
+            while next < m && draw(draws, next) < end {
+                draws[next] = idx;
+                next += 1;
             }
-            out
-        })
-        .collect();
-    per_block.concat()
+        }
+        acc = end;
+    }
+    // Rounding can leave draws at the very top of the block.
+    if next < m {
+        let g = &block[last_group * GROUP..];
+        let j = g.iter().take(GROUP).rposition(|x| x.norm_sqr() != 0.0).unwrap_or(0);
+        draws[next..].fill((origin + last_group * GROUP + j) as u64);
+    }
 }
 
 /// Shuffles `v` in place with the seed's shuffle stream (Fisher-Yates), so
@@ -297,11 +333,45 @@ mod tests {
     }
 
     #[test]
+    fn sorted_uniforms_are_sorted_uniforms() {
+        let shots = 3 * SHOT_CHUNK + 17;
+        let v: Vec<f64> = sorted_uniforms(shots, 2.0, 5).into_iter().map(f64::from_bits).collect();
+        assert!(v.is_sorted());
+        assert!(v[0] >= 0.0 && v[shots - 1] < 2.0);
+        let mean = v.iter().sum::<f64>() / shots as f64;
+        // Uniform on [0, 2): mean 1, standard error 0.58 / sqrt(shots).
+        assert!((mean - 1.0).abs() < 0.01, "{mean}");
+        // Each quarter holds a quarter of the draws.
+        for q in 0..4 {
+            let lo = f64::from(q) * 0.5;
+            let c = v.iter().filter(|&&u| u >= lo && u < lo + 0.5).count() as f64;
+            assert!((c / shots as f64 - 0.25).abs() < 0.01, "quarter {q}: {c}");
+        }
+    }
+
+    #[test]
+    fn sampling_skips_empty_blocks_and_keeps_weights() {
+        // 2^16 amplitudes: 4096 blocks of 16, all but two empty.
+        let mut a = vec![C::new(0.0, 0.0); 1 << 16];
+        a[5] = C::new(0.5, 0.0);
+        a[60_000] = C::new(0.0, -(0.75f64.sqrt()));
+        let shots = 200_000;
+        let s = sample_indices(&a, shots, 9);
+        assert_eq!(s.len(), shots as usize);
+        assert!(s.is_sorted());
+        let low = s.iter().filter(|&&i| i == 5).count() as f64;
+        assert_eq!(s.iter().filter(|&&i| i != 5 && i != 60_000).count(), 0);
+        // Binomial(2e5, 0.25): standard deviation 194.
+        assert!((low - 50_000.0).abs() < 5.0 * 194.0, "{low}");
+        assert_ne!(s, sample_indices(&a, shots, 10));
+    }
+
+    #[test]
     fn streams_differ_by_domain_and_index() {
-        let x = uniform(&mut stream(1, domain::BLOCK_PICK, 0));
-        let y = uniform(&mut stream(1, domain::BLOCK_PICK, 1));
-        let z = uniform(&mut stream(1, domain::WITHIN_BLOCK, 0));
+        let x = uniform(&mut stream(1, domain::SORTED_UNIFORMS, 0));
+        let y = uniform(&mut stream(1, domain::SORTED_UNIFORMS, 1));
+        let z = uniform(&mut stream(1, domain::SHUFFLE, 0));
         assert!(x != y && x != z && y != z);
-        assert_eq!(x, uniform(&mut stream(1, domain::BLOCK_PICK, 0)));
+        assert_eq!(x, uniform(&mut stream(1, domain::SORTED_UNIFORMS, 0)));
     }
 }

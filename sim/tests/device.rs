@@ -236,7 +236,12 @@ fn limits_give_clear_errors() {
     };
     let small = SimConfig { memory_limit: Some(1 << 20), ..SimConfig::default() };
     let dev = SimDevice::new(eigen_sim::targets::ideal_target(), false, small).expect("device");
-    let e = exec(&dev, Circuit::new(20, 0), ExecOptions::default());
+    // Only touched qubits are simulated: touch all 20.
+    let mut wide = Circuit::new(20, 0);
+    (0..20).for_each(|q| {
+        wide.gate(Gate::H, &[q]);
+    });
+    let e = exec(&dev, wide, ExecOptions::default());
     assert_eq!(e.kind(), ErrorKind::InvalidProgram);
     assert!(e.message().contains("memory limit"), "{}", e.message());
 

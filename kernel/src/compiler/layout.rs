@@ -25,7 +25,7 @@ impl Effort {
     pub fn for_level(level: u8) -> Self {
         match level {
             0 => Self { embed_budget: 0, random_trials: 0, rounds: 0 },
-            1 => Self { embed_budget: 20_000, random_trials: 3, rounds: 1 },
+            1 => Self { embed_budget: 20_000, random_trials: 2, rounds: 2 },
             2 => Self { embed_budget: 100_000, random_trials: 6, rounds: 2 },
             _ => Self { embed_budget: 500_000, random_trials: 18, rounds: 4 },
         }
