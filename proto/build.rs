@@ -31,14 +31,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut compiler = protox::Compiler::new([&root])?;
     compiler.include_imports(true).include_source_info(true);
     for proto in PROTOS {
-        compiler
-            .open_file(proto)
-            .map_err(|e| format!("{proto}: {e:?}"))?;
+        compiler.open_file(proto).map_err(|e| format!("{proto}: {e:?}"))?;
     }
-    std::fs::write(
-        out_dir.join("eigen_descriptor.bin"),
-        compiler.encode_file_descriptor_set(),
-    )?;
+    std::fs::write(out_dir.join("eigen_descriptor.bin"), compiler.encode_file_descriptor_set())?;
 
     // Rust is generated for our packages only: google.protobuf comes from
     // prost-types (an extern path prost-build sets by default; its

@@ -40,10 +40,7 @@ pub struct DriverError {
 impl DriverError {
     /// An error of `kind`; the message says what failed and how to fix it.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
+        Self { kind, message: message.into() }
     }
 
     /// What the caller can do about it.

@@ -46,9 +46,7 @@ pub struct DriverFactory {
 
 impl fmt::Debug for DriverFactory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DriverFactory")
-            .field("model", &self.model)
-            .finish_non_exhaustive()
+        f.debug_struct("DriverFactory").field("model", &self.model).finish_non_exhaustive()
     }
 }
 
@@ -92,20 +90,13 @@ impl Registry {
         resource: &str,
         timeout: Duration,
     ) -> Result<Box<dyn InstrumentDriver>, DriverError> {
-        let factory = self
-            .factories
-            .iter()
-            .find(|f| f.model == model)
-            .ok_or_else(|| {
-                let known: Vec<_> = self.models().collect();
-                DriverError::new(
-                    ErrorKind::UnknownModel,
-                    format!(
-                        "no driver for model {model:?}; known models: {}",
-                        known.join(", ")
-                    ),
-                )
-            })?;
+        let factory = self.factories.iter().find(|f| f.model == model).ok_or_else(|| {
+            let known: Vec<_> = self.models().collect();
+            DriverError::new(
+                ErrorKind::UnknownModel,
+                format!("no driver for model {model:?}; known models: {}", known.join(", ")),
+            )
+        })?;
         (factory.open)(Self::session(resource, timeout)?)
     }
 

@@ -68,10 +68,7 @@ impl FromStr for Resource {
             } else if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) {
                 format!("/dev/ttyS{port}")
             } else {
-                return Err(invalid(
-                    text,
-                    "the serial port must be a device path or a number",
-                ));
+                return Err(invalid(text, "the serial port must be a device path or a number"));
             };
             return Ok(Self::Serial { path });
         }
@@ -80,9 +77,7 @@ impl FromStr for Resource {
             let board = if board.is_empty() {
                 0
             } else {
-                board
-                    .parse()
-                    .map_err(|_| invalid(text, "the board number is too large"))?
+                board.parse().map_err(|_| invalid(text, "the board number is too large"))?
             };
             return match parts.as_slice() {
                 [_, host, port, suffix] if suffix.eq_ignore_ascii_case("SOCKET") => {
@@ -95,27 +90,17 @@ impl FromStr for Resource {
                     if port == 0 {
                         return Err(invalid(text, "the port must be a number in 1..=65535"));
                     }
-                    Ok(Self::TcpSocket {
-                        board,
-                        host: (*host).to_owned(),
-                        port,
-                    })
+                    Ok(Self::TcpSocket { board, host: (*host).to_owned(), port })
                 }
                 [.., suffix] if suffix.eq_ignore_ascii_case("INSTR") => Err(invalid(
                     text,
                     "VXI-11/HiSLIP (`::INSTR`) is not supported; use the instrument's raw \
                      SCPI socket, e.g. `TCPIP0::<host>::5025::SOCKET`",
                 )),
-                _ => Err(invalid(
-                    text,
-                    "a TCP resource is `TCPIP<board>::<host>::<port>::SOCKET`",
-                )),
+                _ => Err(invalid(text, "a TCP resource is `TCPIP<board>::<host>::<port>::SOCKET`")),
             };
         }
-        Err(invalid(
-            text,
-            &format!("unsupported interface `{head}` (only ASRL and TCPIP)"),
-        ))
+        Err(invalid(text, &format!("unsupported interface `{head}` (only ASRL and TCPIP)")))
     }
 }
 
@@ -142,43 +127,24 @@ mod tests {
     fn parses_serial_paths_and_numbers() {
         assert_eq!(
             parse("ASRL/dev/ttyUSB0::INSTR").unwrap(),
-            Resource::Serial {
-                path: "/dev/ttyUSB0".into()
-            }
+            Resource::Serial { path: "/dev/ttyUSB0".into() }
         );
-        assert_eq!(
-            parse("asrl3::instr").unwrap(),
-            Resource::Serial {
-                path: "/dev/ttyS3".into()
-            }
-        );
+        assert_eq!(parse("asrl3::instr").unwrap(), Resource::Serial { path: "/dev/ttyS3".into() });
     }
 
     #[test]
     fn parses_tcp_sockets() {
         assert_eq!(
             parse("TCPIP0::10.0.0.5::5025::SOCKET").unwrap(),
-            Resource::TcpSocket {
-                board: 0,
-                host: "10.0.0.5".into(),
-                port: 5025
-            }
+            Resource::TcpSocket { board: 0, host: "10.0.0.5".into(), port: 5025 }
         );
         assert_eq!(
             parse("tcpip2::lo1.lab::5025::socket").unwrap(),
-            Resource::TcpSocket {
-                board: 2,
-                host: "lo1.lab".into(),
-                port: 5025
-            }
+            Resource::TcpSocket { board: 2, host: "lo1.lab".into(), port: 5025 }
         );
         assert_eq!(
             parse("TCPIP::localhost::1234::SOCKET").unwrap(),
-            Resource::TcpSocket {
-                board: 0,
-                host: "localhost".into(),
-                port: 1234
-            }
+            Resource::TcpSocket { board: 0, host: "localhost".into(), port: 1234 }
         );
     }
 

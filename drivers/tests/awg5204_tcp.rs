@@ -20,19 +20,12 @@ fn connect(emu: &Emulator<EmulatedAwg5204>) -> Awg5204<TcpTransport> {
 }
 
 fn drag(duration: u64, amp: f64) -> Waveform {
-    Waveform::Drag {
-        duration,
-        amp: num_complex::Complex64::new(amp, 0.0),
-        sigma: 40.0,
-        beta: 2.0,
-    }
+    Waveform::Drag { duration, amp: num_complex::Complex64::new(amp, 0.0), sigma: 40.0, beta: 2.0 }
 }
 
 #[test]
 fn load_plays_i_and_q_on_the_channels_output_pair() {
-    let emu = Emulator::new(EmulatedAwg5204::default())
-        .serve_tcp()
-        .unwrap();
+    let emu = Emulator::new(EmulatedAwg5204::default()).serve_tcp().unwrap();
     let mut awg = connect(&emu);
     let pulse = drag(160, 0.8);
     awg.load(1, &pulse, Hertz(1.2e9)).unwrap();
@@ -40,10 +33,7 @@ fn load_plays_i_and_q_on_the_channels_output_pair() {
 
     let expect_i: Vec<f32> = (0..160).map(|k| pulse.sample_at(k).re as f32).collect();
     let expect_q: Vec<f32> = (0..160).map(|k| pulse.sample_at(k).im as f32).collect();
-    assert!(
-        expect_q.iter().any(|&q| q != 0.0),
-        "DRAG has a quadrature component"
-    );
+    assert!(expect_q.iter().any(|&q| q != 0.0), "DRAG has a quadrature component");
     emu.with_state(|s| {
         let a = &s.instrument;
         assert_eq!(a.waveforms["eigen_ch1_i"], expect_i);
@@ -59,10 +49,7 @@ fn load_plays_i_and_q_on_the_channels_output_pair() {
     assert!(awg.output(3).unwrap() && !awg.output(1).unwrap());
 
     // Loading again replaces the channel's waveforms.
-    let flat = Waveform::Constant {
-        duration: 32,
-        amp: num_complex::Complex64::new(0.25, -0.5),
-    };
+    let flat = Waveform::Constant { duration: 32, amp: num_complex::Complex64::new(0.25, -0.5) };
     awg.load(1, &flat, Hertz(1.2e9)).unwrap();
     assert_eq!(awg.waveform("eigen_ch1_i").unwrap(), vec![0.25; 32]);
     assert_eq!(awg.waveform("eigen_ch1_q").unwrap(), vec![-0.5; 32]);
@@ -71,9 +58,7 @@ fn load_plays_i_and_q_on_the_channels_output_pair() {
 
 #[test]
 fn values_the_instrument_cannot_play_are_refused_before_sending() {
-    let emu = Emulator::new(EmulatedAwg5204::default())
-        .serve_tcp()
-        .unwrap();
+    let emu = Emulator::new(EmulatedAwg5204::default()).serve_tcp().unwrap();
     let mut awg = connect(&emu);
     let sent = emu.with_state(|s| s.log.len());
     let cases = [
@@ -87,26 +72,18 @@ fn values_the_instrument_cannot_play_are_refused_before_sending() {
         assert_eq!(e.kind(), InstrumentErrorKind::OutOfRange, "{e}");
         assert!(e.to_string().contains(says), "{e}");
     }
-    assert_eq!(
-        awg.set_output(7, true).unwrap_err().kind(),
-        InstrumentErrorKind::OutOfRange
-    );
+    assert_eq!(awg.set_output(7, true).unwrap_err().kind(), InstrumentErrorKind::OutOfRange);
     assert_eq!(emu.with_state(|s| s.log.len()), sent, "nothing was sent");
 }
 
 #[test]
 fn the_registry_finds_the_awg_by_identity() {
-    let emu = Emulator::new(EmulatedAwg5204::default())
-        .serve_tcp()
-        .unwrap();
-    let mut driver = Registry::builtin()
-        .open_identified(&emu.resource().unwrap(), TIMEOUT)
-        .unwrap();
+    let emu = Emulator::new(EmulatedAwg5204::default()).serve_tcp().unwrap();
+    let mut driver =
+        Registry::builtin().open_identified(&emu.resource().unwrap(), TIMEOUT).unwrap();
     assert_eq!(driver.model(), awg::MODEL);
     assert!(driver.as_signal_source().is_none());
-    let out = driver
-        .as_waveform_output()
-        .expect("an AWG is a waveform output");
+    let out = driver.as_waveform_output().expect("an AWG is a waveform output");
     out.load(0, &drag(48, 0.3), Hertz(2.4e9)).unwrap();
     emu.with_state(|s| assert_eq!(s.instrument.waveforms["eigen_ch0_i"].len(), 48));
 }

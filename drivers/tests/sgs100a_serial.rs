@@ -41,16 +41,11 @@ fn registry_opens_a_serial_resource_string() {
     emu.serve_port(master);
 
     let resource = format!("ASRL{path}::INSTR");
-    let mut lo = Registry::builtin()
-        .open(sgs::MODEL, &resource, TIMEOUT)
-        .unwrap();
+    let mut lo = Registry::builtin().open(sgs::MODEL, &resource, TIMEOUT).unwrap();
     // The pair's own slave handle kept the pty alive until the driver opened
     // it by path; the driver's handle is enough from here.
     drop(slave);
     assert_eq!(lo.identify().unwrap().model, "SGS100A");
-    lo.as_signal_source()
-        .unwrap()
-        .set_tone(Hertz::from_ghz(5.0), 0.0)
-        .unwrap();
+    lo.as_signal_source().unwrap().set_tone(Hertz::from_ghz(5.0), 0.0).unwrap();
     emu.with_state(|s| assert_eq!(s.instrument.frequency_hz, 5e9));
 }

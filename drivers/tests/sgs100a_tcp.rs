@@ -13,9 +13,7 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 fn emulator() -> Emulator<EmulatedSgs100a> {
-    Emulator::new(EmulatedSgs100a::new("1416.0505k02/101010"))
-        .serve_tcp()
-        .expect("bind loopback")
+    Emulator::new(EmulatedSgs100a::new("1416.0505k02/101010")).serve_tcp().expect("bind loopback")
 }
 
 fn session(emu: &Emulator<EmulatedSgs100a>, timeout: Duration) -> ScpiSession<TcpTransport> {
@@ -35,16 +33,11 @@ fn registry_opens_the_driver_by_model_and_by_identity() {
     let mut by_model = registry.open(sgs::MODEL, &resource, TIMEOUT).unwrap();
     assert_eq!(by_model.model(), sgs::MODEL);
     let id = by_model.identify().unwrap();
-    assert_eq!(
-        (id.model.as_str(), id.serial.as_str()),
-        ("SGS100A", "1416.0505k02/101010")
-    );
+    assert_eq!((id.model.as_str(), id.serial.as_str()), ("SGS100A", "1416.0505k02/101010"));
     assert!(by_model.as_waveform_output().is_none());
 
     let mut by_idn = registry.open_identified(&resource, TIMEOUT).unwrap();
-    let source = by_idn
-        .as_signal_source()
-        .expect("an SGS100A is a signal source");
+    let source = by_idn.as_signal_source().expect("an SGS100A is a signal source");
     source.set_tone(Hertz::from_ghz(6.25), -5.0).unwrap();
     source.set_output(true).unwrap();
     emu.with_state(|s| {
@@ -53,10 +46,7 @@ fn registry_opens_the_driver_by_model_and_by_identity() {
         assert!(s.instrument.output);
     });
 
-    let e = registry
-        .open("keysight_n5183b", &resource, TIMEOUT)
-        .err()
-        .unwrap();
+    let e = registry.open("keysight_n5183b", &resource, TIMEOUT).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::UnknownModel);
     assert!(e.message().contains("rohde_schwarz_sgs100a"), "{e}");
 }
@@ -76,10 +66,7 @@ fn set_tone_reads_back_and_reset_restores_power_on_state() {
     assert_eq!(lo.frequency().unwrap(), Hertz(1e9));
     assert!(!lo.output().unwrap());
     let log = emu.with_state(|s| s.log.clone());
-    assert!(
-        log.contains(&"SOUR:FREQ:CW 7123456789".to_string()),
-        "{log:?}"
-    );
+    assert!(log.contains(&"SOUR:FREQ:CW 7123456789".to_string()), "{log:?}");
     assert!(log.contains(&"*RST".to_string()), "{log:?}");
 }
 
@@ -93,11 +80,7 @@ fn out_of_range_values_are_refused_before_reaching_the_instrument() {
     assert!(e.to_string().contains("12750000000"), "{e}");
     let e = lo.set_tone(Hertz::from_ghz(5.0), 40.0).unwrap_err();
     assert_eq!(e.kind(), InstrumentErrorKind::OutOfRange);
-    assert_eq!(
-        emu.with_state(|s| s.log.len()),
-        sent_before,
-        "nothing was sent"
-    );
+    assert_eq!(emu.with_state(|s| s.log.len()), sent_before, "nothing was sent");
 }
 
 #[test]
@@ -110,10 +93,7 @@ fn instrument_errors_are_drained_in_order_and_reported() {
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!(errors[0].code, -222);
     assert_eq!(errors[1].code, -113);
-    assert!(
-        s.drain_errors().unwrap().is_empty(),
-        "the queue is empty after draining"
-    );
+    assert!(s.drain_errors().unwrap().is_empty(), "the queue is empty after draining");
 
     s.write_raw(b"OUTP:STAT MAYBE").unwrap();
     let e = s.check_errors().unwrap_err();
@@ -123,10 +103,7 @@ fn instrument_errors_are_drained_in_order_and_reported() {
     // The driver surfaces queued errors as its result.
     let mut lo = Sgs100a::open(s).unwrap();
     emu.with_state(|st| {
-        st.errors.push_back(ErrorEntry {
-            code: -313,
-            message: "Calibration memory lost".into(),
-        });
+        st.errors.push_back(ErrorEntry { code: -313, message: "Calibration memory lost".into() });
     });
     let e = SignalSource::set_output(&mut lo, true).unwrap_err();
     assert_eq!(e.kind(), InstrumentErrorKind::Instrument);
@@ -140,10 +117,7 @@ fn binary_blocks_round_trip_through_files() {
     // Bytes that would break line framing: terminators, '#', quotes, NUL.
     let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     lo.store_file("/var/user/list.lsw", data.clone()).unwrap();
-    assert_eq!(
-        emu.with_state(|s| s.files["/var/user/list.lsw"].len()),
-        70_000
-    );
+    assert_eq!(emu.with_state(|s| s.files["/var/user/list.lsw"].len()), 70_000);
     assert_eq!(lo.load_file("/var/user/list.lsw").unwrap(), data);
     lo.store_file("empty", Vec::new()).unwrap();
     assert!(lo.load_file("empty").unwrap().is_empty());
@@ -175,17 +149,11 @@ fn connection_failures_are_io_errors_naming_the_address() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let resource = format!("TCPIP0::127.0.0.1::{port}::SOCKET");
-    let e = Registry::builtin()
-        .open(sgs::MODEL, &resource, TIMEOUT)
-        .err()
-        .unwrap();
+    let e = Registry::builtin().open(sgs::MODEL, &resource, TIMEOUT).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::Io);
     assert!(e.message().contains(&format!("127.0.0.1:{port}")), "{e}");
 
-    let e = Registry::builtin()
-        .open(sgs::MODEL, "GPIB0::1::INSTR", TIMEOUT)
-        .err()
-        .unwrap();
+    let e = Registry::builtin().open(sgs::MODEL, "GPIB0::1::INSTR", TIMEOUT).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::InvalidResource);
 }
 
@@ -211,15 +179,9 @@ impl EmulatedInstrument for Multimeter {
 fn the_wrong_model_is_refused_with_its_identity() {
     let emu = Emulator::new(Multimeter).serve_tcp().unwrap();
     let resource = emu.resource().unwrap();
-    let e = Registry::builtin()
-        .open(sgs::MODEL, &resource, TIMEOUT)
-        .err()
-        .unwrap();
+    let e = Registry::builtin().open(sgs::MODEL, &resource, TIMEOUT).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::UnknownModel);
     assert!(e.message().contains("34465A"), "{e}");
-    let e = Registry::builtin()
-        .open_identified(&resource, TIMEOUT)
-        .err()
-        .unwrap();
+    let e = Registry::builtin().open_identified(&resource, TIMEOUT).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::UnknownModel);
 }

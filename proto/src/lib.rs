@@ -93,16 +93,8 @@ mod tests {
             .flat_map(|f| f.service.iter())
             .filter(|s| s.name() == service)
             .collect();
-        assert_eq!(
-            services.len(),
-            1,
-            "{package}.{service} must be declared exactly once"
-        );
-        services[0]
-            .method
-            .iter()
-            .map(|m| m.name().to_owned())
-            .collect()
+        assert_eq!(services.len(), 1, "{package}.{service} must be declared exactly once");
+        services[0].method.iter().map(|m| m.name().to_owned()).collect()
     }
 
     #[test]
@@ -110,22 +102,11 @@ mod tests {
         let set = descriptor_set();
         assert_eq!(
             methods(&set, "eigen.api.v1", "JobService"),
-            [
-                "SubmitJob",
-                "GetJobStatus",
-                "CancelJob",
-                "StreamJobUpdates",
-                "GetJobResults"
-            ]
+            ["SubmitJob", "GetJobStatus", "CancelJob", "StreamJobUpdates", "GetJobResults"]
         );
         assert_eq!(
             methods(&set, "eigen.api.v1", "DeviceService"),
-            [
-                "ListDevices",
-                "GetDeviceDetails",
-                "GetDeviceStatus",
-                "ReserveDevice"
-            ]
+            ["ListDevices", "GetDeviceDetails", "GetDeviceStatus", "ReserveDevice"]
         );
         assert_eq!(
             methods(&set, "eigen.api.v1", "CompilationService"),
@@ -145,12 +126,8 @@ mod tests {
             .map(|m| {
                 (
                     m.name().to_owned(),
-                    m.input_type()
-                        .trim_start_matches(".eigen.api.v1.")
-                        .to_owned(),
-                    m.output_type()
-                        .trim_start_matches(".eigen.api.v1.")
-                        .to_owned(),
+                    m.input_type().trim_start_matches(".eigen.api.v1.").to_owned(),
+                    m.output_type().trim_start_matches(".eigen.api.v1.").to_owned(),
                     m.server_streaming(),
                 )
             })
@@ -162,62 +139,17 @@ mod tests {
             );
         };
         expect("SubmitJob", "SubmitJobRequest", "JobResponse", false);
-        expect(
-            "GetJobStatus",
-            "JobStatusRequest",
-            "JobStatusResponse",
-            false,
-        );
+        expect("GetJobStatus", "JobStatusRequest", "JobStatusResponse", false);
         expect("CancelJob", "CancelJobRequest", "CancelJobResponse", false);
         expect("StreamJobUpdates", "JobUpdatesRequest", "JobUpdate", true);
-        expect(
-            "GetJobResults",
-            "JobResultsRequest",
-            "JobResultsResponse",
-            false,
-        );
-        expect(
-            "ListDevices",
-            "ListDevicesRequest",
-            "ListDevicesResponse",
-            false,
-        );
-        expect(
-            "GetDeviceDetails",
-            "DeviceDetailsRequest",
-            "DeviceDetailsResponse",
-            false,
-        );
-        expect(
-            "GetDeviceStatus",
-            "DeviceStatusRequest",
-            "DeviceStatusResponse",
-            false,
-        );
-        expect(
-            "ReserveDevice",
-            "ReserveDeviceRequest",
-            "ReserveDeviceResponse",
-            false,
-        );
-        expect(
-            "CompileCircuit",
-            "CompileCircuitRequest",
-            "CompileCircuitResponse",
-            false,
-        );
-        expect(
-            "OptimizeCircuit",
-            "OptimizeCircuitRequest",
-            "OptimizeCircuitResponse",
-            false,
-        );
-        expect(
-            "ValidateCircuit",
-            "ValidateCircuitRequest",
-            "ValidateCircuitResponse",
-            false,
-        );
+        expect("GetJobResults", "JobResultsRequest", "JobResultsResponse", false);
+        expect("ListDevices", "ListDevicesRequest", "ListDevicesResponse", false);
+        expect("GetDeviceDetails", "DeviceDetailsRequest", "DeviceDetailsResponse", false);
+        expect("GetDeviceStatus", "DeviceStatusRequest", "DeviceStatusResponse", false);
+        expect("ReserveDevice", "ReserveDeviceRequest", "ReserveDeviceResponse", false);
+        expect("CompileCircuit", "CompileCircuitRequest", "CompileCircuitResponse", false);
+        expect("OptimizeCircuit", "OptimizeCircuitRequest", "OptimizeCircuitResponse", false);
+        expect("ValidateCircuit", "ValidateCircuitRequest", "ValidateCircuitResponse", false);
         assert_eq!(signatures.len(), 12, "no public method beyond the RFC's");
     }
 
@@ -247,26 +179,11 @@ mod tests {
             .filter(|f| f.package() == "google.rpc")
             .flat_map(|f| f.message_type.iter().map(|m| m.name().to_owned()))
             .collect();
-        for name in [
-            "Status",
-            "BadRequest",
-            "PreconditionFailure",
-            "ResourceInfo",
-            "RetryInfo",
-        ] {
-            assert!(
-                messages.iter().any(|m| m == name),
-                "google.rpc.{name} not registered"
-            );
+        for name in ["Status", "BadRequest", "PreconditionFailure", "ResourceInfo", "RetryInfo"] {
+            assert!(messages.iter().any(|m| m == name), "google.rpc.{name} not registered");
         }
-        for file in [
-            "google/protobuf/any.proto",
-            "google/protobuf/timestamp.proto",
-        ] {
-            assert!(
-                set.file.iter().any(|f| f.name() == file),
-                "{file} not registered"
-            );
+        for file in ["google/protobuf/any.proto", "google/protobuf/timestamp.proto"] {
+            assert!(set.file.iter().any(|f| f.name() == file), "{file} not registered");
         }
     }
 
@@ -274,11 +191,7 @@ mod tests {
     fn job_status_enum_has_the_rfc_values_in_order() {
         use super::api::v1::JobStatus;
         let names: Vec<&str> = (0..8)
-            .map(|v| {
-                JobStatus::try_from(v)
-                    .expect("values 0..8 are declared")
-                    .as_str_name()
-            })
+            .map(|v| JobStatus::try_from(v).expect("values 0..8 are declared").as_str_name())
             .collect();
         assert_eq!(
             names,
@@ -299,19 +212,8 @@ mod tests {
     #[test]
     fn no_message_has_an_error_envelope_field() {
         let set = descriptor_set();
-        let forbidden = [
-            "success",
-            "ok",
-            "error",
-            "error_code",
-            "error_message",
-            "errors",
-        ];
-        for file in set
-            .file
-            .iter()
-            .filter(|f| f.package().starts_with("eigen."))
-        {
+        let forbidden = ["success", "ok", "error", "error_code", "error_message", "errors"];
+        for file in set.file.iter().filter(|f| f.package().starts_with("eigen.")) {
             for message in &file.message_type {
                 for field in &message.field {
                     assert!(

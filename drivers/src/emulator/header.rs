@@ -46,11 +46,8 @@ impl HeaderPattern {
     #[must_use]
     pub fn matches(&self, header: &str) -> bool {
         let header = header.trim_start_matches(':').to_ascii_uppercase();
-        let parts: Vec<&str> = if header.is_empty() {
-            Vec::new()
-        } else {
-            header.split(':').collect()
-        };
+        let parts: Vec<&str> =
+            if header.is_empty() { Vec::new() } else { header.split(':').collect() };
         Self::match_from(&self.nodes, &parts)
     }
 
@@ -74,13 +71,7 @@ mod tests {
     #[test]
     fn short_long_and_optional_nodes() {
         let p = HeaderPattern::new("[SOURce]:FREQuency[:CW]");
-        for ok in [
-            "FREQ",
-            "SOUR:FREQ",
-            ":sour:freq:cw",
-            "SOURCE:FREQUENCY:CW",
-            "freq:cw",
-        ] {
+        for ok in ["FREQ", "SOUR:FREQ", ":sour:freq:cw", "SOURCE:FREQUENCY:CW", "freq:cw"] {
             assert!(p.matches(ok), "{ok}");
         }
         for bad in ["FRE", "SOUR", "SOUR:FREQ:CW:X", "SOURC:FREQ", "POW", ""] {

@@ -61,28 +61,19 @@ pub trait EmulatedInstrument: Send + 'static {
 /// The SCPI error for a header the instrument does not know.
 #[must_use]
 pub fn undefined_header(request: &Request) -> ErrorEntry {
-    ErrorEntry {
-        code: -113,
-        message: format!("Undefined header;{}", request.header),
-    }
+    ErrorEntry { code: -113, message: format!("Undefined header;{}", request.header) }
 }
 
 /// The SCPI error for a value out of the instrument's range.
 #[must_use]
 pub fn out_of_range(what: &str) -> ErrorEntry {
-    ErrorEntry {
-        code: -222,
-        message: format!("Data out of range;{what}"),
-    }
+    ErrorEntry { code: -222, message: format!("Data out of range;{what}") }
 }
 
 /// The SCPI error for a missing or unparsable parameter.
 #[must_use]
 pub fn bad_parameter(request: &Request) -> ErrorEntry {
-    ErrorEntry {
-        code: -224,
-        message: format!("Illegal parameter value;{}", request.header),
-    }
+    ErrorEntry { code: -224, message: format!("Illegal parameter value;{}", request.header) }
 }
 
 /// The emulator's state: the model, its error queue and its files.
@@ -105,10 +96,7 @@ impl<I: EmulatedInstrument> EmulatorState<I> {
     fn push_error(&mut self, entry: ErrorEntry) {
         if self.errors.len() + 1 >= ERROR_QUEUE_LEN {
             self.errors.truncate(ERROR_QUEUE_LEN - 1);
-            self.errors.push_back(ErrorEntry {
-                code: -350,
-                message: "Queue overflow".into(),
-            });
+            self.errors.push_back(ErrorEntry { code: -350, message: "Queue overflow".into() });
         } else {
             self.errors.push_back(entry);
         }
@@ -117,9 +105,7 @@ impl<I: EmulatedInstrument> EmulatorState<I> {
     /// Executes one request; returns the reply to send, if any.
     fn execute(&mut self, request: &Request) -> Option<Reply> {
         self.log.push(request.to_string());
-        let result = self
-            .common(request)
-            .unwrap_or_else(|| self.instrument.handle(request));
+        let result = self.common(request).unwrap_or_else(|| self.instrument.handle(request));
         match result {
             Ok(reply) => reply,
             Err(entry) => {
@@ -150,10 +136,10 @@ impl<I: EmulatedInstrument> EmulatorState<I> {
             }
             ("*OPC", true) => Ok(Some(Reply::Line("1".into()))),
             _ if request.query && HeaderPattern::new("SYSTem:ERRor[:NEXT]").matches(&h) => {
-                let e = self.errors.pop_front().unwrap_or(ErrorEntry {
-                    code: 0,
-                    message: "No error".into(),
-                });
+                let e = self
+                    .errors
+                    .pop_front()
+                    .unwrap_or(ErrorEntry { code: 0, message: "No error".into() });
                 Ok(Some(Reply::Line(e.to_string())))
             }
             _ if HeaderPattern::new("MMEMory:DATA").matches(&h) => Ok(self.mmem(request)),
@@ -205,9 +191,7 @@ pub struct Emulator<I> {
 fn lock<I>(state: &Mutex<EmulatorState<I>>) -> MutexGuard<'_, EmulatorState<I>> {
     // A panic in another connection's thread leaves consistent data (every
     // update is a single assignment): keep serving.
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<I: EmulatedInstrument> Emulator<I> {
@@ -233,9 +217,7 @@ impl<I: EmulatedInstrument> Emulator<I> {
         listener.set_nonblocking(true)?;
         self.addr = Some(listener.local_addr()?);
         let (state, stop) = (Arc::clone(&self.state), Arc::clone(&self.stop));
-        self.threads.push(std::thread::spawn(move || {
-            accept_loop(&listener, &state, &stop)
-        }));
+        self.threads.push(std::thread::spawn(move || accept_loop(&listener, &state, &stop)));
         Ok(self)
     }
 
@@ -244,9 +226,7 @@ impl<I: EmulatedInstrument> Emulator<I> {
     /// bounds how long stopping takes.
     pub fn serve_port<P: Read + Write + Send + 'static>(&mut self, port: P) {
         let (state, stop) = (Arc::clone(&self.state), Arc::clone(&self.stop));
-        self.threads.push(std::thread::spawn(move || {
-            serve_connection(port, &state, &stop)
-        }));
+        self.threads.push(std::thread::spawn(move || serve_connection(port, &state, &stop)));
     }
 
     /// The TCP address, once serving over TCP.
@@ -258,8 +238,7 @@ impl<I: EmulatedInstrument> Emulator<I> {
     /// The VISA resource string of the TCP server, once serving over TCP.
     #[must_use]
     pub fn resource(&self) -> Option<String> {
-        self.addr
-            .map(|a| format!("TCPIP0::{}::{}::SOCKET", a.ip(), a.port()))
+        self.addr.map(|a| format!("TCPIP0::{}::{}::SOCKET", a.ip(), a.port()))
     }
 
     /// Runs `f` on the emulator's state (to check or change what a driver

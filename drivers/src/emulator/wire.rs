@@ -147,14 +147,9 @@ pub fn parse_message(message: &[u8]) -> Result<Vec<Request>, ErrorEntry> {
         if unit.is_empty() {
             continue;
         }
-        let header_end = unit
-            .iter()
-            .position(u8::is_ascii_whitespace)
-            .unwrap_or(unit.len());
-        let header = std::str::from_utf8(&unit[..header_end]).map_err(|_| ErrorEntry {
-            code: -101,
-            message: "Invalid character".into(),
-        })?;
+        let header_end = unit.iter().position(u8::is_ascii_whitespace).unwrap_or(unit.len());
+        let header = std::str::from_utf8(&unit[..header_end])
+            .map_err(|_| ErrorEntry { code: -101, message: "Invalid character".into() })?;
         let (header, query) = match header.strip_suffix('?') {
             Some(h) => (h, true),
             None => (header, false),
@@ -165,11 +160,7 @@ pub fn parse_message(message: &[u8]) -> Result<Vec<Request>, ErrorEntry> {
         } else {
             split(rest, b',').into_iter().map(parse_arg).collect()
         };
-        requests.push(Request {
-            header: header.to_owned(),
-            query,
-            args,
-        });
+        requests.push(Request { header: header.to_owned(), query, args });
     }
     Ok(requests)
 }
@@ -210,20 +201,10 @@ mod tests {
             }
         );
         assert_eq!(r[1].header, ":OUTP");
-        assert_eq!(
-            r[2],
-            Request {
-                header: "*OPC".into(),
-                query: true,
-                args: vec![]
-            }
-        );
+        assert_eq!(r[2], Request { header: "*OPC".into(), query: true, args: vec![] });
         let r = parse_message(b"MMEM:DATA 'x,y',#13a;b").unwrap();
         assert_eq!(r.len(), 1);
-        assert_eq!(
-            r[0].args,
-            vec![Arg::Text("'x,y'".into()), Arg::Block(b"a;b".to_vec())]
-        );
+        assert_eq!(r[0].args, vec![Arg::Text("'x,y'".into()), Arg::Block(b"a;b".to_vec())]);
         assert_eq!(r[0].to_string(), "MMEM:DATA 'x,y',<3 byte block>");
     }
 }

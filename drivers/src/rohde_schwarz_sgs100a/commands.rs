@@ -81,11 +81,7 @@ pub struct SetOutput(pub bool);
 impl Command for SetOutput {
     type Reply = ();
     fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(if self.0 {
-            b"OUTP:STAT ON"
-        } else {
-            b"OUTP:STAT OFF"
-        });
+        out.extend_from_slice(if self.0 { b"OUTP:STAT ON" } else { b"OUTP:STAT OFF" });
     }
     fn reply_shape(&self) -> ReplyShape {
         ReplyShape::None
@@ -125,10 +121,7 @@ mod tests {
 
     #[test]
     fn settings_encode_plain_numbers() {
-        assert_eq!(
-            encoded(&SetFrequency(Hertz::from_ghz(5.1))),
-            "SOUR:FREQ:CW 5100000000"
-        );
+        assert_eq!(encoded(&SetFrequency(Hertz::from_ghz(5.1))), "SOUR:FREQ:CW 5100000000");
         assert_eq!(encoded(&SetFrequency(Hertz(1.5e6))), "SOUR:FREQ:CW 1500000");
         assert_eq!(encoded(&SetPower(-12.5)), "SOUR:POW:LEV:IMM:AMPL -12.5");
         assert_eq!(encoded(&SetOutput(true)), "OUTP:STAT ON");
@@ -140,9 +133,6 @@ mod tests {
         assert_eq!(Frequency.parse(b"5100000000").unwrap(), Hertz(5.1e9));
         assert_eq!(Power.parse(b"-1.25E+01").unwrap(), -12.5);
         assert!(Output.parse(b"1").unwrap());
-        assert_eq!(
-            Frequency.parse(b"fast").unwrap_err().kind(),
-            ErrorKind::Protocol
-        );
+        assert_eq!(Frequency.parse(b"fast").unwrap_err().kind(), ErrorKind::Protocol);
     }
 }

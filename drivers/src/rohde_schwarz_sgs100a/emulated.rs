@@ -102,15 +102,9 @@ impl EmulatedInstrument for EmulatedSgs100a {
         }
         if self.output_state.matches(h) {
             if request.query {
-                return Ok(Some(Reply::Line(
-                    if self.output { "1" } else { "0" }.into(),
-                )));
+                return Ok(Some(Reply::Line(if self.output { "1" } else { "0" }.into())));
             }
-            let arg = request
-                .args
-                .first()
-                .and_then(|a| a.text())
-                .map(str::to_ascii_uppercase);
+            let arg = request.args.first().and_then(|a| a.text()).map(str::to_ascii_uppercase);
             self.output = match arg.as_deref() {
                 Some("ON" | "1") => true,
                 Some("OFF" | "0") => false,

@@ -154,12 +154,7 @@ impl<T: Transport> Instrument for Sgs100a<T> {
     }
 
     fn errors(&mut self) -> Result<Vec<String>, InstrumentError> {
-        Ok(self
-            .session
-            .drain_errors()?
-            .iter()
-            .map(ToString::to_string)
-            .collect())
+        Ok(self.session.drain_errors()?.iter().map(ToString::to_string).collect())
     }
 }
 

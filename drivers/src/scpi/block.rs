@@ -34,10 +34,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<Option<(usize, usize)>, BlockError> 
         return Ok(None);
     };
     if first != b'#' {
-        return Err(BlockError(format!(
-            "expected `#`, got {:?}",
-            char::from(first)
-        )));
+        return Err(BlockError(format!("expected `#`, got {:?}", char::from(first))));
     }
     let Some(&n) = bytes.get(1) else {
         return Ok(None);

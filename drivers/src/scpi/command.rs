@@ -41,10 +41,7 @@ pub trait Command {
 pub fn bad_reply(expected: &str, reply: &[u8]) -> DriverError {
     DriverError::new(
         ErrorKind::Protocol,
-        format!(
-            "expected {expected}, got {:?}",
-            String::from_utf8_lossy(reply)
-        ),
+        format!("expected {expected}, got {:?}", String::from_utf8_lossy(reply)),
     )
 }
 
@@ -141,11 +138,7 @@ impl Command for Opc {
     }
 
     fn parse(&self, reply: &[u8]) -> Result<(), DriverError> {
-        if reply.trim_ascii() == b"1" {
-            Ok(())
-        } else {
-            Err(bad_reply("1", reply))
-        }
+        if reply.trim_ascii() == b"1" { Ok(()) } else { Err(bad_reply("1", reply)) }
     }
 }
 
@@ -189,19 +182,11 @@ impl Command for SystErr {
             .trim()
             .split_once(',')
             .ok_or_else(|| bad_reply("`<code>,\"<message>\"`", reply))?;
-        let code = code
-            .trim()
-            .parse()
-            .map_err(|_| bad_reply("`<code>,\"<message>\"`", reply))?;
+        let code = code.trim().parse().map_err(|_| bad_reply("`<code>,\"<message>\"`", reply))?;
         let message = message.trim();
-        let message = message
-            .strip_prefix('"')
-            .and_then(|m| m.strip_suffix('"'))
-            .unwrap_or(message);
-        Ok(ErrorEntry {
-            code,
-            message: message.to_owned(),
-        })
+        let message =
+            message.strip_prefix('"').and_then(|m| m.strip_suffix('"')).unwrap_or(message);
+        Ok(ErrorEntry { code, message: message.to_owned() })
     }
 }
 
@@ -239,10 +224,7 @@ impl MmemData {
                 ),
             ));
         }
-        Ok(Self {
-            name: name.to_owned(),
-            data,
-        })
+        Ok(Self { name: name.to_owned(), data })
     }
 }
 
@@ -273,9 +255,7 @@ impl MmemDataQuery {
     /// The query reading file `name`.
     pub fn new(name: &str) -> Result<Self, DriverError> {
         check_file_name(name)?;
-        Ok(Self {
-            name: name.to_owned(),
-        })
+        Ok(Self { name: name.to_owned() })
     }
 }
 
@@ -308,9 +288,7 @@ mod tests {
     #[test]
     fn idn_parses_the_four_fields() {
         assert_eq!(encoded(&Idn), "*IDN?");
-        let id = Idn
-            .parse(b"Rohde&Schwarz,SGS100A,1416.0505k02/110001,4.2.76.0")
-            .unwrap();
+        let id = Idn.parse(b"Rohde&Schwarz,SGS100A,1416.0505k02/110001,4.2.76.0").unwrap();
         assert_eq!(id.vendor, "Rohde&Schwarz");
         assert_eq!(id.model, "SGS100A");
         assert_eq!(id.serial, "1416.0505k02/110001");
@@ -325,14 +303,9 @@ mod tests {
         assert_eq!(encoded(&SystErr), "SYST:ERR?");
         assert_eq!(
             SystErr.parse(b"0,\"No error\"").unwrap(),
-            ErrorEntry {
-                code: 0,
-                message: "No error".into()
-            }
+            ErrorEntry { code: 0, message: "No error".into() }
         );
-        let e = SystErr
-            .parse(b"-222,\"Data out of range;FREQ 13e9\"")
-            .unwrap();
+        let e = SystErr.parse(b"-222,\"Data out of range;FREQ 13e9\"").unwrap();
         assert_eq!(e.code, -222);
         assert_eq!(e.message, "Data out of range;FREQ 13e9");
         assert_eq!(e.to_string(), "-222,\"Data out of range;FREQ 13e9\"");
@@ -368,10 +341,7 @@ mod tests {
         assert_eq!(encoded(&q), "MMEM:DATA? 'list.lsw'");
         assert_eq!(q.reply_shape(), ReplyShape::Block);
         for bad in ["", "a'b", "a\"b", "a\nb"] {
-            assert_eq!(
-                MmemDataQuery::new(bad).unwrap_err().kind(),
-                ErrorKind::OutOfRange
-            );
+            assert_eq!(MmemDataQuery::new(bad).unwrap_err().kind(), ErrorKind::OutOfRange);
         }
     }
 }

@@ -98,9 +98,7 @@ impl<T: Transport> ScpiSession<T> {
     pub fn read_line(&mut self) -> Result<Vec<u8>, DriverError> {
         let mut scanned = 0;
         loop {
-            if let Some(i) = self.pending[scanned..]
-                .iter()
-                .position(|&b| b == self.read_terminator)
+            if let Some(i) = self.pending[scanned..].iter().position(|&b| b == self.read_terminator)
             {
                 let end = scanned + i;
                 let mut line: Vec<u8> = self.pending.drain(..=end).collect();
@@ -207,15 +205,7 @@ impl<T: Transport> ScpiSession<T> {
 /// A command for messages: text up to the first binary block, at most 80
 /// characters.
 fn command_text(bytes: &[u8]) -> String {
-    let end = bytes
-        .iter()
-        .position(|&b| b == b'#')
-        .unwrap_or(bytes.len())
-        .min(80);
+    let end = bytes.iter().position(|&b| b == b'#').unwrap_or(bytes.len()).min(80);
     let text = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    if end < bytes.len() {
-        format!("{text}...")
-    } else {
-        text
-    }
+    if end < bytes.len() { format!("{text}...") } else { text }
 }

@@ -108,10 +108,7 @@ impl Command for WaveformDataQuery {
         if !reply.len().is_multiple_of(4) {
             return Err(bad_reply("a block of 4-byte floats", reply));
         }
-        Ok(reply
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(reply.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 }
 
@@ -194,49 +191,25 @@ mod tests {
 
     #[test]
     fn waveform_data_is_a_block_of_little_endian_floats() {
-        let cmd = WaveformData {
-            name: "w".into(),
-            samples: vec![1.0, -0.5],
-        };
+        let cmd = WaveformData { name: "w".into(), samples: vec![1.0, -0.5] };
         let mut expect = b"WLIST:WAV:DATA \"w\",0,2,#18".to_vec();
         expect.extend_from_slice(&1.0f32.to_le_bytes());
         expect.extend_from_slice(&(-0.5f32).to_le_bytes());
         assert_eq!(encoded(&cmd), expect);
         let q = WaveformDataQuery("w".into());
-        assert_eq!(
-            q.parse(&expect[expect.len() - 8..]).unwrap(),
-            vec![1.0, -0.5]
-        );
+        assert_eq!(q.parse(&expect[expect.len() - 8..]).unwrap(), vec![1.0, -0.5]);
         assert!(q.parse(&[0, 0, 0]).is_err());
     }
 
     #[test]
     fn settings_and_lists() {
+        assert_eq!(encoded(&NewWaveform { name: "a".into(), size: 64 }), b"WLIST:WAV:NEW \"a\",64");
         assert_eq!(
-            encoded(&NewWaveform {
-                name: "a".into(),
-                size: 64
-            }),
-            b"WLIST:WAV:NEW \"a\",64"
-        );
-        assert_eq!(
-            encoded(&AssignWaveform {
-                output: 2,
-                name: "a".into()
-            }),
+            encoded(&AssignWaveform { output: 2, name: "a".into() }),
             b"SOUR2:CASS:WAV \"a\""
         );
-        assert_eq!(
-            encoded(&SetSampleRate(Hertz(2.5e9))),
-            b"CLOCK:SRATE 2500000000"
-        );
-        assert_eq!(
-            encoded(&SetOutput {
-                output: 3,
-                on: true
-            }),
-            b"OUTP3:STAT ON"
-        );
+        assert_eq!(encoded(&SetSampleRate(Hertz(2.5e9))), b"CLOCK:SRATE 2500000000");
+        assert_eq!(encoded(&SetOutput { output: 3, on: true }), b"OUTP3:STAT ON");
         assert_eq!(ListWaveforms.parse(b"\"a\",\"b c\"").unwrap(), ["a", "b c"]);
         assert!(ListWaveforms.parse(b"\"\"").unwrap().is_empty());
         assert!(ListWaveforms.parse(b"a,b").is_err());

@@ -63,11 +63,7 @@ fn split_suffix(header: &str) -> (String, Option<u32>) {
     let (first, rest) = header.split_once(':').map_or((header, ""), |(f, r)| (f, r));
     let stem = first.trim_end_matches(|c: char| c.is_ascii_digit());
     let suffix = first[stem.len()..].parse().ok();
-    let joined = if rest.is_empty() {
-        stem.to_owned()
-    } else {
-        format!("{stem}:{rest}")
-    };
+    let joined = if rest.is_empty() { stem.to_owned() } else { format!("{stem}:{rest}") };
     (joined, suffix)
 }
 
@@ -92,10 +88,7 @@ fn number_arg(request: &Request, index: usize) -> Result<f64, ErrorEntry> {
 }
 
 fn not_found(name: &str) -> ErrorEntry {
-    ErrorEntry {
-        code: -224,
-        message: format!("Illegal parameter value;waveform {name} not found"),
-    }
+    ErrorEntry { code: -224, message: format!("Illegal parameter value;waveform {name} not found") }
 }
 
 impl EmulatedAwg5204 {
@@ -115,26 +108,16 @@ impl EmulatedAwg5204 {
         let name = name_arg(request, 0)?;
         if request.query {
             let samples = self.waveforms.get(&name).ok_or_else(|| not_found(&name))?;
-            return Ok(Some(Reply::Block(
-                samples.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            )));
+            return Ok(Some(Reply::Block(samples.iter().flat_map(|v| v.to_le_bytes()).collect())));
         }
         let (start, size) = (number_arg(request, 1)?, number_arg(request, 2)?);
         let Some(Arg::Block(bytes)) = request.args.get(3) else {
             return Err(bad_parameter(request));
         };
-        let samples: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        let wave = self
-            .waveforms
-            .get_mut(&name)
-            .ok_or_else(|| not_found(&name))?;
-        #[allow(
-            clippy::cast_precision_loss,
-            reason = "waveform lengths are far below 2^52"
-        )]
+        let samples: Vec<f32> =
+            bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let wave = self.waveforms.get_mut(&name).ok_or_else(|| not_found(&name))?;
+        #[allow(clippy::cast_precision_loss, reason = "waveform lengths are far below 2^52")]
         let fits = start == 0.0 && size == samples.len() as f64 && bytes.len().is_multiple_of(4);
         if !fits || samples.len() != wave.len() {
             return Err(ErrorEntry {
@@ -199,9 +182,7 @@ impl EmulatedInstrument for EmulatedAwg5204 {
         }
         if p.delete.matches(&header) {
             let name = name_arg(request, 0)?;
-            self.waveforms
-                .remove(&name)
-                .ok_or_else(|| not_found(&name))?;
+            self.waveforms.remove(&name).ok_or_else(|| not_found(&name))?;
             for slot in &mut self.assigned {
                 if slot.as_deref() == Some(name.as_str()) {
                     *slot = None;
@@ -235,15 +216,9 @@ impl EmulatedInstrument for EmulatedAwg5204 {
         if p.output.matches(&header) {
             let index = Self::output_index(request, suffix)?;
             if request.query {
-                return Ok(Some(Reply::Line(
-                    if self.outputs[index] { "1" } else { "0" }.into(),
-                )));
+                return Ok(Some(Reply::Line(if self.outputs[index] { "1" } else { "0" }.into())));
             }
-            let arg = request
-                .args
-                .first()
-                .and_then(Arg::text)
-                .map(str::to_ascii_uppercase);
+            let arg = request.args.first().and_then(Arg::text).map(str::to_ascii_uppercase);
             self.outputs[index] = match arg.as_deref() {
                 Some("ON" | "1") => true,
                 Some("OFF" | "0") => false,
@@ -261,10 +236,7 @@ mod tests {
 
     #[test]
     fn numeric_suffixes_split_off_the_first_node() {
-        assert_eq!(
-            split_suffix("SOUR2:CASS:WAV"),
-            ("SOUR:CASS:WAV".into(), Some(2))
-        );
+        assert_eq!(split_suffix("SOUR2:CASS:WAV"), ("SOUR:CASS:WAV".into(), Some(2)));
         assert_eq!(split_suffix(":OUTP4"), ("OUTP".into(), Some(4)));
         assert_eq!(split_suffix("OUTP:STAT"), ("OUTP:STAT".into(), None));
     }

@@ -62,10 +62,7 @@ pub fn outputs_of(channel: u32) -> (u32, u32) {
 
 /// The waveform-list names the driver uses for `channel`.
 fn names_of(channel: u32) -> (String, String) {
-    (
-        format!("eigen_ch{channel}_i"),
-        format!("eigen_ch{channel}_q"),
-    )
+    (format!("eigen_ch{channel}_i"), format!("eigen_ch{channel}_q"))
 }
 
 fn out_of_range(message: String) -> DriverError {
@@ -107,8 +104,7 @@ impl<T: Transport> Awg5204<T> {
 
     /// The samples of waveform-list entry `name`.
     pub fn waveform(&mut self, name: &str) -> Result<Vec<f32>, DriverError> {
-        self.session
-            .send(&commands::WaveformDataQuery(name.to_owned()))
+        self.session.send(&commands::WaveformDataQuery(name.to_owned()))
     }
 
     /// The sample rate now.
@@ -126,9 +122,7 @@ impl<T: Transport> Awg5204<T> {
         if (1..=OUTPUTS).contains(&output) {
             Ok(())
         } else {
-            Err(out_of_range(format!(
-                "the AWG5204 has outputs 1..={OUTPUTS}, not {output}"
-            )))
+            Err(out_of_range(format!("the AWG5204 has outputs 1..={OUTPUTS}, not {output}")))
         }
     }
 
@@ -162,10 +156,7 @@ impl<T: Transport> Awg5204<T> {
             }
             // Full-scale-relative values lose nothing that matters in f32 (the
             // DAC has 16 bits).
-            #[allow(
-                clippy::cast_possible_truncation,
-                reason = "f32 holds 24 bits, the DAC 16"
-            )]
+            #[allow(clippy::cast_possible_truncation, reason = "f32 holds 24 bits, the DAC 16")]
             {
                 i.push(z.re as f32);
                 q.push(z.im as f32);
@@ -194,16 +185,10 @@ impl<T: Transport> Awg5204<T> {
             if existing.contains(&name) {
                 self.session.send(&commands::DeleteWaveform(name.clone()))?;
             }
-            self.session.send(&commands::NewWaveform {
-                name: name.clone(),
-                size: samples.len(),
-            })?;
-            self.session.send(&commands::WaveformData {
-                name: name.clone(),
-                samples,
-            })?;
             self.session
-                .send(&commands::AssignWaveform { output, name })?;
+                .send(&commands::NewWaveform { name: name.clone(), size: samples.len() })?;
+            self.session.send(&commands::WaveformData { name: name.clone(), samples })?;
+            self.session.send(&commands::AssignWaveform { output, name })?;
         }
         self.session.send(&commands::SetSampleRate(sample_rate))?;
         self.session.send(&command::Opc)?;
@@ -232,12 +217,7 @@ impl<T: Transport> Instrument for Awg5204<T> {
     }
 
     fn errors(&mut self) -> Result<Vec<String>, InstrumentError> {
-        Ok(self
-            .session
-            .drain_errors()?
-            .iter()
-            .map(ToString::to_string)
-            .collect())
+        Ok(self.session.drain_errors()?.iter().map(ToString::to_string).collect())
     }
 }
 

@@ -59,11 +59,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 /// for every read and write. Serial ports use [`SerialSettings::default`].
 pub fn open(resource: &Resource, timeout: Duration) -> Result<Box<dyn Transport>, DriverError> {
     match resource {
-        Resource::Serial { path } => Ok(Box::new(SerialTransport::open(
-            path,
-            &SerialSettings::default(),
-            timeout,
-        )?)),
+        Resource::Serial { path } => {
+            Ok(Box::new(SerialTransport::open(path, &SerialSettings::default(), timeout)?))
+        }
         Resource::TcpSocket { host, port, .. } => {
             Ok(Box::new(TcpTransport::connect(host, *port, timeout)?))
         }

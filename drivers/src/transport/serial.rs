@@ -19,10 +19,7 @@ impl Default for SerialSettings {
     /// 9600 baud, 8N1, no flow control: the factory setting of most
     /// instruments.
     fn default() -> Self {
-        Self {
-            baud_rate: 9600,
-            hardware_flow_control: false,
-        }
+        Self { baud_rate: 9600, hardware_flow_control: false }
     }
 }
 
@@ -70,11 +67,7 @@ impl SerialTransport {
                     ),
                 )
             })?;
-        Ok(Self {
-            port,
-            path: path.to_owned(),
-            timeout,
-        })
+        Ok(Self { port, path: path.to_owned(), timeout })
     }
 
     /// Wraps an already open port (e.g. one end of a pseudo-terminal pair).
@@ -83,32 +76,21 @@ impl SerialTransport {
         path: impl Into<String>,
         timeout: Duration,
     ) -> Result<Self, DriverError> {
-        let mut this = Self {
-            port,
-            path: path.into(),
-            timeout,
-        };
+        let mut this = Self { port, path: path.into(), timeout };
         this.set_timeout(timeout)?;
         Ok(this)
     }
 }
 
 fn serial_err(path: &str, e: &serialport::Error) -> DriverError {
-    DriverError::new(
-        ErrorKind::Io,
-        format!("serial {path}: {e}; check the port and reconnect"),
-    )
+    DriverError::new(ErrorKind::Io, format!("serial {path}: {e}; check the port and reconnect"))
 }
 
 impl Transport for SerialTransport {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), DriverError> {
         let what = format!("serial {}", self.path);
-        self.port
-            .write_all(bytes)
-            .map_err(|e| DriverError::io(&what, &e, self.timeout))?;
-        self.port
-            .flush()
-            .map_err(|e| DriverError::io(&what, &e, self.timeout))
+        self.port.write_all(bytes).map_err(|e| DriverError::io(&what, &e, self.timeout))?;
+        self.port.flush().map_err(|e| DriverError::io(&what, &e, self.timeout))
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, DriverError> {
@@ -118,11 +100,7 @@ impl Transport for SerialTransport {
                 format!("serial {}: the port was closed; reconnect", self.path),
             )),
             Ok(n) => Ok(n),
-            Err(e) => Err(DriverError::io(
-                &format!("serial {}", self.path),
-                &e,
-                self.timeout,
-            )),
+            Err(e) => Err(DriverError::io(&format!("serial {}", self.path), &e, self.timeout)),
         }
     }
 
@@ -132,14 +110,9 @@ impl Transport for SerialTransport {
 
     fn set_timeout(&mut self, timeout: Duration) -> Result<(), DriverError> {
         if timeout.is_zero() {
-            return Err(DriverError::new(
-                ErrorKind::OutOfRange,
-                "a timeout must be above zero",
-            ));
+            return Err(DriverError::new(ErrorKind::OutOfRange, "a timeout must be above zero"));
         }
-        self.port
-            .set_timeout(timeout)
-            .map_err(|e| serial_err(&self.path, &e))?;
+        self.port.set_timeout(timeout).map_err(|e| serial_err(&self.path, &e))?;
         self.timeout = timeout;
         Ok(())
     }

@@ -44,14 +44,8 @@ impl TcpTransport {
         timeout: Duration,
     ) -> Result<Self, DriverError> {
         // SCPI exchanges are small request/reply pairs: send each at once.
-        stream
-            .set_nodelay(true)
-            .map_err(|e| DriverError::io(&peer, &e, timeout))?;
-        let mut this = Self {
-            stream,
-            peer,
-            timeout,
-        };
+        stream.set_nodelay(true).map_err(|e| DriverError::io(&peer, &e, timeout))?;
+        let mut this = Self { stream, peer, timeout };
         this.set_timeout(timeout)?;
         Ok(this)
     }
@@ -59,19 +53,14 @@ impl TcpTransport {
 
 impl Transport for TcpTransport {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), DriverError> {
-        self.stream
-            .write_all(bytes)
-            .map_err(|e| DriverError::io(&self.peer, &e, self.timeout))
+        self.stream.write_all(bytes).map_err(|e| DriverError::io(&self.peer, &e, self.timeout))
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, DriverError> {
         match self.stream.read(buf) {
             Ok(0) => Err(DriverError::new(
                 ErrorKind::Io,
-                format!(
-                    "{}: the instrument closed the connection; reconnect",
-                    self.peer
-                ),
+                format!("{}: the instrument closed the connection; reconnect", self.peer),
             )),
             Ok(n) => Ok(n),
             Err(e) => Err(DriverError::io(&self.peer, &e, self.timeout)),
@@ -84,10 +73,7 @@ impl Transport for TcpTransport {
 
     fn set_timeout(&mut self, timeout: Duration) -> Result<(), DriverError> {
         if timeout.is_zero() {
-            return Err(DriverError::new(
-                ErrorKind::OutOfRange,
-                "a timeout must be above zero",
-            ));
+            return Err(DriverError::new(ErrorKind::OutOfRange, "a timeout must be above zero"));
         }
         let set = |s: &TcpStream| {
             s.set_read_timeout(Some(timeout))?;
