@@ -8,7 +8,8 @@ the time ratio (Qiskit / Eigen: >= 10 is the target) and the 2-qubit gate-count
 ratio (Eigen / Qiskit: <= 1.1 is the target).
 
 Usage: scripts/bench-compile.py [--repeats N]
-Env: EIGEN_VENV (default /work/team/venv) is the Python with qiskit; this script
+Env: EIGEN_BENCH_BIN runs a prebuilt benchmark binary instead of cargo bench;
+EIGEN_VENV (default /work/team/venv) is the Python with qiskit; this script
 re-executes itself with it when qiskit is not importable.
 """
 import json
@@ -39,6 +40,10 @@ def main():
         repeats = int(sys.argv[sys.argv.index("--repeats") + 1])
     env = dict(os.environ, EIGEN_BENCH_REPEATS=str(repeats))
     cmd = ["cargo", "bench", "-q", "-p", "eigen-benches", "--bench", "compile_vs_qiskit"]
+    # EIGEN_BENCH_BIN: a prebuilt compile_vs_qiskit binary (e.g. an older
+    # build kept for a before/after comparison in the same conditions).
+    if os.environ.get("EIGEN_BENCH_BIN"):
+        cmd = [os.environ["EIGEN_BENCH_BIN"]]
     print("$", " ".join(cmd), f"(EIGEN_BENCH_REPEATS={repeats})", file=sys.stderr)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:

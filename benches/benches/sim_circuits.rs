@@ -7,7 +7,6 @@
 //! `/work/shared/bench/circuits`); sizes 20 and 22 keep a run short.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use eigen_benches::sim_qasm;
 use eigen_hal::{Device, ExecContext, ExecOptions, Executable, Operation};
 use eigen_sim::SimDevice;
 use std::path::PathBuf;
@@ -23,11 +22,11 @@ fn circuits(c: &mut Criterion) {
     g.sample_size(10);
     for name in ["qft_20", "random_20_d20", "ghz_20", "qft_22", "random_22_d20"] {
         let path = dir.join(format!("{name}.qasm"));
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        if !path.exists() {
             eprintln!("skipping {name}: {} not found", path.display());
             continue;
-        };
-        let circuit = sim_qasm::read(&text).expect("benchmark subset");
+        }
+        let circuit = eigen_benches::read_circuit(&path).expect("a valid benchmark circuit");
         let measured = circuit.ops.iter().any(|o| matches!(o, Operation::Measure { .. }));
         let options = ExecOptions {
             shots: if measured { 1024 } else { 1 },

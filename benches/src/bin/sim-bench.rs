@@ -6,7 +6,6 @@
 //! `sim-bench FILE [--threads N] [--reps R] [--shots S] [--block-bits B] [--seg-bits L] [--inner-bits I]`
 //! prints one JSON object: {"file":..., "threads":..., "eigen_s":...}.
 
-use eigen_benches::sim_qasm;
 use eigen_hal::{Device, ExecContext, ExecOptions, Executable, Operation};
 use eigen_sim::{Blocking, SimConfig, SimDevice};
 use std::time::Instant;
@@ -39,7 +38,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let file = file.ok_or("usage: sim-bench FILE [--threads N] [--reps R] [--shots S]")?;
-    let circuit = sim_qasm::read(&std::fs::read_to_string(&file)?)?;
+    let circuit = eigen_benches::read_circuit(std::path::Path::new(&file))?;
     let measured = circuit.ops.iter().any(|o| matches!(o, Operation::Measure { .. }));
     let config = SimConfig { threads: Some(threads), blocking, ..SimConfig::default() };
     let device = SimDevice::new(eigen_sim::targets::ideal_target(), false, config)?;

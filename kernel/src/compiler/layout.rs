@@ -68,16 +68,27 @@ pub fn choose(
     // result is the same however the trials are spread over threads.
     let trial = |(k, start): (usize, Layout)| -> Result<(u64, Layout), String> {
         let mut rng = Rng::new(seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        // Every forward pass scores the layout it started from, so each
+        // round's forward pass doubles as the score of the previous round's
+        // result: the best scored layout is kept, and refinement stops early
+        // when a round does not improve on it (or nothing needs a swap).
         let mut layout = start;
-        for _ in 0..effort.rounds {
-            let mut l = layout.clone();
-            route(&forward, coupling, &mut l, &mut rng, |_, _| {})?;
-            route(&backward, coupling, &mut l, &mut rng, |_, _| {})?;
-            layout = l;
+        let mut scratch = layout.clone();
+        let mut best: Option<(u64, Layout)> = None;
+        for round in 0..=effort.rounds {
+            scratch.clone_from(&layout);
+            let swaps = route(&forward, coupling, &mut scratch, &mut rng, |_, _| {})?;
+            let improved = best.as_ref().is_none_or(|(b, _)| swaps < *b);
+            if improved {
+                best = Some((swaps, layout.clone()));
+            }
+            if swaps == 0 || round == effort.rounds || (round > 0 && !improved) {
+                break;
+            }
+            route(&backward, coupling, &mut scratch, &mut rng, |_, _| {})?;
+            std::mem::swap(&mut layout, &mut scratch);
         }
-        let mut l = layout.clone();
-        let swaps = route(&forward, coupling, &mut l, &mut rng, |_, _| {})?;
-        Ok((swaps, layout))
+        best.ok_or_else(|| "internal: no layout round ran".into())
     };
     let indexed: Vec<(usize, Layout)> = starts.into_iter().enumerate().collect();
     let threads =

@@ -282,6 +282,7 @@ pub fn route(
     let mut all: Vec<(u32, u32)> = Vec::new();
     let mut incident: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+    let mut extended_valid = false;
     loop {
         // Run everything runnable.
         let mut progressed = false;
@@ -349,24 +350,29 @@ pub fn route(
             since_progress = 0;
             continue;
         }
-        // Lookahead: the next 2-qubit gates after the front layer.
-        stamp += 1;
-        extended.clear();
-        queue.clear();
-        queue.extend(front.iter().copied());
-        'bfs: while let Some(node) = queue.pop_front() {
-            for &s in &dag.succ[node as usize] {
-                if seen[s as usize] == stamp {
-                    continue;
-                }
-                seen[s as usize] = stamp;
-                if let Some(p) = dag.pair[s as usize] {
-                    extended.push(p);
-                    if extended.len() >= EXTENDED_SET {
-                        break 'bfs;
+        // Lookahead: the next 2-qubit gates after the front layer. It is a
+        // function of the front layer alone (virtual qubits), so it is only
+        // recomputed when a gate ran; swaps in between reuse it.
+        if progressed || !extended_valid {
+            extended_valid = true;
+            stamp += 1;
+            extended.clear();
+            queue.clear();
+            queue.extend(front.iter().copied());
+            'bfs: while let Some(node) = queue.pop_front() {
+                for &s in &dag.succ[node as usize] {
+                    if seen[s as usize] == stamp {
+                        continue;
                     }
+                    seen[s as usize] = stamp;
+                    if let Some(p) = dag.pair[s as usize] {
+                        extended.push(p);
+                        if extended.len() >= EXTENDED_SET {
+                            break 'bfs;
+                        }
+                    }
+                    queue.push_back(s);
                 }
-                queue.push_back(s);
             }
         }
         // Physical pairs of the front layer, then of the lookahead set, and
@@ -385,8 +391,9 @@ pub fn route(
             incident[a as usize].push(i as u32);
             incident[b as usize].push(i as u32);
         }
+        // Integer sums (exact; u64 as an unreachable pair counts u32::MAX).
         let base = |range: std::ops::Range<usize>| -> f64 {
-            all[range].iter().map(|&(a, b)| f64::from(coupling.dist(a, b))).sum()
+            all[range].iter().map(|&(a, b)| u64::from(coupling.dist(a, b))).sum::<u64>() as f64
         };
         let (base_f, base_e) = (base(0..nf), base(nf..nf + ne));
         candidates.clear();

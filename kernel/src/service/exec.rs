@@ -4,7 +4,7 @@
 //! heartbeats, and enforces the timeout.
 
 use super::Inner;
-use super::live::{Change, LiveJob, Prepared};
+use super::live::{Change, LiveJob, Prepared, Step};
 use crate::compiler::COMPILER_VERSION;
 use crate::gateway::{ExecutionMetadata, JobResults, KernelError};
 use crate::job::{ExecStage, TaskState};
@@ -99,7 +99,8 @@ impl Reports {
 }
 
 /// Turns the device's pending progress reports into events: each new stage
-/// a transition, the fraction at most once per [`PROGRESS_INTERVAL`].
+/// a transition, the fraction at most once per [`PROGRESS_INTERVAL`]. The
+/// new stages go out in one store commit.
 async fn relay(
     inner: &Arc<Inner>,
     job: &Arc<LiveJob>,
@@ -107,22 +108,36 @@ async fn relay(
     stage: &mut ExecStage,
     last_progress: &mut Instant,
 ) -> Result<(), KernelError> {
+    let steps = stage_steps(reports, stage, last_progress);
+    if !steps.is_empty() {
+        inner.emit_steps(job, steps, vec![]).await?;
+    }
+    Ok(())
+}
+
+/// The events for the device's pending progress reports (see [`relay`]),
+/// not yet emitted.
+fn stage_steps(
+    reports: &Mutex<Reports>,
+    stage: &mut ExecStage,
+    last_progress: &mut Instant,
+) -> Vec<Step> {
     let (stages, latest) = reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    let mut steps = Vec::new();
     for (name, fraction) in stages {
         if let Some(next) = ExecStage::from_progress(name).filter(|s| s > stage) {
             *stage = next;
-            let to = Change::To(TaskState::Executing(next));
-            inner.emit(job, to, Some(fraction), "", vec![]).await?;
+            steps.push(Step::to(TaskState::Executing(next), Some(fraction)));
             *last_progress = Instant::now();
         }
     }
     if let Some(fraction) = latest
         && last_progress.elapsed() >= PROGRESS_INTERVAL
     {
-        inner.emit(job, Change::Same, Some(fraction), "", vec![]).await?;
+        steps.push(Step { change: Change::Same, progress: Some(fraction), message: String::new() });
         *last_progress = Instant::now();
     }
-    Ok(())
+    steps
 }
 
 enum Outcome {
@@ -132,7 +147,8 @@ enum Outcome {
 
 async fn run_job(inner: Arc<Inner>, job: Arc<LiveJob>, slot: Slot) {
     let device = job.device().to_string();
-    let outcome = match execute(&inner, &job).await {
+    let mut slot = Some(slot);
+    let outcome = match execute(&inner, &job, &mut slot).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "job execution could not be recorded");
@@ -141,7 +157,9 @@ async fn run_job(inner: Arc<Inner>, job: Arc<LiveJob>, slot: Slot) {
     };
     {
         let mut sched = inner.sched();
-        sched.release(&device, &slot);
+        if let Some(slot) = slot.take() {
+            sched.release(&device, &slot);
+        }
         if let Outcome::Ran(Some(took)) = outcome {
             sched.record_execution(&device, took);
         }
@@ -153,7 +171,14 @@ async fn run_job(inner: Arc<Inner>, job: Arc<LiveJob>, slot: Slot) {
     inner.wake_device(&device);
 }
 
-async fn execute(inner: &Arc<Inner>, job: &Arc<LiveJob>) -> Result<Outcome, KernelError> {
+/// Runs `job` on its device. `slot` is released (and the dispatcher woken)
+/// as soon as the device returns: recording the outcome does not need the
+/// device, so the next job starts while this one's last events commit.
+async fn execute(
+    inner: &Arc<Inner>,
+    job: &Arc<LiveJob>,
+    slot: &mut Option<Slot>,
+) -> Result<Outcome, KernelError> {
     let Some(prepared) = job.prepared.get().cloned() else {
         let msg = "internal error: the job was scheduled before it was compiled";
         inner.emit(job, Change::To(TaskState::Failed), None, msg, vec![]).await?;
@@ -162,12 +187,13 @@ async fn execute(inner: &Arc<Inner>, job: &Arc<LiveJob>) -> Result<Outcome, Kern
     let Some(entry) = inner.devices.get(job.device()) else {
         return Ok(Outcome::Ran(None));
     };
-    if !inner.emit(job, Change::To(TaskState::Allocating), None, "", vec![]).await? {
-        return Ok(Outcome::Ran(None));
-    }
     let queue_duration = job.view().queued_at.map_or(Duration::ZERO, |t| t.elapsed());
-    let upload = Change::To(TaskState::Executing(ExecStage::Upload));
-    if !inner.emit(job, upload, Some(0.0), "", vec![]).await? {
+    // Allocating and Executing(Upload) happen back to back: one commit.
+    let steps = vec![
+        Step::to(TaskState::Allocating, None),
+        Step::to(TaskState::Executing(ExecStage::Upload), Some(0.0)),
+    ];
+    if !inner.emit_steps(job, steps, vec![]).await? {
         return Ok(Outcome::Ran(None));
     }
     let started = Instant::now();
@@ -224,10 +250,22 @@ async fn execute(inner: &Arc<Inner>, job: &Arc<LiveJob>) -> Result<Outcome, Kern
             }
         }
     };
-    // Stages the device reported just before returning.
-    relay(inner, job, &reports, &mut stage, &mut last_progress).await?;
+    // Stages the device reported just before returning: emitted with the
+    // outcome when the job completed, on their own otherwise.
     let took = started.elapsed();
+    if matches!(&result, Ok(Err(e)) if e.kind() == ErrorKind::Offline) {
+        // Before the slot frees: the dispatcher must not start another job.
+        entry.accepting.store(false, Ordering::SeqCst);
+    }
+    if let Some(slot) = slot.take() {
+        inner.sched().release(job.device(), &slot);
+        inner.wake_device(job.device());
+    }
     let cancelled = job.cancel_requested.load(Ordering::SeqCst);
+    let mut pending = stage_steps(&reports, &mut stage, &mut last_progress);
+    if (cancelled || !matches!(result, Ok(Ok(_)))) && !pending.is_empty() {
+        inner.emit_steps(job, std::mem::take(&mut pending), vec![]).await?;
+    }
     let cancel_msg = "cancelled by its owner";
     match result {
         Err(join) => {
@@ -239,22 +277,28 @@ async fn execute(inner: &Arc<Inner>, job: &Arc<LiveJob>) -> Result<Outcome, Kern
         }
         Ok(Ok(res)) => {
             if stage < ExecStage::Readout {
-                let to = Change::To(TaskState::Executing(ExecStage::Readout));
-                inner.emit(job, to, Some(1.0), "", vec![]).await?;
+                pending.push(Step::to(TaskState::Executing(ExecStage::Readout), Some(1.0)));
             }
             let results = build_results(inner, job, &prepared, res, queue_duration, took).await;
             match results {
                 Ok((results, has_artifacts)) => {
+                    // The last stages, the terminal event and the results:
+                    // one commit.
+                    pending.push(Step::to(TaskState::Completed, Some(1.0)));
                     let extra =
                         vec![Write::Results { job_id: job.id.clone(), results: Box::new(results) }];
-                    let done =
-                        inner.emit(job, Change::To(TaskState::Completed), Some(1.0), "", extra);
+                    let done = inner.emit_steps(job, pending, extra);
                     if !done.await? && has_artifacts {
                         inner.artifacts.remove_job(&job.id);
                     }
                 }
                 Err(msg) => {
-                    inner.emit(job, Change::To(TaskState::Failed), None, msg, vec![]).await?;
+                    pending.push(Step {
+                        change: Change::To(TaskState::Failed),
+                        progress: None,
+                        message: msg,
+                    });
+                    inner.emit_steps(job, pending, vec![]).await?;
                 }
             }
         }

@@ -19,8 +19,9 @@ use tokio::sync::watch;
 /// What a job compiled to.
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    pub compiled: Compiled,
-    pub executable: Executable,
+    /// Shared with other jobs of the same program (see `compile_cache`).
+    pub compiled: Arc<Compiled>,
+    pub executable: Arc<Executable>,
     pub compile_time: Duration,
 }
 
@@ -64,6 +65,21 @@ pub(crate) struct LiveJob {
 pub(crate) enum Change {
     To(TaskState),
     Same,
+}
+
+/// One event of [`Inner::emit_steps`].
+#[derive(Debug, Clone)]
+pub(crate) struct Step {
+    pub change: Change,
+    pub progress: Option<f64>,
+    pub message: String,
+}
+
+impl Step {
+    /// A move to `to` with `progress` and no message.
+    pub fn to(to: TaskState, progress: Option<f64>) -> Self {
+        Self { change: Change::To(to), progress, message: String::new() }
+    }
 }
 
 impl LiveJob {
@@ -161,77 +177,120 @@ impl Inner {
         message: impl Into<String>,
         extra: Vec<Write>,
     ) -> Result<bool, KernelError> {
-        let message = message.into();
+        let step = Step { change, progress, message: message.into() };
+        self.emit_steps(job, vec![step], extra).await
+    }
+
+    /// Applies several changes that happen back to back (say Allocating
+    /// then Executing) as one atomic store commit: one event each, in
+    /// order, with `extra` in the same transaction. Steps stop at the first
+    /// that no longer applies; the ones before it are still applied.
+    /// `Ok(true)` when every step applied. Each event is durable before it
+    /// is published, as with [`Inner::emit`].
+    pub(crate) async fn emit_steps(
+        &self,
+        job: &Arc<LiveJob>,
+        steps: Vec<Step>,
+        extra: Vec<Write>,
+    ) -> Result<bool, KernelError> {
         let _serial = job.serial.lock().await;
-        let (from, to, seq, since) = {
+        // (from, to, event) per step that applies.
+        let mut applied: Vec<(TaskState, TaskState, JobEvent)> = Vec::with_capacity(steps.len());
+        let (first_since, total) = (job.view().since, steps.len());
+        {
             let v = job.view();
-            if v.state.is_terminal() {
-                return Ok(false);
+            let (mut state, mut seq) = (v.state, v.log.last_seq());
+            drop(v);
+            let now = crate::store::now();
+            for step in steps {
+                if state.is_terminal() {
+                    break;
+                }
+                let to = match step.change {
+                    Change::Same => state,
+                    Change::To(to) => match state.transition(to) {
+                        Ok(to) => to,
+                        Err(illegal) => {
+                            tracing::debug!(parent: &job.span, %illegal, "transition not applied");
+                            break;
+                        }
+                    },
+                };
+                seq += 1;
+                let event = JobEvent {
+                    job_id: job.id.clone(),
+                    event_seq: seq,
+                    state: to,
+                    status: to.status(),
+                    stage: to.stage().map(Into::into),
+                    progress: step.progress,
+                    message: step.message,
+                    timestamp: now,
+                };
+                applied.push((state, to, event));
+                state = to;
             }
-            let to = match change {
-                Change::Same => v.state,
-                Change::To(to) => match v.state.transition(to) {
-                    Ok(to) => to,
-                    Err(illegal) => {
-                        tracing::debug!(parent: &job.span, %illegal, "transition not applied");
-                        return Ok(false);
-                    }
-                },
-            };
-            (v.state, to, v.log.last_seq() + 1, v.since)
+        }
+        if applied.is_empty() {
+            return Ok(false);
+        }
+        let all = applied.len() == total;
+        // `extra` belongs with the last step: it goes only if every step did.
+        let mut batch = Vec::with_capacity(applied.len() + 1 + extra.len());
+        batch.extend(applied.iter().map(|(_, _, e)| Write::Event(e.clone())));
+        if all {
+            batch.extend(extra);
+        }
+        let (last_from, last_to, last_ts) = {
+            let (f, t, e) = &applied[applied.len() - 1];
+            (*f, *t, e.timestamp)
         };
-        let now = crate::store::now();
-        let event = JobEvent {
-            job_id: job.id.clone(),
-            event_seq: seq,
-            state: to,
-            status: to.status(),
-            stage: to.stage().map(Into::into),
-            progress,
-            message: message.clone(),
-            timestamp: now,
-        };
-        let mut batch = Vec::with_capacity(2 + extra.len());
-        batch.push(Write::Event(event.clone()));
-        batch.extend(extra);
-        if to.is_terminal() {
-            batch.push(Write::Finish { job_id: job.id.clone(), state: to, at: now });
+        if last_to.is_terminal() {
+            batch.push(Write::Finish { job_id: job.id.clone(), state: last_to, at: last_ts });
         }
         self.store.commit(batch).await.map_err(|e| {
             tracing::error!(parent: &job.span, error = %e, "cannot persist job event");
             KernelError::Unavailable(e.to_string())
         })?;
-        {
-            let mut v = job.view();
+        let mut since = first_since;
+        for (from, to, event) in applied {
+            let (seq, message, progress, now) =
+                (event.event_seq, event.message.clone(), event.progress, event.timestamp);
             let moved = from != to;
+            let took = {
+                let mut v = job.view();
+                let took = since.elapsed();
+                if moved {
+                    v.state = to;
+                    v.since = Instant::now();
+                    since = v.since;
+                    v.entered.entry(to.status()).or_insert(now);
+                    if to == TaskState::Queued {
+                        v.queued_at = Some(Instant::now());
+                    }
+                }
+                if progress.is_some() || moved {
+                    v.progress = progress;
+                }
+                if !message.is_empty() || moved {
+                    v.message = message.clone();
+                }
+                v.log.publish(event);
+                took
+            };
             if moved {
-                v.state = to;
-                v.since = Instant::now();
-                v.entered.entry(to.status()).or_insert(now);
-                if to == TaskState::Queued {
-                    v.queued_at = Some(Instant::now());
+                self.count_waiting(&job.tenant, from, to);
+                tracing::info!(parent: &job.span, from = from.as_str(), to = to.as_str(), seq, %message, "job transition");
+                if let Some(obs) = &self.config.observer {
+                    obs.on_transition(&job.id, job.device(), Some(from), to, took);
                 }
             }
-            if progress.is_some() || moved {
-                v.progress = progress;
-            }
-            if !message.is_empty() || moved {
-                v.message = message.clone();
-            }
-            v.log.publish(event);
         }
-        if from != to {
-            self.count_waiting(&job.tenant, from, to);
-            tracing::info!(parent: &job.span, from = from.as_str(), to = to.as_str(), seq, %message, "job transition");
-            if let Some(obs) = &self.config.observer {
-                obs.on_transition(&job.id, job.device(), Some(from), to, since.elapsed());
-            }
-        }
-        if to.is_terminal() {
+        if last_to.is_terminal() {
             let _ = job.finished.send(true);
-            self.on_finished(job, from);
+            self.on_finished(job, last_from);
         }
-        Ok(true)
+        Ok(all)
     }
 
     /// Keeps the per-tenant count of waiting jobs (the quota) in step.

@@ -3,11 +3,14 @@
 //! - `live`: live jobs and the one transition path (`Inner::emit`).
 //! - `submit`: `enqueue_job` (checks, compile, durable insert, idempotency,
 //!   quota, dependencies).
+//! - `compile_cache`: a bounded LRU of compilations, by program, device
+//!   and options.
 //! - `exec`: the per-device dispatchers and the execution of one job.
 //! - `recovery`: crash recovery at start, reservations, pruning.
 //! - `gateway`: the trait implementation (status, cancel, events, results,
 //!   devices, reservations).
 
+mod compile_cache;
 mod exec;
 mod gateway;
 mod live;
@@ -60,6 +63,7 @@ pub(crate) struct Inner {
     pub artifacts: ArtifactStore,
     pub devices: BTreeMap<String, DeviceEntry>,
     pub book: Arc<ReservationBook>,
+    pub compile_cache: compile_cache::CompileCache,
     sched: Mutex<Scheduler>,
     live: Vec<Mutex<HashMap<JobId, Arc<LiveJob>>>>,
     finished: Mutex<FinishedCache>,
@@ -136,6 +140,7 @@ impl Kernel {
             store,
             devices: entries,
             book: Arc::new(ReservationBook::new()),
+            compile_cache: compile_cache::CompileCache::default(),
             sched: Mutex::new(sched),
             live: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             finished: Mutex::new(FinishedCache::default()),

@@ -85,7 +85,7 @@ async fn recover_job(
         fail(format!("device {} is no longer configured", job.device())).await?;
         return Ok(None);
     };
-    match prepare(&job.spec, &entry.target).await {
+    match prepare(&inner.compile_cache, &job.spec, &entry.target).await {
         Ok(p) => {
             let _ = job.prepared.set(Arc::new(p));
         }

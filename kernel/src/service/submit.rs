@@ -1,5 +1,6 @@
 //! Submitting a job: checks, compile, one durable insert, then scheduling.
 
+use super::compile_cache::CompileCache;
 use super::live::{Change, LiveJob, Prepared};
 use super::{Inner, lock};
 use crate::compiler::{self, CompileOptions, Severity};
@@ -44,25 +45,39 @@ pub(crate) fn compile_options(job: &SubmitJob) -> Result<CompileOptions, KernelE
     Ok(options)
 }
 
-/// Compiles `job` for `target`; errors are the program's diagnostics.
-pub(crate) async fn prepare(job: &SubmitJob, target: &Target) -> Result<Prepared, KernelError> {
+/// Compiles `job` for `target` (or takes the compilation from `cache`);
+/// errors are the program's diagnostics.
+pub(crate) async fn prepare(
+    cache: &CompileCache,
+    job: &SubmitJob,
+    target: &Target,
+) -> Result<Prepared, KernelError> {
     let options = compile_options(job)?;
     let started = Instant::now();
-    let run = {
-        let (program, format, target) = (job.program.clone(), job.format, target.clone());
-        move || compiler::compile(&program, format, &target, &options)
-    };
+    if let Some(hit) = cache.get(&job.program, job.format, target, &options) {
+        return Ok(Prepared {
+            compiled: hit.compiled,
+            executable: hit.executable,
+            compile_time: started.elapsed(),
+        });
+    }
     let compiled = if job.program.len() < INLINE_COMPILE_BYTES {
-        run()
+        compiler::compile(&job.program, job.format, target, &options)
     } else {
-        tokio::task::spawn_blocking(run).await.map_err(|e| KernelError::Internal(e.to_string()))?
+        let (program, format, target, options) =
+            (job.program.clone(), job.format, target.clone(), options.clone());
+        tokio::task::spawn_blocking(move || compiler::compile(&program, format, &target, &options))
+            .await
+            .map_err(|e| KernelError::Internal(e.to_string()))?
     };
     let compiled = compiled.map_err(|diags| {
         KernelError::InvalidProgram(
             diags.into_iter().filter(|d| d.severity == Severity::Error).collect(),
         )
     })?;
-    let executable = Executable::Circuit(compiled.circuit.clone());
+    let executable = Arc::new(Executable::Circuit(compiled.circuit.clone()));
+    let compiled = Arc::new(compiled);
+    cache.put(&job.program, job.format, target, &options, &compiled, &executable);
     Ok(Prepared { compiled, executable, compile_time: started.elapsed() })
 }
 
@@ -101,7 +116,7 @@ impl Inner {
         self.status(ctx, &id?).await
     }
 
-    fn check(&self, ctx: &RequestContext, job: &SubmitJob) -> Result<Target, KernelError> {
+    fn check(&self, ctx: &RequestContext, job: &SubmitJob) -> Result<&Target, KernelError> {
         let device = self.devices.get(&job.target).ok_or_else(|| KernelError::NotFound {
             resource_type: "device",
             name: job.target.clone(),
@@ -140,7 +155,7 @@ impl Inner {
         if job.dependencies.len() > 1000 {
             return Err(invalid("dependencies", "at most 1000"));
         }
-        Ok(device.target.clone())
+        Ok(&device.target)
     }
 
     fn take_quota(&self, tenant: &str) -> Result<(), KernelError> {
@@ -177,7 +192,7 @@ impl Inner {
             }
         }
         self.take_quota(&ctx.tenant)?;
-        let result = self.persist_new(ctx, job, &target, created_at).await;
+        let result = self.persist_new(ctx, job, target, created_at).await;
         if result.is_err() {
             self.give_back_quota(&ctx.tenant);
         }
@@ -193,7 +208,7 @@ impl Inner {
         target: &Target,
         created_at: SystemTime,
     ) -> Result<Arc<LiveJob>, KernelError> {
-        let prepared = prepare(&job, target).await?;
+        let prepared = prepare(&self.compile_cache, &job, target).await?;
         let id = JobId::new();
         let live = Arc::new(LiveJob::new(
             id.clone(),

@@ -99,6 +99,10 @@ impl SqliteStore {
                 SyncMode::Power => SqliteSynchronous::Full,
             })
             .busy_timeout(Duration::from_secs(10))
+            // Checkpoints run beside the writer (see `checkpoint_loop`), not
+            // inside a commit, where their disk flushes would stall every
+            // caller waiting on that group.
+            .pragma("wal_autocheckpoint", "0")
             .statement_cache_capacity(256);
         let mut conn = options.connect().await.map_err(unavailable)?;
         sqlx::migrate!("./migrations")
@@ -112,7 +116,9 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         let (writer, rx) = mpsc::channel(16_384);
-        tokio::spawn(write_loop(conn, rx));
+        let (checkpoint, asked) = mpsc::channel(1);
+        tokio::spawn(write_loop(conn, rx, checkpoint));
+        tokio::spawn(checkpoint_loop(asked, reads.clone()));
         Ok(Self { writer, reads })
     }
 
@@ -121,8 +127,29 @@ impl SqliteStore {
     }
 }
 
-async fn write_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Command>) {
+/// After about this many written rows the WAL is copied back into the
+/// database file (SQLite's own default is 1000 pages, a few thousand rows).
+const CHECKPOINT_EVERY_WRITES: usize = 2000;
+
+/// Checkpoints the WAL from a read connection whenever the writer asks,
+/// while the writer goes on (a PASSIVE checkpoint never blocks writers or
+/// readers). Ends with the writer. Driven by writes, not by a timer, so an
+/// idle store does nothing.
+async fn checkpoint_loop(mut asked: mpsc::Receiver<()>, reads: SqlitePool) {
+    while asked.recv().await.is_some() {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&reads).await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries");
+        }
+    }
+}
+
+async fn write_loop(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Command>,
+    checkpoint: mpsc::Sender<()>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut since_checkpoint = 0usize;
     while let Some(first) = rx.recv().await {
         let mut prune = None;
         match first {
@@ -137,7 +164,12 @@ async fn write_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Command>)
             }
         }
         if !group.is_empty() {
+            since_checkpoint += group.iter().map(|(w, _)| w.len()).sum::<usize>();
             commit_group(&mut conn, &mut group).await;
+            // A full channel means one is already asked for.
+            if since_checkpoint >= CHECKPOINT_EVERY_WRITES && checkpoint.try_send(()).is_ok() {
+                since_checkpoint = 0;
+            }
         }
         if let Some((before, ack)) = prune {
             let _ = ack.send(prune_in(&mut conn, before).await);
