@@ -9,7 +9,7 @@ ratio (Eigen / Qiskit: <= 1.1 is the target).
 
 Usage: scripts/bench-compile.py [--repeats N]
 Env: EIGEN_BENCH_BIN runs a prebuilt benchmark binary instead of cargo bench;
-EIGEN_VENV (default /work/team/venv) is the Python with qiskit; this script
+EIGEN_VENV (default .venv at the repository root) is the Python with qiskit; this script
 re-executes itself with it when qiskit is not importable.
 """
 import json
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-VENV = os.environ.get("EIGEN_VENV", "/work/team/venv")
+VENV = os.environ.get("EIGEN_VENV", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 try:
