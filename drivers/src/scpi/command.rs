@@ -35,7 +35,57 @@ pub trait Command {
     /// Parses the reply (empty for [`ReplyShape::None`]; the block's data for
     /// [`ReplyShape::Block`]).
     fn parse(&self, reply: &[u8]) -> Result<Self::Reply, DriverError>;
+
+    /// The command's bytes as they go on the wire (no terminator): for logs
+    /// and tests.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
 }
+
+/// Implements [`Command`] for a setting: the body writes the command's text
+/// into `out`; the instrument sends nothing back.
+macro_rules! setting {
+    ($ty:ty, |$s:ident, $out:ident| $body:block) => {
+        impl $crate::scpi::command::Command for $ty {
+            type Reply = ();
+            fn encode(&self, $out: &mut Vec<u8>) {
+                let $s = self;
+                $body
+            }
+            fn reply_shape(&self) -> $crate::scpi::command::ReplyShape {
+                $crate::scpi::command::ReplyShape::None
+            }
+            fn parse(&self, _reply: &[u8]) -> Result<(), $crate::error::DriverError> {
+                Ok(())
+            }
+        }
+    };
+}
+
+/// Implements [`Command`] for a query answered by one line: the body writes
+/// the query's text into `out`, `$parse` turns the line into a `$reply`.
+macro_rules! query {
+    ($ty:ty => $reply:ty, |$s:ident, $out:ident| $body:block, $parse:expr) => {
+        impl $crate::scpi::command::Command for $ty {
+            type Reply = $reply;
+            fn encode(&self, $out: &mut Vec<u8>) {
+                let $s = self;
+                $body
+            }
+            fn reply_shape(&self) -> $crate::scpi::command::ReplyShape {
+                $crate::scpi::command::ReplyShape::Line
+            }
+            fn parse(&self, reply: &[u8]) -> Result<$reply, $crate::error::DriverError> {
+                $parse(reply)
+            }
+        }
+    };
+}
+
+pub(crate) use {query, setting};
 
 /// A `Protocol` error for a reply that does not parse.
 pub fn bad_reply(expected: &str, reply: &[u8]) -> DriverError {
@@ -280,9 +330,7 @@ mod tests {
     use super::*;
 
     fn encoded<C: Command>(c: &C) -> String {
-        let mut out = Vec::new();
-        c.encode(&mut out);
-        String::from_utf8(out).unwrap()
+        String::from_utf8(c.to_bytes()).unwrap()
     }
 
     #[test]

@@ -181,6 +181,19 @@ impl<T: Transport> ScpiSession<T> {
         ))
     }
 
+    /// `*RST`, `*CLS`, then `*OPC?`: the power-on state with an empty error
+    /// queue, returning once the instrument has settled.
+    pub fn reset(&mut self) -> Result<(), DriverError> {
+        self.send(&command::RST)?;
+        self.send(&command::CLS)?;
+        self.send(&command::Opc)
+    }
+
+    /// The queued errors as text, oldest first (drains the queue).
+    pub fn error_messages(&mut self) -> Result<Vec<String>, DriverError> {
+        Ok(self.drain_errors()?.iter().map(ToString::to_string).collect())
+    }
+
     /// Fails with an `Instrument` error listing every queued error, if any.
     pub fn check_errors(&mut self) -> Result<(), DriverError> {
         let errors = self.drain_errors()?;

@@ -3,27 +3,10 @@
 
 use crate::error::DriverError;
 use crate::scpi::block;
-use crate::scpi::command::{Command, ReplyShape, bad_reply, parse_bool, parse_number};
+use crate::scpi::command::{
+    Command, ReplyShape, bad_reply, parse_bool, parse_number, query, setting,
+};
 use eigen_hal::units::Hertz;
-
-/// A setting command: encodes itself, expects no reply.
-macro_rules! setting {
-    ($ty:ty, |$s:ident, $out:ident| $body:block) => {
-        impl Command for $ty {
-            type Reply = ();
-            fn encode(&self, $out: &mut Vec<u8>) {
-                let $s = self;
-                $body
-            }
-            fn reply_shape(&self) -> ReplyShape {
-                ReplyShape::None
-            }
-            fn parse(&self, _reply: &[u8]) -> Result<(), DriverError> {
-                Ok(())
-            }
-        }
-    };
-}
 
 /// `WLIST:LIST?`: the names of the waveforms in the waveform list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,18 +118,9 @@ setting!(SetSampleRate, |s, out| {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SampleRate;
 
-impl Command for SampleRate {
-    type Reply = Hertz;
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"CLOCK:SRATE?");
-    }
-    fn reply_shape(&self) -> ReplyShape {
-        ReplyShape::Line
-    }
-    fn parse(&self, reply: &[u8]) -> Result<Hertz, DriverError> {
-        parse_number(reply).map(Hertz)
-    }
-}
+query!(SampleRate => Hertz, |_s, out| { out.extend_from_slice(b"CLOCK:SRATE?") }, |reply| {
+    parse_number(reply).map(Hertz)
+});
 
 /// `OUTP<n>:STAT ON|OFF`: output `n` (1-based) on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,27 +140,14 @@ setting!(SetOutput, |s, out| {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Output(pub u32);
 
-impl Command for Output {
-    type Reply = bool;
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("OUTP{}:STAT?", self.0).as_bytes());
-    }
-    fn reply_shape(&self) -> ReplyShape {
-        ReplyShape::Line
-    }
-    fn parse(&self, reply: &[u8]) -> Result<bool, DriverError> {
-        parse_bool(reply)
-    }
-}
+query!(Output => bool, |s, out| { out.extend_from_slice(format!("OUTP{}:STAT?", s.0).as_bytes()) }, parse_bool);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn encoded<C: Command>(c: &C) -> Vec<u8> {
-        let mut out = Vec::new();
-        c.encode(&mut out);
-        out
+        c.to_bytes()
     }
 
     #[test]

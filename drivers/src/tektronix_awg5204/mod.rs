@@ -211,13 +211,11 @@ impl<T: Transport> Instrument for Awg5204<T> {
     }
 
     fn reset(&mut self) -> Result<(), InstrumentError> {
-        self.session.send(&command::RST)?;
-        self.session.send(&command::CLS)?;
-        Ok(self.session.send(&command::Opc)?)
+        Ok(self.session.reset()?)
     }
 
     fn errors(&mut self) -> Result<Vec<String>, InstrumentError> {
-        Ok(self.session.drain_errors()?.iter().map(ToString::to_string).collect())
+        Ok(self.session.error_messages()?)
     }
 }
 
