@@ -7,7 +7,9 @@ coupling maps with basis {rz, sx, x, cz}, and prints per case the median times,
 the time ratio (Qiskit / Eigen: >= 10 is the target) and the 2-qubit gate-count
 ratio (Eigen / Qiskit: <= 1.1 is the target).
 
-Usage: scripts/bench-compile.py [--repeats N]
+Usage: scripts/bench-compile.py [--repeats N] [--only SUBSTR[,SUBSTR..]] [--levels 1,2]
+--only keeps the circuits whose name contains one of the substrings (e.g. qft_16);
+--levels the optimization levels to run (default 1,2).
 Env: EIGEN_BENCH_BIN runs a prebuilt benchmark binary instead of cargo bench;
 EIGEN_VENV (default .venv at the repository root) is the Python with qiskit; this script
 re-executes itself with it when qiskit is not importable.
@@ -39,6 +41,10 @@ def main():
     if "--repeats" in sys.argv:
         repeats = int(sys.argv[sys.argv.index("--repeats") + 1])
     env = dict(os.environ, EIGEN_BENCH_REPEATS=str(repeats))
+    if "--only" in sys.argv:
+        env["EIGEN_BENCH_ONLY"] = sys.argv[sys.argv.index("--only") + 1]
+    if "--levels" in sys.argv:
+        env["EIGEN_BENCH_LEVELS"] = sys.argv[sys.argv.index("--levels") + 1]
     cmd = ["cargo", "bench", "-q", "-p", "eigen-benches", "--bench", "compile_vs_qiskit"]
     # EIGEN_BENCH_BIN: a prebuilt compile_vs_qiskit binary (e.g. an older
     # build kept for a before/after comparison in the same conditions).

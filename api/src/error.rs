@@ -205,6 +205,20 @@ pub fn message_too_large(detail: &str) -> Status {
     e.into()
 }
 
+/// DEADLINE_EXCEEDED: the client's deadline (`timeout`, from its
+/// `grpc-timeout`) passed before the call finished. No RetryInfo: only the
+/// client knows whether a longer deadline makes sense.
+#[must_use]
+pub fn deadline_exceeded(timeout: Duration) -> Status {
+    ApiError::new(
+        Code::DeadlineExceeded,
+        format!("the client's deadline of {timeout:?} passed before the call finished"),
+        "DEADLINE_EXCEEDED",
+    )
+    .with_metadata("timeout_ms", timeout.as_millis().to_string())
+    .into()
+}
+
 /// The program diagnostics carried by a status, if any (client side).
 #[must_use]
 pub fn program_diagnostics(status: &Status) -> Option<Vec<Diagnostic>> {

@@ -9,10 +9,17 @@
 //!   (health and reflection are exempt, so probes keep working under load);
 //! - maps tonic's OUT_OF_RANGE for an oversize message to RESOURCE_EXHAUSTED,
 //!   as the gRPC spec says;
+//! - honours the client's deadline (`grpc-timeout`): when it passes before
+//!   the handler answers, the handler is dropped (its work stops) and the
+//!   call ends with DEADLINE_EXCEEDED; when it passes during a response
+//!   stream, the stream ends with DEADLINE_EXCEEDED in its trailers. (tonic's
+//!   own timeout, which wraps this layer and fires at the same instant or
+//!   later, answers CANCELLED: this layer's deadline is set first and polled
+//!   first, so the client gets the code the gRPC spec asks for.)
 //! - records the call's count and latency by method and final code.
 
 use crate::error;
-use crate::metrics::Metrics;
+use crate::metrics::{MethodMetrics, Metrics};
 use crate::trace::{TRACE_ID_HEADER, TraceId, trace_id_from_headers};
 use bytes::Bytes;
 use http_body::Frame;
@@ -22,6 +29,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use tokio::time::Sleep;
 use tonic::Status;
 use tower::{Layer, Service};
 use tracing::Instrument;
@@ -80,11 +88,15 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        // Set before anything else, so it never ends after tonic's own.
+        let deadline = grpc_timeout(request.headers())
+            .and_then(|t| tokio::time::Instant::now().checked_add(t).map(|at| (at, t)));
+        let method = request.uri().path();
         let trace_id = trace_id_from_headers(request.headers());
-        request.extensions_mut().insert(TraceId(trace_id.clone()));
-        let mut recorder = Recorder::new(Arc::clone(&self.layer.metrics), method.clone());
+        let mut recorder = Recorder::new(self.layer.metrics.method(method));
         let exempt = method.starts_with("/grpc.health.") || method.starts_with("/grpc.reflection.");
+        let span = tracing::info_span!("rpc", method = %method, trace_id = %trace_id);
+        request.extensions_mut().insert(TraceId(trace_id.clone()));
         let permit = if exempt {
             None
         } else {
@@ -92,7 +104,7 @@ where
                 Ok(p) => Some(p),
                 Err(_) => {
                     self.layer.metrics.record_shed();
-                    tracing::warn!(%method, %trace_id, "overloaded: call shed");
+                    tracing::warn!(parent: &span, "overloaded: call shed");
                     let status = error::overloaded(
                         "server",
                         "too many calls in flight; retry shortly",
@@ -108,9 +120,23 @@ where
         // The service that was polled ready is the one to call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let span = tracing::info_span!("rpc", method = %method, trace_id = %trace_id);
         Box::pin(async move {
-            let mut response = inner.call(request).instrument(span).await?;
+            let call = inner.call(request).instrument(span.clone());
+            let mut response = match deadline {
+                None => call.await?,
+                Some((at, timeout)) => match tokio::time::timeout_at(at, call).await {
+                    Ok(response) => response?,
+                    Err(_) => {
+                        drop(permit);
+                        tracing::info!(parent: &span, ?timeout, "deadline exceeded before the answer");
+                        let status = error::deadline_exceeded(timeout);
+                        recorder.finish(status.code());
+                        let mut response = status.into_http::<tonic::body::Body>();
+                        echo_trace_id(&mut response, &trace_id);
+                        return Ok(response);
+                    }
+                },
+            };
             drop(permit);
             echo_trace_id(&mut response, &trace_id);
             // A trailers-only response (every error before the first message)
@@ -125,7 +151,13 @@ where
                 return Ok(response);
             }
             let (parts, body) = response.into_parts();
-            let body = tonic::body::Body::new(ObservedBody { inner: body, recorder });
+            let deadline = deadline.map(|(at, timeout)| Deadline {
+                sleep: Box::pin(tokio::time::sleep_until(at)),
+                timeout,
+                span,
+            });
+            let body =
+                tonic::body::Body::new(ObservedBody { inner: Some(body), recorder, deadline });
             Ok(http::Response::from_parts(parts, body))
         })
     }
@@ -156,24 +188,23 @@ fn rewrite_status(headers: &mut http::HeaderMap, status: &Status) {
 }
 
 /// Records a call once: with its final code, or CANCELLED when dropped
-/// before one was seen (client went away, deadline passed).
+/// before one was seen (the client went away).
 #[derive(Debug)]
 struct Recorder {
-    metrics: Arc<Metrics>,
-    method: String,
+    method: Arc<MethodMetrics>,
     start: Instant,
     done: bool,
 }
 
 impl Recorder {
-    fn new(metrics: Arc<Metrics>, method: String) -> Self {
-        Self { metrics, method, start: Instant::now(), done: false }
+    fn new(method: Arc<MethodMetrics>) -> Self {
+        Self { method, start: Instant::now(), done: false }
     }
 
     fn finish(&mut self, code: tonic::Code) {
         if !self.done {
             self.done = true;
-            self.metrics.record_rpc(&self.method, code, self.start.elapsed());
+            self.method.record(code, self.start.elapsed());
         }
     }
 }
@@ -184,10 +215,20 @@ impl Drop for Recorder {
     }
 }
 
-/// A response body that watches for the trailers carrying the final status.
+/// The client's deadline over a response body.
+struct Deadline {
+    sleep: Pin<Box<Sleep>>,
+    timeout: Duration,
+    span: tracing::Span,
+}
+
+/// A response body that watches for the trailers carrying the final status,
+/// and ends the response with DEADLINE_EXCEEDED if the client's deadline
+/// passes first (dropping the inner body stops its producer).
 struct ObservedBody {
-    inner: tonic::body::Body,
+    inner: Option<tonic::body::Body>,
     recorder: Recorder,
+    deadline: Option<Deadline>,
 }
 
 impl http_body::Body for ObservedBody {
@@ -198,7 +239,10 @@ impl http_body::Body for ObservedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(inner).poll_frame(cx);
         match polled {
             Poll::Ready(Some(Ok(mut frame))) => {
                 if let Some(trailers) = frame.trailers_mut() {
@@ -224,22 +268,79 @@ impl http_body::Body for ObservedBody {
                 self.recorder.finish(tonic::Code::Ok);
                 Poll::Ready(None)
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                let Some(deadline) = self.deadline.as_mut() else {
+                    return Poll::Pending;
+                };
+                if deadline.sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let status = error::deadline_exceeded(deadline.timeout);
+                tracing::info!(parent: &deadline.span, timeout = ?deadline.timeout, "deadline exceeded: response stream ended");
+                self.inner = None;
+                self.deadline = None;
+                self.recorder.finish(status.code());
+                let mut trailers = http::HeaderMap::new();
+                if status.add_header(&mut trailers).is_err() {
+                    trailers.insert("grpc-status", http::HeaderValue::from(status.code() as i32));
+                }
+                Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(http_body::Body::is_end_stream)
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        self.inner.as_ref().map(http_body::Body::size_hint).unwrap_or_default()
     }
+}
+
+/// The client's deadline from a `grpc-timeout` header (gRPC over HTTP/2:
+/// 1 to 8 digits and a unit, `H`, `M`, `S`, `m`, `u` or `n`); none when
+/// absent or malformed.
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_grpc_timeout_values() {
+        let t = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert("grpc-timeout", v.parse().expect("ascii"));
+            grpc_timeout(&h)
+        };
+        assert_eq!(t("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(t("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(t("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(t("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(t("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(t("99999999n"), Some(Duration::from_nanos(99_999_999)));
+        for bad in ["", "m", "123456789m", "10x", "-1S", "1.5S", "S1"] {
+            assert_eq!(t(bad), None, "{bad:?}");
+        }
+        assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
+    }
 
     #[test]
     fn oversize_becomes_resource_exhausted() {

@@ -16,7 +16,8 @@
 //! - [`services`]: `JobService`, `DeviceService`, `CompilationService`, thin
 //!   over `KernelGateway`.
 //! - [`layer`]: the tower layer in front of them: trace ids, load shedding,
-//!   oversize -> RESOURCE_EXHAUSTED, RPC metrics.
+//!   client deadlines -> DEADLINE_EXCEEDED, oversize -> RESOURCE_EXHAUSTED,
+//!   RPC metrics.
 //! - [`metrics`]: Prometheus metrics, the kernel observer feeding them, and
 //!   the `/metrics` HTTP server.
 //! - [`server`]: [`server::serve`] (public API + health + reflection, limits,

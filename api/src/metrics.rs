@@ -20,8 +20,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,9 +48,20 @@ struct DeviceStatusLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RpcLabel {
-    method: String,
+    method: Arc<str>,
     code: &'static str,
 }
+
+/// The gRPC codes, 0 (OK) to 16 (UNAUTHENTICATED).
+const GRPC_CODES: usize = 17;
+
+/// Distinct method labels kept; calls to further paths (a client probing
+/// random methods, all UNIMPLEMENTED) share [`OTHER_METHOD`], so the label
+/// set, and memory, stay bounded.
+const MAX_METHODS: usize = 256;
+
+/// The method label of calls beyond [`MAX_METHODS`].
+pub const OTHER_METHOD: &str = "other";
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -68,8 +80,38 @@ pub struct Metrics {
     device_status: Family<DeviceStatusLabel, Gauge>,
     rpc_requests: Family<RpcLabel, Counter>,
     rpc_duration: HistogramFamily<RpcLabel>,
+    /// Per-method handles, so a call records without building a label set.
+    methods: RwLock<HashMap<Arc<str>, Arc<MethodMetrics>>>,
     open_streams: Gauge,
     shed: Counter,
+}
+
+/// The RPC metrics of one method: a counter and a histogram handle per gRPC
+/// code, looked up in the families once (on the first call ending with that
+/// code) and then updated directly, with no label set built, hashed or
+/// allocated per call.
+#[derive(Debug)]
+pub struct MethodMetrics {
+    method: Arc<str>,
+    requests: Family<RpcLabel, Counter>,
+    durations: HistogramFamily<RpcLabel>,
+    by_code: [OnceLock<(Counter, Histogram)>; GRPC_CODES],
+}
+
+impl MethodMetrics {
+    /// Records one call of this method that ended with `code` after `elapsed`.
+    pub fn record(&self, code: tonic::Code, elapsed: Duration) {
+        let i = usize::try_from(code as i32).unwrap_or(0).min(GRPC_CODES - 1);
+        let (count, latency) = self.by_code[i].get_or_init(|| {
+            let labels = RpcLabel { method: Arc::clone(&self.method), code: code_name(code) };
+            (
+                self.requests.get_or_create(&labels).clone(),
+                self.durations.get_or_create(&labels).clone(),
+            )
+        });
+        count.inc();
+        latency.observe(elapsed.as_secs_f64());
+    }
 }
 
 impl Default for Metrics {
@@ -128,9 +170,33 @@ impl Metrics {
             device_status,
             rpc_requests,
             rpc_duration,
+            methods: RwLock::new(HashMap::new()),
             open_streams,
             shed,
         }
+    }
+
+    /// The metrics handles of gRPC method `path` (made on first use; past
+    /// [`MAX_METHODS`] distinct paths, the shared [`OTHER_METHOD`] ones).
+    #[must_use]
+    pub fn method(&self, path: &str) -> Arc<MethodMetrics> {
+        {
+            let known = self.methods.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(m) = known.get(path) {
+                return Arc::clone(m);
+            }
+        }
+        let mut known = self.methods.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let path = if known.len() >= MAX_METHODS { OTHER_METHOD } else { path };
+        let entry = known.entry(Arc::from(path)).or_insert_with_key(|method| {
+            Arc::new(MethodMetrics {
+                method: Arc::clone(method),
+                requests: self.rpc_requests.clone(),
+                durations: self.rpc_duration.clone(),
+                by_code: std::array::from_fn(|_| OnceLock::new()),
+            })
+        });
+        Arc::clone(entry)
     }
 
     /// Records one job transition: the job leaves `from` (after
@@ -182,9 +248,7 @@ impl Metrics {
 
     /// Records one finished RPC (`method` is the gRPC path).
     pub fn record_rpc(&self, method: &str, code: tonic::Code, elapsed: Duration) {
-        let labels = RpcLabel { method: method.to_owned(), code: code_name(code) };
-        self.rpc_requests.get_or_create(&labels).inc();
-        self.rpc_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        self.method(method).record(code, elapsed);
     }
 
     /// Counts a shed call.
@@ -363,5 +427,38 @@ mod tests {
         assert_eq!(m.open_streams(), 0);
         let text = m.encode();
         assert!(text.contains("eigen_rpc_requests_total{method=\"/eigen.api.v1.JobService/SubmitJob\",code=\"OK\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn cached_method_handles_count_by_code_and_stay_bounded() {
+        let m = Metrics::new();
+        let submit = m.method("/eigen.api.v1.JobService/SubmitJob");
+        submit.record(tonic::Code::Ok, Duration::from_millis(1));
+        submit.record(tonic::Code::Ok, Duration::from_millis(2));
+        m.record_rpc(
+            "/eigen.api.v1.JobService/SubmitJob",
+            tonic::Code::DeadlineExceeded,
+            Duration::ZERO,
+        );
+        for i in 0..(MAX_METHODS + 10) {
+            m.record_rpc(&format!("/x.Y/M{i}"), tonic::Code::Unimplemented, Duration::ZERO);
+        }
+        let text = m.encode();
+        let line = |method: &str, code: &str| {
+            format!("eigen_rpc_requests_total{{method=\"{method}\",code=\"{code}\"}}")
+        };
+        assert!(
+            text.contains(&format!("{} 2", line("/eigen.api.v1.JobService/SubmitJob", "OK"))),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "{} 1",
+                line("/eigen.api.v1.JobService/SubmitJob", "DEADLINE_EXCEEDED")
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&line(OTHER_METHOD, "UNIMPLEMENTED")), "{text}");
+        assert!(m.methods.read().expect("lock").len() <= MAX_METHODS + 1);
     }
 }

@@ -106,6 +106,7 @@ pub async fn serve_with_metrics(
         metrics: Arc::clone(&metrics),
         limits: config.limits.clone(),
         heartbeat_interval: config.heartbeat_interval,
+        update_batch_window: config.update_batch_window,
         shutdown: token.clone(),
     };
     let interceptor = ContextInterceptor::new(Arc::new(Authenticator::new(&config.api_keys)));

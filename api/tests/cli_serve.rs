@@ -3,8 +3,9 @@
 //! `--role api --kernel URL`).
 
 mod cli_support;
+mod tls_support;
 
-use cli_support::{Server, assert_bell_counts, example, run};
+use cli_support::{Server, assert_bell_counts, eigen, example, run};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -170,4 +171,143 @@ fn watch_resumes_after_the_server_is_killed_and_restarted() {
     assert_eq!(seqs, expected, "gapless across the restart: {lines:#?}");
     assert_eq!(lines.iter().filter(|l| l.contains(" DONE")).count(), 1, "{lines:#?}");
     assert!(lines.last().is_some_and(|l| l.contains(" DONE")), "{lines:#?}");
+}
+
+/// `EIGEN_ADDR=https://...` against `eigen serve` with a certificate from a
+/// private CA: trusted through `--ca-cert`, `EIGEN_CA_CERT`, or the system
+/// roots (`SSL_CERT_FILE`, as OpenSSL and rustls-native-certs read it);
+/// refused with one clear line when the CA is not trusted or the client
+/// speaks plaintext.
+#[test]
+fn https_client_trusts_a_private_ca_or_the_system_roots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = tls_support::Pki::new("Eigen CLI test CA");
+    let config = dir.path().join("eigen.toml");
+    let toml_path = |p: &std::path::Path| p.to_str().expect("utf-8 path").replace('\\', "\\\\");
+    std::fs::write(
+        &config,
+        format!("[tls]\ncert = \"{}\"\nkey = \"{}\"\n", toml_path(&pki.cert), toml_path(&pki.key)),
+    )
+    .expect("write config");
+    let server =
+        Server::start(&dir.path().join("data"), &["--config", config.to_str().expect("utf-8")]);
+    let https = server.addr.replacen("http://", "https://", 1);
+    let bell = example("bell.qasm");
+    let bell = bell.to_str().expect("utf-8 path");
+    let ca = pki.ca.to_str().expect("utf-8 path");
+    let client = |args: &[&str]| {
+        let mut cmd = eigen(args);
+        cmd.env("EIGEN_ADDR", &https).env_remove("EIGEN_CA_CERT").env_remove("SSL_CERT_DIR");
+        cmd
+    };
+
+    // --ca-cert: a job to DONE.
+    let mut cmd =
+        client(&["submit", bell, "--target", "sim", "--shots", "1000", "--wait", "--json"]);
+    cmd.args(["--ca-cert", ca]);
+    let out = run(cmd);
+    out.assert_success();
+    let v = out.json();
+    assert_eq!(v["status"], "DONE", "{v}");
+    assert_bell_counts(&v["counts"], 1000);
+
+    // EIGEN_CA_CERT.
+    let mut cmd = client(&["devices", "--json"]);
+    cmd.env("EIGEN_CA_CERT", ca);
+    run(cmd).assert_success();
+
+    // No CA given: the system's roots, here the CA through SSL_CERT_FILE.
+    let mut cmd = client(&["devices", "--json"]);
+    cmd.env("SSL_CERT_FILE", ca);
+    run(cmd).assert_success();
+
+    // System roots that do not hold the CA: refused, one line, non-zero exit.
+    let other = tls_support::Pki::new("Another CA");
+    let mut cmd = client(&["devices"]);
+    cmd.env("SSL_CERT_FILE", &other.ca);
+    let out = run(cmd);
+    assert!(!out.status.success(), "{out:#?}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{out:#?}");
+    assert!(out.stderr.contains("UNAVAILABLE") && out.stderr.contains("certificate"), "{out:#?}");
+
+    // Plaintext against the TLS port: refused too.
+    let mut cmd = eigen(&["devices"]);
+    cmd.env("EIGEN_ADDR", &server.addr);
+    let out = run(cmd);
+    assert!(!out.status.success(), "{out:#?}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{out:#?}");
+}
+
+/// The string field `key` of a JSON log line, wherever tracing put it: on
+/// the event itself or on one of its spans.
+fn log_field<'a>(line: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    let spans = line["spans"].as_array().into_iter().flatten();
+    std::iter::once(line)
+        .chain(std::iter::once(&line["span"]))
+        .chain(spans)
+        .find_map(|v| v[key].as_str())
+}
+
+/// `EIGEN_TOKEN` authenticates the CLI against a server with API keys; and
+/// with `--log-format json` every server log line about the job carries its
+/// `job_id` and a `trace_id`.
+#[test]
+fn token_from_the_environment_and_json_logs_with_job_and_trace_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("eigen.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[api_keys]]\ntenant = \"acme\"\nsha256 = \"{}\"\n",
+            eigen_api::auth::hash_key("cli-secret")
+        ),
+    )
+    .expect("write config");
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--config", config.to_str().expect("utf-8"), "--log-format", "json"],
+    );
+    let bell = example("bell.qasm");
+    let submit = ["submit", bell.to_str().expect("utf-8"), "--target", "sim", "--wait", "--json"];
+
+    let out = run(server.eigen(&submit));
+    assert!(!out.status.success(), "no token: {out:#?}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{out:#?}");
+    assert!(out.stderr.contains("UNAUTHENTICATED"), "{out:#?}");
+
+    let mut cmd = server.eigen(&submit);
+    cmd.env("EIGEN_TOKEN", "cli-secret");
+    let out = run(cmd);
+    out.assert_success();
+    let job_id = out.json()["job_id"].as_str().expect("job_id").to_owned();
+
+    // Give the server a moment to write its last lines about the job.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let about_job = loop {
+        let lines: Vec<serde_json::Value> =
+            server.log().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let about: Vec<serde_json::Value> =
+            lines.into_iter().filter(|l| log_field(l, "job_id") == Some(job_id.as_str())).collect();
+        let finished = about.iter().any(|l| log_field(l, "to") == Some("COMPLETED"));
+        if finished || std::time::Instant::now() > deadline {
+            break about;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(about_job.len() >= 3, "few lines about {job_id}:\n{}", server.log());
+    for line in &about_job {
+        let trace = log_field(line, "trace_id").unwrap_or_default();
+        assert!(!trace.is_empty(), "no trace_id on {line}");
+    }
+}
+
+/// A public address without authentication is refused unless `--insecure`.
+#[test]
+fn public_bind_without_auth_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = eigen(&["serve", "--listen", "0.0.0.0:0", "--metrics-listen", "127.0.0.1:0"]);
+    cmd.arg("--data-dir").arg(dir.path()).env_remove("EIGEN_CONFIG");
+    let out = run(cmd);
+    assert!(!out.status.success(), "{out:#?}");
+    assert!(out.stderr.contains("--insecure"), "{out:#?}");
 }

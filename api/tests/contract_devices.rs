@@ -201,3 +201,29 @@ async fn compile_optimize_validate() {
         .expect_err("unknown target");
     assert_eq!(err.code(), Code::NotFound);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_over_the_send_limit_is_resource_exhausted() {
+    let mut config = eigen_api::config::ServerConfig::default();
+    config.limits.max_response_bytes = 256;
+    let server = start_with(config, |_| {}).await;
+    let mut devices = server.devices().await;
+    // A heavy-hex device's properties (coupling map, gates, 27 qubits) are
+    // far over 256 bytes.
+    let err = devices
+        .get_device_details(pb::DeviceDetailsRequest { device_id: "sim-heavyhex-27".into() })
+        .await
+        .expect_err("too large");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    let d = err.get_error_details();
+    let info = d.error_info().expect("ErrorInfo");
+    assert_eq!((info.reason.as_str(), info.domain.as_str()), ("MESSAGE_TOO_LARGE", "eigen.dev"));
+    assert!(d.quota_failure().is_some(), "{err:?}");
+    assert!(d.retry_info().is_none(), "the same answer would be refused again");
+    // A small answer still goes through.
+    let status = devices
+        .get_device_status(pb::DeviceStatusRequest { device_id: "sim".into() })
+        .await
+        .expect("small enough");
+    assert_eq!(status.get_ref().status, pb::DeviceStatus::Online as i32);
+}

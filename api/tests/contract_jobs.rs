@@ -5,8 +5,11 @@ mod contract_support;
 
 use contract_support::*;
 use eigen_proto::api::v1 as pb;
-use std::time::Duration;
+use pb::job_service_client::JobServiceClient;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 use tonic::Code;
+use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 fn assert_ghz_counts(r: &pb::JobResultsResponse, n: usize, shots: u64) {
@@ -136,52 +139,83 @@ async fn resume_from_last_event_seq_continues_without_gaps() {
     assert!(none.is_empty() && err.is_none(), "{none:?} {err:?}");
 }
 
+/// A job on the switchable device made slow: RUNNING until cancelled.
+async fn running_job(server: &TestServer, jobs: &mut JobServiceClient<Channel>) -> String {
+    server.slow.execute_ms.store(120_000, Ordering::SeqCst);
+    let req = pb::SubmitJobRequest { target: SWITCHABLE.into(), ..submit(&ghz(2), 10) };
+    jobs.submit_job(req).await.expect("submit").into_inner().job_id
+}
+
+fn ts(u: &pb::JobUpdate) -> SystemTime {
+    eigen_api::convert::system_time(u.timestamp.as_ref().expect("timestamp"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn heartbeats_while_running_then_cancel_ends_once() {
+async fn heartbeats_while_running_repeat_the_latest_seq_then_cancel_ends_once() {
     let server = start().await;
     let mut jobs = server.jobs().await;
-    let job = jobs.submit_job(submit(&slow_program(400), 1)).await.expect("submit").into_inner();
-    let mut stream = jobs
-        .stream_job_updates(pb::JobUpdatesRequest { job_id: job.job_id.clone(), last_event_seq: 0 })
-        .await
-        .expect("stream")
-        .into_inner();
+    let job_id = running_job(&server, &mut jobs).await;
+    let req = |seq| pb::JobUpdatesRequest { job_id: job_id.clone(), last_event_seq: seq };
+    let mut stream = jobs.stream_job_updates(req(0)).await.expect("stream").into_inner();
     let mut updates = Vec::new();
-    // Wait for RUNNING, then for two heartbeats (every 100 ms here; the job
-    // runs for seconds): the api's own (`heartbeat`, same event_seq) or the
-    // kernel's (a logged event with message `heartbeat`).
-    let mut running_since_count = None;
-    let mut beats = 0;
-    while let Some(u) = stream.message().await.expect("update") {
-        let running = u.state == pb::JobStatus::Running as i32;
-        if running && (u.heartbeat || u.message.as_deref() == Some("heartbeat")) {
-            beats += 1;
-        }
+    // Up to RUNNING, then three heartbeats (every HEARTBEAT = 100 ms here).
+    while updates.iter().filter(|u: &&pb::JobUpdate| u.heartbeat).count() < 3 {
+        let u = stream.message().await.expect("update").expect("not ended");
         updates.push(u);
-        if running && running_since_count.is_none() {
-            running_since_count = Some(updates.len());
-        }
-        if beats >= 2 {
-            break;
-        }
-        assert!(updates.len() < 1000, "runaway stream");
+        assert!(updates.len() < 100, "runaway stream: {updates:#?}");
     }
-    let n = running_since_count.expect("reached RUNNING");
-    assert!(
-        updates[n..].iter().all(|u| u.state == pb::JobStatus::Running as i32),
-        "heartbeats repeat RUNNING"
-    );
-    let cancel =
-        jobs.cancel_job(pb::CancelJobRequest { job_id: job.job_id.clone() }).await.expect("cancel");
-    assert_eq!(cancel.get_ref().job_id, job.job_id);
+    let first_beat = updates.iter().position(|u| u.heartbeat).expect("a heartbeat");
+    let before = updates[first_beat - 1].clone();
+    assert_eq!(before.state, pb::JobStatus::Running as i32, "heartbeats only while RUNNING");
+    let beats = &updates[first_beat..];
+    for b in beats {
+        // The latest update again: same seq (none consumed), state, stage.
+        assert!(b.heartbeat, "nothing happens while the device runs: {updates:#?}");
+        assert_eq!(
+            (b.event_seq, b.state, &b.stage),
+            (before.event_seq, before.state, &before.stage)
+        );
+        assert_eq!(b.job_id, job_id);
+    }
+    // At the configured period, not faster (tokio timers never fire early;
+    // the bound is loose for clocks and scheduling).
+    let mut at = ts(&before);
+    for b in beats {
+        let gap = ts(b).duration_since(at).unwrap_or_default();
+        assert!(gap >= HEARTBEAT / 2, "heartbeat {gap:?} after the previous update");
+        at = ts(b);
+    }
+    // No kernel "heartbeat" events with seqs of their own.
+    assert!(updates.iter().all(|u| u.heartbeat || u.message.as_deref() != Some("heartbeat")));
+
+    // Resuming at the latest seq while RUNNING: heartbeats carry that seq.
+    let mut resumed =
+        jobs.stream_job_updates(req(before.event_seq)).await.expect("resume").into_inner();
+    let beat = resumed.message().await.expect("update").expect("a heartbeat");
+    assert!(beat.heartbeat, "{beat:?}");
+    assert_eq!((beat.event_seq, beat.state), (before.event_seq, pb::JobStatus::Running as i32));
+    drop(resumed);
+
+    let cancel = jobs.cancel_job(pb::CancelJobRequest { job_id: job_id.clone() }).await;
+    assert_eq!(cancel.expect("cancel").get_ref().job_id, job_id);
     let (rest, err) = collect(stream).await;
     assert!(err.is_none(), "{err:?}");
     updates.extend(rest);
     assert_stream_contract(&updates, 1);
-    assert_eq!(updates.last().map(|u| u.state), Some(pb::JobStatus::Cancelled as i32));
+    let last = updates.last().expect("terminal");
+    assert_eq!(last.state, pb::JobStatus::Cancelled as i32);
+    // The next event after the heartbeats takes the next seq: they took none.
+    let next = updates[first_beat..].iter().find(|u| !u.heartbeat).expect("an event after");
+    assert_eq!(next.event_seq, before.event_seq + 1);
+    let status = jobs
+        .get_job_status(pb::JobStatusRequest { job_id: job_id.clone() })
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.last_event_seq, last.event_seq);
     // Cancelling a finished job changes nothing.
     let again = jobs
-        .cancel_job(pb::CancelJobRequest { job_id: job.job_id.clone() })
+        .cancel_job(pb::CancelJobRequest { job_id: job_id.clone() })
         .await
         .expect("cancel again");
     assert_eq!(again.get_ref().status, pb::JobStatus::Cancelled as i32);
@@ -191,7 +225,8 @@ async fn heartbeats_while_running_then_cancel_ends_once() {
 async fn results_before_done_is_failed_precondition_with_status() {
     let server = start().await;
     let mut jobs = server.jobs().await;
-    let job = jobs.submit_job(submit(&slow_program(400), 1)).await.expect("submit").into_inner();
+    let job =
+        pb::JobResponse { job_id: running_job(&server, &mut jobs).await, ..Default::default() };
     let err = jobs
         .get_job_results(pb::JobResultsRequest { job_id: job.job_id.clone() })
         .await

@@ -274,3 +274,52 @@ async fn graceful_shutdown_ends_streams_and_returns_within_grace() {
         .expect("task");
     result.expect("clean shutdown");
 }
+
+/// The HTTP/2 "rapid reset" abuse: a client that opens streams and resets
+/// them at once, over and over, gets its connection closed with GOAWAY
+/// (ENHANCE_YOUR_CALM) after the configured number of such resets; other
+/// clients are served as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rapid_reset_abuse_closes_the_connection() {
+    let server = start().await;
+    let limit = ServerConfig::default().limits.max_pending_reset_streams;
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    let (mut client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
+    let connection = tokio::spawn(connection);
+    let mut refused = None;
+    for i in 0..(limit * 20) {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{}/eigen.api.v1.JobService/GetJobStatus", server.addr))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .expect("request");
+        let ready = match client.clone().ready().await {
+            Ok(ready) => ready,
+            Err(e) => {
+                refused = Some((i, e));
+                break;
+            }
+        };
+        client = ready;
+        match client.send_request(request, false) {
+            Ok((_response, mut stream)) => stream.send_reset(h2::Reason::CANCEL),
+            Err(e) => {
+                refused = Some((i, e));
+                break;
+            }
+        }
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(30), connection)
+        .await
+        .expect("the server closes the connection")
+        .expect("connection task");
+    let err = ended.expect_err("closed with an error");
+    assert_eq!(err.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{err:?} (refused: {refused:?})");
+
+    // Everyone else is still served.
+    let mut jobs = server.jobs().await;
+    let job = jobs.submit_job(submit(&ghz(2), 10)).await.expect("submit").into_inner();
+    assert!(!job.job_id.is_empty());
+}

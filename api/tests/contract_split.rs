@@ -32,8 +32,8 @@ impl Drop for Split {
 async fn split(config: ServerConfig) -> Split {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut kconfig = KernelConfig::new(dir.path());
-    kconfig.heartbeat_interval = HEARTBEAT;
-    let (kernel, _) = start_kernel(kconfig).await;
+    kconfig.heartbeat_interval = None;
+    let (kernel, _, _) = start_kernel(kconfig).await;
     let stop = CancellationToken::new();
 
     let kernel_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

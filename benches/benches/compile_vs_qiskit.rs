@@ -9,7 +9,9 @@
 //! nothing here asserts a time.
 //!
 //! Environment: `EIGEN_BENCH_CIRCUITS` (default `/work/shared/bench/circuits`),
-//! `EIGEN_BENCH_REPEATS` (default 15).
+//! `EIGEN_BENCH_REPEATS` (default 15), `EIGEN_BENCH_ONLY` (comma-separated
+//! substrings of circuit names to keep), `EIGEN_BENCH_LEVELS` (comma-separated
+//! optimization levels, default `1,2`).
 
 use eigen_hal::{DeviceKind, Limits, NativeGate, Seconds, Target, topology};
 use eigen_kernel::compiler::qasm::{self, ParseLimits};
@@ -52,6 +54,13 @@ fn main() {
         .unwrap_or_else(|_| "/work/shared/bench/circuits".into());
     let repeats: usize =
         std::env::var("EIGEN_BENCH_REPEATS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+    let only: Vec<String> = std::env::var("EIGEN_BENCH_ONLY")
+        .map(|s| s.split(',').map(str::to_owned).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let levels: Vec<u8> = std::env::var("EIGEN_BENCH_LEVELS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2]);
     let devices = [
         device("heavyhex-27", 27, topology::heavy_hex_27()),
         device("grid-5x5", 25, topology::grid(5, 5)),
@@ -66,6 +75,9 @@ fn main() {
         );
     }
     for name in ["qft_16", "qft_20", "random_16_d20", "random_20_d20"] {
+        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
+            continue;
+        }
         let path = format!("{dir}/{name}.qasm");
         let source = match std::fs::read_to_string(&path) {
             Ok(s) => s,
@@ -84,7 +96,7 @@ fn main() {
         };
         let parse_s = t0.elapsed().as_secs_f64();
         for d in &devices {
-            for level in [1u8, 2] {
+            for &level in &levels {
                 let options = CompileOptions { optimization_level: level };
                 let mut times = Vec::with_capacity(repeats);
                 let mut last = None;

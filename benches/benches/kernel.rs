@@ -8,7 +8,10 @@
 //!   1,000 shots of only `00`/`11`, and submits the next);
 //! - p50/p99 of one durable submit (`enqueue_job` returns once the job and
 //!   its first events are committed), measured while 64 submitters load the
-//!   kernel, and alone;
+//!   kernel, and alone (one submitter submitting back to back while the
+//!   previous jobs still run);
+//! - the floor under a submit: one store commit of the same writes, with no
+//!   kernel around the store;
 //! - both store modes: `process` (commit survives a crash or kill -9 of the
 //!   process; the default) and `power` (every group commit fsynced).
 //!
@@ -17,12 +20,15 @@
 //!
 //! Run: `cargo bench -p eigen-benches --bench kernel`
 //! (`EIGEN_BENCH_JOBS=N` jobs per scenario, default 5000;
-//! `EIGEN_BENCH_SLOTS=N` execution slots on `sim`, default 2.)
+//! `EIGEN_BENCH_SLOTS=N` execution slots on `sim`, default 2;
+//! `EIGEN_BENCH_SYNC=process|power` runs one store mode only.)
 
 use eigen_hal::Device;
+use eigen_kernel::gateway::JobEvent;
 use eigen_kernel::gateway::{KernelGateway, RequestContext, SubmitJob};
 use eigen_kernel::job::JobStatus;
-use eigen_kernel::store::SyncMode;
+use eigen_kernel::job::{JobId, TaskState};
+use eigen_kernel::store::{JobStore, SqliteStore, StoredJob, SyncMode, Write};
 use eigen_kernel::{Kernel, KernelConfig};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -127,6 +133,51 @@ async fn lone_submits(k: &Kernel, n: usize) -> Vec<Duration> {
     out
 }
 
+/// The floor under a durable submit: one store commit of what a submit
+/// writes (the job and its first four events), one at a time, on a store of
+/// its own (no kernel around it).
+async fn store_commits(sync: SyncMode, n: usize) -> Vec<Duration> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path(), sync).await.expect("store");
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = JobId::new();
+        let now = eigen_kernel::store::now();
+        let mut batch = vec![Write::InsertJob(Box::new(StoredJob {
+            id: id.clone(),
+            tenant: "t".into(),
+            trace_id: "bench".into(),
+            spec: bell(),
+            created_at: now,
+            recoveries: 0,
+            final_state: None,
+            finished_at: None,
+        }))];
+        for (seq, state) in (1..).zip([
+            TaskState::Pending,
+            TaskState::Validating,
+            TaskState::Compiling,
+            TaskState::Queued,
+        ]) {
+            batch.push(Write::Event(JobEvent {
+                job_id: id.clone(),
+                event_seq: seq,
+                state,
+                status: state.status(),
+                stage: None,
+                progress: None,
+                message: String::new(),
+                timestamp: now,
+            }));
+        }
+        let t = Instant::now();
+        store.commit(batch).await.expect("commit");
+        out.push(t.elapsed());
+    }
+    out.sort();
+    out
+}
+
 fn main() {
     let jobs = env_usize("EIGEN_BENCH_JOBS", 5000);
     let slots = env_usize("EIGEN_BENCH_SLOTS", 2);
@@ -136,7 +187,11 @@ fn main() {
          {jobs} jobs per scenario, {slots} slots on sim, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    let only = std::env::var("EIGEN_BENCH_SYNC").ok();
     for (name, sync) in [("process", SyncMode::Process), ("power", SyncMode::Power)] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         rt.block_on(async {
             let dir = tempfile::tempdir().expect("tempdir");
             let k = start(dir.path(), sync, slots).await;
@@ -145,6 +200,8 @@ fn main() {
             let (rate1, lat1) = scenario(&k, 1, jobs.min(2000)).await;
             let (rate64, lat64) = scenario(&k, 64, jobs).await;
             let lone = lone_submits(&k, 1000).await;
+            k.shutdown().await;
+            let commits = store_commits(sync, 1000).await;
             println!("[sync={name}]");
             println!(
                 "  1 submitter:    {rate1:>9.0} jobs/s  (submit p50 {:>7.1} us, p99 {:>7.1} us)",
@@ -161,7 +218,11 @@ fn main() {
                 micros(percentile(&lone, 0.5)),
                 micros(percentile(&lone, 0.99))
             );
-            k.shutdown().await;
+            println!(
+                "  store commit alone (job + 4 events, no kernel): p50 {:>7.1} us, p99 {:>7.1} us",
+                micros(percentile(&commits, 0.5)),
+                micros(percentile(&commits, 0.99))
+            );
         });
     }
 }

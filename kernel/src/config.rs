@@ -31,8 +31,10 @@ pub struct KernelConfig {
     pub data_dir: PathBuf,
     /// How hard a commit tries to reach the disk.
     pub sync: SyncMode,
-    /// How often a RUNNING job emits a heartbeat event.
-    pub heartbeat_interval: Duration,
+    /// How often a RUNNING job emits a heartbeat event (stored, with its own
+    /// `event_seq`); `None` for never, as when the API's update streams make
+    /// their own heartbeats, which repeat the latest seq instead.
+    pub heartbeat_interval: Option<Duration>,
     /// Execution slots per device (jobs run at once), unless `slots` names it.
     pub default_slots: usize,
     /// Execution slots of named devices.
@@ -83,7 +85,7 @@ impl Default for KernelConfig {
         Self {
             data_dir: PathBuf::from("eigen-data"),
             sync: SyncMode::default(),
-            heartbeat_interval: Duration::from_secs(10),
+            heartbeat_interval: Some(Duration::from_secs(10)),
             default_slots: 1,
             slots: BTreeMap::new(),
             queued_jobs_quota_per_tenant: 10_000,

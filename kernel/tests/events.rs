@@ -28,7 +28,7 @@ async fn heartbeats_while_running() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev").with_run_time(Duration::from_millis(500));
     let mut c = config(dir.path());
-    c.heartbeat_interval = Duration::from_millis(100);
+    c.heartbeat_interval = Some(Duration::from_millis(100));
     let k = start_with(c, &[dev]).await;
     let acme = ctx("acme");
     let id = k.enqueue_job(&acme, job(1)).await.unwrap().job_id;
@@ -45,7 +45,7 @@ async fn a_stalled_subscriber_blocks_nobody() {
     let dir = tempfile::tempdir().unwrap();
     let dev = TestDevice::new("dev").with_run_time(Duration::from_millis(300));
     let mut c = config(dir.path());
-    c.heartbeat_interval = Duration::from_millis(5);
+    c.heartbeat_interval = Some(Duration::from_millis(5));
     let k = start_with(c, &[dev]).await;
     let acme = ctx("acme");
     let id = k.enqueue_job(&acme, job(1)).await.unwrap().job_id;

@@ -237,13 +237,16 @@ async fn retention_prunes_finished_jobs_and_artifacts() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
     c.inline_limit_bytes = 8;
-    c.retention = Duration::ZERO;
+    // Not zero: the prune at start-up must not race the job's finish (it
+    // runs when the kernel starts, a few milliseconds at most before).
+    c.retention = Duration::from_millis(500);
     let k = start_with(c, &[TestDevice::new("dev")]).await;
     let acme = ctx("acme");
     let id = k.enqueue_job(&acme, SubmitJob { memory: true, ..job(50) }).await.unwrap().job_id;
     wait_terminal(&k, &acme, &id).await;
     let uri = k.get_job_results(&acme, &id).await.unwrap().artifacts[0].uri.clone();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(k.prune_now().await.unwrap(), 0, "finished less than the retention ago");
+    tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(k.prune_now().await.unwrap() >= 1);
     assert!(matches!(k.get_job_status(&acme, &id).await, Err(KernelError::NotFound { .. })));
     assert!(k.read_artifact(&acme, &uri).await.is_err());

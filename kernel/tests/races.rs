@@ -14,7 +14,7 @@ async fn cancel_completion_and_timeout_race_to_exactly_one_terminal_event() {
     let dev = TestDevice::new("dev").with_run_time(Duration::from_millis(3));
     let mut c = config(dir.path());
     c.default_slots = 8;
-    c.heartbeat_interval = Duration::from_millis(1);
+    c.heartbeat_interval = Some(Duration::from_millis(1));
     let k = start_with(c, &[dev]).await;
     let acme = ctx("acme");
     let mut tasks = Vec::new();

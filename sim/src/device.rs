@@ -234,9 +234,24 @@ impl SimDevice {
         let cache_prefix = state::check_memory(n, copies + 1, limit).is_ok();
         let seed = options.seed.unwrap_or_else(rand::random);
         ctx.report("upload", 1.0);
-        let mut sv = StateVector::zero_in(n, self.pool.take(1 << n))?;
-        let outcome = self.run_on(&compiled, &mut sv, options, seed, cache_prefix, ctx);
-        self.pool.put(sv.into_amplitudes());
+        // The device's own threads only for work worth waking them for: a
+        // tiny circuit runs on the caller's thread without touching a pool.
+        let shots = usize::try_from(options.shots).unwrap_or(usize::MAX);
+        let work = if compiled.terminal.is_some() {
+            (1usize << n).max(shots)
+        } else {
+            (1usize << n).saturating_mul(shots)
+        };
+        let simulate = || {
+            let mut sv = StateVector::zero_in(n, self.pool.take(1 << n))?;
+            let outcome = self.run_on(&compiled, &mut sv, options, seed, cache_prefix, ctx);
+            self.pool.put(sv.into_amplitudes());
+            outcome
+        };
+        let outcome = match &self.threads {
+            Some(pool) if crate::par::worth_it(work) => pool.install(simulate),
+            _ => simulate(),
+        };
         let (outcomes, statevector) = outcome?;
         let statevector = statevector.map(|v| compaction.expand(v));
         ctx.report("readout", 1.0);
@@ -318,9 +333,6 @@ impl Device for SimDevice {
         };
         let span = tracing::debug_span!("sim.execute", device = %self.target.id, qubits = circuit.num_qubits, shots = options.shots);
         let _guard = span.enter();
-        match &self.threads {
-            Some(pool) => pool.install(|| self.run(circuit, options, ctx)),
-            None => self.run(circuit, options, ctx),
-        }
+        self.run(circuit, options, ctx)
     }
 }

@@ -1,6 +1,7 @@
 //! Running planned stages over a state vector, in parallel.
 //!
-//! Work is split over groups (see [`crate::plan`]), never over one gate's
+//! States below [`crate::par::MIN_PARALLEL`] amplitudes run on the calling
+//! thread. Work is split over groups (see [`crate::plan`]), never over one gate's
 //! pairs: every group holds both halves of every pair it touches, so a gate
 //! on the highest qubit splits over cores as well as one on qubit 0.
 //!
@@ -31,15 +32,18 @@ pub(crate) fn run_stage(state: &mut [C], stage: &Stage) {
         run_block(state, stage, 0);
         return;
     }
+    let parallel = crate::par::worth_it(state.len());
     if stage.contiguous {
-        state
-            .par_chunks_mut(block)
-            .enumerate()
-            .for_each(|(i, chunk)| run_block(chunk, stage, i << bits));
+        let run = |(i, chunk): (usize, &mut [C])| run_block(chunk, stage, i << bits);
+        if parallel {
+            state.par_chunks_mut(block).enumerate().for_each(run);
+        } else {
+            state.chunks_mut(block).enumerate().for_each(run);
+        }
         return;
     }
     if let Some((q, kind)) = lone_single_target(stage) {
-        run_pairs(state, q, kind);
+        run_pairs(state, q, kind, parallel);
         return;
     }
     let seg = stage.seg_bits;
@@ -60,20 +64,26 @@ pub(crate) fn run_stage(state: &mut [C], stage: &Stage) {
         });
         groups.push((base, segs));
     });
-    let threads = rayon::current_num_threads().max(1);
-    let min_len = (n_groups / (threads * 8)).max(1);
-    groups.into_par_iter().with_min_len(min_len).for_each_init(
-        || vec![C::new(0.0, 0.0); block],
-        |scratch, (base, mut segs)| {
-            for (dst, src) in scratch.chunks_exact_mut(seg_len).zip(segs.iter()) {
-                dst.copy_from_slice(src);
-            }
-            run_block(scratch, stage, base);
-            for (src, dst) in scratch.chunks_exact(seg_len).zip(segs.iter_mut()) {
-                dst.copy_from_slice(src);
-            }
-        },
-    );
+    let gathered = |scratch: &mut Vec<C>, (base, mut segs): (usize, Vec<&mut [C]>)| {
+        for (dst, src) in scratch.chunks_exact_mut(seg_len).zip(segs.iter()) {
+            dst.copy_from_slice(src);
+        }
+        run_block(scratch, stage, base);
+        for (src, dst) in scratch.chunks_exact(seg_len).zip(segs.iter_mut()) {
+            dst.copy_from_slice(src);
+        }
+    };
+    if parallel {
+        let threads = rayon::current_num_threads().max(1);
+        let min_len = (n_groups / (threads * 8)).max(1);
+        groups
+            .into_par_iter()
+            .with_min_len(min_len)
+            .for_each_init(|| vec![C::new(0.0, 0.0); block], gathered);
+    } else {
+        let mut scratch = vec![C::new(0.0, 0.0); block];
+        groups.into_iter().for_each(|g| gathered(&mut scratch, g));
+    }
 }
 
 /// The global target and kernel of a stage that is one uncontrolled
@@ -105,9 +115,16 @@ fn lone_single_target(stage: &Stage) -> Option<(u32, &Kind)> {
 /// Applies a lone single-target gate in place: both halves of every pair
 /// are split into aligned runs that cores take in parallel, so even the
 /// highest qubit keeps every core busy with one read and one write.
-fn run_pairs(state: &mut [C], q: u32, kind: &Kind) {
+fn run_pairs(state: &mut [C], q: u32, kind: &Kind, parallel: bool) {
     let s = 1usize << q;
     let run = s.min(1 << 13);
+    if !parallel {
+        for blk in state.chunks_mut(2 * s) {
+            let (l, h) = blk.split_at_mut(s);
+            run_pair(l, h, kind);
+        }
+        return;
+    }
     state.par_chunks_mut(2 * s).for_each(|blk| {
         let (l, h) = blk.split_at_mut(s);
         l.par_chunks_mut(run).zip(h.par_chunks_mut(run)).for_each(|(l, h)| run_pair(l, h, kind));

@@ -10,8 +10,11 @@
 //!   pass each ([`Blocking`] sets the block size).
 //! - `exec` (private): stages run over the state in parallel (rayon), with
 //!   an AVX2 copy of the block loop chosen at run time.
+//! - `par` (private): the size threshold below which work stays on the
+//!   calling thread (tiny circuits never wake rayon's workers).
 //! - [`state`]: the [`StateVector`], memory accounting, the buffer pool.
-//! - `sample` (private): probabilities, collapse and fast shot sampling.
+//! - `sample` (private): probabilities, collapse, and shot sampling in one
+//!   read pass over the state.
 //! - [`noise`]: the [`NoiseModel`] built from calibration data.
 //! - `compact` (private): the qubits a circuit touches relabelled densely,
 //!   so a routed program on a 27-qubit chip simulates only those.
@@ -27,6 +30,7 @@ mod exec;
 mod kernels;
 pub mod noise;
 mod ops;
+mod par;
 pub mod plan;
 mod program;
 mod sample;

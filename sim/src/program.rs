@@ -299,8 +299,11 @@ pub(crate) fn sample_terminal(
     }
     let map = OutcomeMap::new(state.num_qubits(), pairs);
     let indices = sample::sample_indices(state.amplitudes(), shots, seed);
-    let mut outcomes: Vec<u64> =
-        indices.par_iter().with_min_len(1 << 12).map(|&i| map.outcome(i)).collect();
+    let mut outcomes: Vec<u64> = if crate::par::worth_it(indices.len()) {
+        indices.par_iter().with_min_len(1 << 12).map(|&i| map.outcome(i)).collect()
+    } else {
+        indices.iter().map(|&i| map.outcome(i)).collect()
+    };
     let counts = count_sorted_or_not(&outcomes);
     let memory = memory.then(|| {
         sample::shuffle(&mut outcomes, seed);
@@ -332,7 +335,11 @@ fn count_sorted_or_not(outcomes: &[u64]) -> BTreeMap<u64, u64> {
         rle(outcomes).into_iter().collect()
     } else {
         let mut v = outcomes.to_vec();
-        v.par_sort_unstable();
+        if crate::par::worth_it(v.len()) {
+            v.par_sort_unstable();
+        } else {
+            v.sort_unstable();
+        }
         rle(&v).into_iter().collect()
     }
 }
@@ -378,7 +385,8 @@ pub(crate) fn run_trajectories(
         }
         Ok(clbits)
     };
-    let outcomes: Vec<u64> = if n <= 14 {
+    let work = usize::try_from(shots).unwrap_or(usize::MAX).saturating_mul(1 << n);
+    let outcomes: Vec<u64> = if n <= 14 && crate::par::worth_it(work) {
         (0..shots)
             .into_par_iter()
             .map_init(

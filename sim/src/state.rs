@@ -95,7 +95,7 @@ impl StateVector {
     /// Overwrites the state with |0...0>, in parallel for large states.
     pub fn reset_zero(&mut self) {
         let zero = C::new(0.0, 0.0);
-        if self.amps.len() >= 1 << 16 {
+        if crate::par::worth_it(self.amps.len()) {
             self.amps.par_chunks_mut(1 << 14).for_each(|c| c.fill(zero));
         } else {
             self.amps.fill(zero);
@@ -106,7 +106,7 @@ impl StateVector {
     /// Copies `other` into this state (same qubit count).
     pub(crate) fn copy_from(&mut self, other: &StateVector) {
         self.n = other.n;
-        if self.amps.len() >= 1 << 16 {
+        if crate::par::worth_it(self.amps.len()) {
             self.amps
                 .par_chunks_mut(1 << 14)
                 .zip(other.amps.par_chunks(1 << 14))
@@ -158,7 +158,11 @@ impl StateVector {
     /// |amplitude|^2 of every basis state.
     #[must_use]
     pub fn probabilities(&self) -> Vec<f64> {
-        self.amps.par_iter().with_min_len(1 << 12).map(|a| a.norm_sqr()).collect()
+        if crate::par::worth_it(self.amps.len()) {
+            self.amps.par_iter().with_min_len(1 << 12).map(|a| a.norm_sqr()).collect()
+        } else {
+            self.amps.iter().map(|a| a.norm_sqr()).collect()
+        }
     }
 
     /// Samples `shots` measurements of every qubit: the basis indices, in
@@ -294,6 +298,19 @@ mod tests {
         assert!(err.message().contains("30 qubits need 16.00 GiB"), "{}", err.message());
         assert!(check_memory(20, 1, 1 << 30).is_ok());
         assert!(check_memory(70, 1, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn twenty_eight_qubits_fit_in_24_gib() {
+        // The state is 4 GiB; the scratch beside it is small: a 512 KiB
+        // block per worker for gathered stages, and for sampling 8 bytes
+        // per shot plus 8 bytes per 4096 amplitudes (512 KiB at n = 28).
+        let machine = 24u64 << 30;
+        assert_eq!(state_bytes(28), Some(4 << 30));
+        assert!(check_memory(28, 1, machine).is_ok());
+        // Also with a copy (a returned statevector or a trajectory prefix).
+        assert!(check_memory(28, 2, machine).is_ok());
+        assert!(check_memory(31, 1, machine).is_err());
     }
 
     #[test]

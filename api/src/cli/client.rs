@@ -5,7 +5,7 @@ use clap::Args;
 use eigen_proto::api::v1::compilation_service_client::CompilationServiceClient;
 use eigen_proto::api::v1::device_service_client::DeviceServiceClient;
 use eigen_proto::api::v1::job_service_client::JobServiceClient;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -26,7 +26,8 @@ pub struct ClientOpts {
     /// An API key, sent as `authorization: Bearer <token>`.
     #[arg(long, env = "EIGEN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// A PEM CA certificate to trust for an `https://` address.
+    /// A PEM CA certificate to trust for an `https://` address (a private
+    /// CA), instead of the system's trust roots.
     #[arg(long, env = "EIGEN_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
     /// Print machine-readable JSON instead of tables.
@@ -66,6 +67,25 @@ fn normalize_addr(addr: &str) -> String {
     if addr.contains("://") { addr.to_owned() } else { format!("http://{addr}") }
 }
 
+/// TLS for an `https://` address: the server must present a certificate
+/// for the address's host, chaining to `ca_cert` when given (a private CA),
+/// otherwise to the system's trust roots (which also honour the usual
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR`).
+fn tls_config(ca_cert: Option<&Path>) -> anyhow::Result<ClientTlsConfig> {
+    let tls = ClientTlsConfig::new();
+    Ok(match ca_cert {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read CA certificate {}", path.display()))?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                anyhow::bail!("{} holds no PEM certificate", path.display());
+            }
+            tls.ca_certificate(Certificate::from_pem(pem))
+        }
+        None => tls.with_native_roots(),
+    })
+}
+
 impl Api {
     /// Connects to `opts.addr`. A server that is not there is `UNAVAILABLE`.
     pub async fn connect(opts: &ClientOpts) -> anyhow::Result<Self> {
@@ -77,13 +97,9 @@ impl Api {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
         if addr.starts_with("https://") {
-            let mut tls = ClientTlsConfig::new();
-            if let Some(path) = &opts.ca_cert {
-                let pem = std::fs::read(path)
-                    .with_context(|| format!("cannot read CA certificate {}", path.display()))?;
-                tls = tls.ca_certificate(Certificate::from_pem(pem));
-            }
-            endpoint = endpoint.tls_config(tls).context("invalid TLS configuration")?;
+            endpoint = endpoint
+                .tls_config(tls_config(opts.ca_cert.as_deref())?)
+                .context("invalid TLS configuration")?;
         }
         let token = match &opts.token {
             Some(t) if !t.is_empty() => Some(

@@ -122,11 +122,12 @@ struct KernelSection {
 }
 
 impl KernelSection {
-    /// Applies the section (then `heartbeat`, from the command line) to `k`.
-    fn apply(&self, k: &mut KernelConfig, heartbeat: Option<u64>) -> anyhow::Result<()> {
-        if let Some(h) = heartbeat.or(self.heartbeat_secs) {
-            k.heartbeat_interval = Duration::from_secs(h.max(1));
-        }
+    /// Applies the section to `k`. `heartbeat_secs` is not the kernel's: it
+    /// sets the update streams' heartbeat (see [`serve`]), and the kernel
+    /// writes no heartbeat events: the update streams repeat the latest
+    /// update without consuming an `event_seq` or writing to the store.
+    fn apply(&self, k: &mut KernelConfig) -> anyhow::Result<()> {
+        k.heartbeat_interval = None;
         if let Some(s) = self.default_slots {
             k.default_slots = s.max(1);
         }
@@ -231,8 +232,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.grace_period = Duration::try_from_secs_f64(g)
             .map_err(|_| anyhow::anyhow!("--grace-secs must be a non-negative number"))?;
     }
-    if let Some(h) = args.heartbeat_secs {
-        config.heartbeat_interval = Duration::from_secs(h);
+    if let Some(h) = args.heartbeat_secs.or(kernel_section.heartbeat_secs) {
+        config.heartbeat_interval = Duration::from_secs(h.max(1));
     }
     config.validate()?;
 
@@ -266,8 +267,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let mut kconfig = KernelConfig::new(&data_dir);
-    kconfig.heartbeat_interval = config.heartbeat_interval;
-    kernel_section.apply(&mut kconfig, args.heartbeat_secs)?;
+    kernel_section.apply(&mut kconfig)?;
     kconfig.observer = Some(Arc::new(MetricsObserver(Arc::clone(&metrics))));
     let devices = eigen_sim::default_devices().context("cannot build the simulator devices")?;
     let kernel = Kernel::start(kconfig, devices)
@@ -334,8 +334,8 @@ mod tests {
         assert_eq!(kernel.heartbeat_secs, Some(3));
         assert_eq!(kernel.slots.get("sim"), Some(&4));
         let mut k = KernelConfig::new(dir.path());
-        kernel.apply(&mut k, Some(7)).expect("valid");
-        assert_eq!(k.heartbeat_interval, Duration::from_secs(7));
+        kernel.apply(&mut k).expect("valid");
+        assert_eq!(k.heartbeat_interval, None, "streams make the heartbeats");
         assert_eq!(k.slots_of("sim"), 4);
         assert_eq!(k.retention, Duration::from_secs(86_400));
     }

@@ -4,20 +4,20 @@ use super::Shared;
 use crate::auth::context;
 use crate::convert;
 use crate::error::{self, ApiError};
+use crate::metrics::OpenStream;
 use eigen_kernel::gateway::{JobEvent, KernelError, RequestContext};
 use eigen_kernel::job::{JobId, JobStatus};
 use eigen_proto::api::v1 as pb;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use pb::job_service_server::JobService;
-use std::time::SystemTime;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
-
-/// Updates buffered per stream before the producer waits for the client.
-const STREAM_BUFFER: usize = 16;
 
 /// The `JobService` implementation.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ impl JobApi {
 
 #[tonic::async_trait]
 impl JobService for JobApi {
-    type StreamJobUpdatesStream = ReceiverStream<Result<pb::JobUpdate, Status>>;
+    type StreamJobUpdatesStream = UpdateStream;
 
     async fn submit_job(
         &self,
@@ -103,8 +103,8 @@ impl JobService for JobApi {
         // job may have nothing new to send for a long time.
         let latest = if after > 0 {
             let v = self.shared.gateway.get_job_status(&ctx, &id).await.map_err(error::kernel)?;
-            (v.last_event_seq == after).then(|| LastUpdate {
-                update: pb::JobUpdate {
+            (v.last_event_seq == after).then(|| {
+                let update = pb::JobUpdate {
                     job_id: id.0.clone(),
                     state: convert::job_status_to_pb(v.status) as i32,
                     stage: v.stage,
@@ -113,18 +113,15 @@ impl JobService for JobApi {
                     event_seq: v.last_event_seq,
                     timestamp: None,
                     heartbeat: false,
-                },
-                status: v.status,
+                };
+                LastUpdate::new(&update, v.status)
             })
         } else {
             None
         };
-        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let span =
             tracing::info_span!("stream_job_updates", job_id = %id, trace_id = %ctx.trace_id);
-        let producer = Producer { shared: self.shared.clone(), tx, latest };
-        tokio::spawn(producer.run(id, events).instrument(span));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(UpdateStream::new(&self.shared, id, events, latest, span)))
     }
 
     async fn get_job_results(
@@ -162,81 +159,197 @@ impl JobApi {
     }
 }
 
-/// The latest update sent, repeated as a heartbeat while RUNNING.
+/// The latest update taken; while RUNNING, the update itself, which
+/// heartbeats repeat (kept only then, to save a copy of every update).
 struct LastUpdate {
-    update: pb::JobUpdate,
+    event_seq: u64,
     status: JobStatus,
+    running: Option<pb::JobUpdate>,
 }
 
-/// Copies a job's kernel events to one client stream.
-struct Producer {
-    shared: Shared,
-    tx: mpsc::Sender<Result<pb::JobUpdate, Status>>,
+impl LastUpdate {
+    fn new(update: &pb::JobUpdate, status: JobStatus) -> Self {
+        let running = (status == JobStatus::Running).then(|| update.clone());
+        Self { event_seq: update.event_seq, status, running }
+    }
+}
+
+/// One client's `StreamJobUpdates` response: the job's kernel events as
+/// public updates, in order, each `event_seq` once; while the job is RUNNING
+/// and nothing new happens for a heartbeat period, the latest update again
+/// with `heartbeat = true`, the same `event_seq` (a heartbeat consumes no
+/// sequence number) and the current time. It ends after the terminal
+/// update; with UNAVAILABLE (and the seq to resume from) when the server
+/// shuts down or the kernel's event stream breaks off early.
+///
+/// Non-terminal updates may be held for up to the batch window, so that
+/// updates close in time leave in one HTTP/2 frame; the terminal update
+/// flushes everything held at once, so the end of a job is never late.
+///
+/// It is polled directly by the connection's response task (no task and
+/// channel of its own in between: one wake-up less per update), and when the
+/// client goes away it is simply dropped.
+pub struct UpdateStream {
+    id: JobId,
+    events: BoxStream<'static, JobEvent>,
     latest: Option<LastUpdate>,
+    period: Duration,
+    heartbeat: Pin<Box<tokio::time::Sleep>>,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Updates converted but not yet sent.
+    held: VecDeque<pb::JobUpdate>,
+    window: Duration,
+    linger: Pin<Box<tokio::time::Sleep>>,
+    lingering: bool,
+    flushing: bool,
+    /// Set once no more events will be read: what to end with after the
+    /// held updates (an error, or a clean end).
+    end: Option<Option<Status>>,
+    done: bool,
+    span: tracing::Span,
+    _open: OpenStream,
 }
 
-impl Producer {
-    async fn run(mut self, id: JobId, mut events: BoxStream<'static, JobEvent>) {
-        let _open = self.shared.metrics.open_stream();
-        let period = self.shared.heartbeat_interval;
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let shutdown = self.shared.shutdown.clone();
-        let tx = self.tx.clone();
-        loop {
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => {
-                    let last = self.latest.as_ref().map_or(0, |l| l.update.event_seq);
-                    let _ = self.tx.try_send(Err(Status::unavailable(format!(
-                        "server shutting down; resume with last_event_seq = {last}"
-                    ))));
-                    tracing::info!("stream ended by shutdown");
-                    return;
-                }
-                () = tx.closed() => {
-                    tracing::debug!("client went away");
-                    return;
-                }
-                event = events.next() => match event {
-                    Some(e) => {
-                        let last_seq = self.latest.as_ref().map_or(0, |l| l.update.event_seq);
-                        // A repeat of the latest seq is the kernel's own heartbeat.
-                        let is_heartbeat = last_seq > 0 && e.event_seq == last_seq;
-                        if e.event_seq < last_seq {
-                            continue;
-                        }
-                        let update = convert::event_to_update(&e, is_heartbeat);
-                        if self.tx.send(Ok(update.clone())).await.is_err() {
-                            return;
-                        }
-                        heartbeat.reset();
-                        if e.status.is_terminal() {
-                            tracing::info!(status = %e.status, event_seq = e.event_seq, "terminal update sent");
-                            return;
-                        }
-                        self.latest = Some(LastUpdate { update, status: e.status });
+impl std::fmt::Debug for UpdateStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateStream")
+            .field("job_id", &self.id)
+            .field("last_event_seq", &self.last_seq())
+            .field("held", &self.held.len())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpdateStream {
+    fn new(
+        shared: &Shared,
+        id: JobId,
+        events: BoxStream<'static, JobEvent>,
+        latest: Option<LastUpdate>,
+        span: tracing::Span,
+    ) -> Self {
+        let period = shared.heartbeat_interval;
+        let window = shared.update_batch_window;
+        Self {
+            id,
+            events,
+            latest,
+            period,
+            heartbeat: Box::pin(tokio::time::sleep(period)),
+            shutdown: Box::pin(shared.shutdown.clone().cancelled_owned()),
+            held: VecDeque::new(),
+            window,
+            linger: Box::pin(tokio::time::sleep(window)),
+            lingering: false,
+            flushing: false,
+            end: None,
+            done: false,
+            span,
+            _open: shared.metrics.open_stream(),
+        }
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.latest.as_ref().map_or(0, |l| l.event_seq)
+    }
+
+    /// Reads every event ready now into `held`; notes the end of the events.
+    fn read_events(&mut self, cx: &mut Context<'_>) {
+        while self.end.is_none() {
+            match self.events.poll_next_unpin(cx) {
+                Poll::Ready(Some(e)) => {
+                    // An event already taken (replay and live overlap) is
+                    // not sent twice.
+                    if e.event_seq <= self.last_seq() {
+                        continue;
                     }
-                    None => {
-                        if self.latest.as_ref().is_some_and(|l| !l.status.is_terminal()) {
-                            let _ = self.tx.send(Err(error::kernel(KernelError::Unavailable(format!(
-                                "updates of job {id} ended early; resume with last_event_seq"
-                            ))))).await;
-                        }
-                        return;
+                    let update = convert::event_to_update(&e, false);
+                    if e.status.is_terminal() {
+                        tracing::info!(parent: &self.span, status = %e.status, event_seq = e.event_seq, "terminal update");
+                        self.end = Some(None);
+                    } else if e.status == JobStatus::Running {
+                        let next = tokio::time::Instant::now() + self.period;
+                        self.heartbeat.as_mut().reset(next);
                     }
-                },
-                _ = heartbeat.tick(), if self.latest.as_ref().is_some_and(|l| l.status == JobStatus::Running) => {
-                    if let Some(l) = &self.latest {
-                        let mut beat = l.update.clone();
-                        beat.heartbeat = true;
-                        beat.timestamp = Some(convert::timestamp(SystemTime::now()));
-                        if self.tx.send(Ok(beat)).await.is_err() {
-                            return;
-                        }
-                    }
+                    self.latest = Some(LastUpdate::new(&update, e.status));
+                    self.held.push_back(update);
                 }
+                Poll::Ready(None) => {
+                    let early = self.latest.as_ref().is_some_and(|l| !l.status.is_terminal());
+                    self.end = Some(early.then(|| {
+                        error::kernel(KernelError::Unavailable(format!(
+                            "updates of job {} ended early; resume with last_event_seq = {}",
+                            self.id,
+                            self.last_seq()
+                        )))
+                    }));
+                }
+                Poll::Pending => return,
             }
         }
+    }
+
+    /// The next held update to send now, if any: at once when flushing, at
+    /// the end, or without a batch window; otherwise once the window that
+    /// opened with the oldest held update has passed.
+    fn next_held(&mut self, cx: &mut Context<'_>) -> Option<pb::JobUpdate> {
+        if self.held.is_empty() {
+            self.flushing = false;
+            self.lingering = false;
+            return None;
+        }
+        if !(self.flushing || self.end.is_some() || self.window.is_zero()) {
+            if !self.lingering {
+                let until = tokio::time::Instant::now() + self.window;
+                self.linger.as_mut().reset(until);
+                self.lingering = true;
+            }
+            if self.linger.as_mut().poll(cx).is_pending() {
+                return None;
+            }
+            self.lingering = false;
+        }
+        self.flushing = true;
+        self.held.pop_front()
+    }
+}
+
+impl futures::Stream for UpdateStream {
+    type Item = Result<pb::JobUpdate, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if this.end.is_none() && this.shutdown.as_mut().poll(cx).is_ready() {
+            tracing::info!(parent: &this.span, "stream ended by shutdown");
+            // The held updates go first, so the seq to resume from is right.
+            let last = this.last_seq();
+            this.end = Some(Some(Status::unavailable(format!(
+                "server shutting down; resume with last_event_seq = {last}"
+            ))));
+        }
+        this.read_events(cx);
+        if let Some(update) = this.next_held(cx) {
+            return Poll::Ready(Some(Ok(update)));
+        }
+        if let Some(end) = this.end.take() {
+            this.done = true;
+            return Poll::Ready(end.map(Err));
+        }
+        let running = this.latest.as_ref().and_then(|l| l.running.as_ref());
+        if let Some(update) = running
+            && this.heartbeat.as_mut().poll(cx).is_ready()
+        {
+            let mut beat = update.clone();
+            beat.heartbeat = true;
+            beat.timestamp = Some(convert::timestamp(SystemTime::now()));
+            let next = tokio::time::Instant::now() + this.period;
+            this.heartbeat.as_mut().reset(next);
+            return Poll::Ready(Some(Ok(beat)));
+        }
+        Poll::Pending
     }
 }

@@ -30,6 +30,8 @@ pub struct Shared {
     pub limits: Limits,
     /// Heartbeat period of job update streams while RUNNING.
     pub heartbeat_interval: Duration,
+    /// How long update streams may hold non-terminal updates to batch them.
+    pub update_batch_window: Duration,
     /// Cancelled when the server shuts down: open streams end at once.
     pub shutdown: CancellationToken,
 }
@@ -39,6 +41,7 @@ impl std::fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("limits", &self.limits)
             .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("update_batch_window", &self.update_batch_window)
             .finish_non_exhaustive()
     }
 }

@@ -4,7 +4,15 @@
 //!
 //! The only stand-in is [`SwitchableDevice`]: a real simulator device whose
 //! reported status a test can switch to offline, because no simulator can be
-//! unplugged (needed for FAILED_PRECONDITION of ReserveDevice).
+//! unplugged (needed for FAILED_PRECONDITION of ReserveDevice), and which a
+//! test can make slow, as a lab instrument is (a status query that takes
+//! seconds; an execution that runs until cancelled), because a simulator
+//! finishes small jobs in microseconds.
+//!
+//! [`BareHttp2`] carries tonic's generated clients over a plain hyper HTTP/2
+//! connection, for the one thing tonic's `Channel` hides: it enforces a
+//! call's deadline itself and reports its own expiry as CANCELLED, so only a
+//! client without that timer shows the status the server sent.
 
 #![allow(dead_code, unreachable_pub, missing_debug_implementations)]
 
@@ -20,10 +28,13 @@ use eigen_proto::api::v1 as pb;
 use pb::compilation_service_client::CompilationServiceClient;
 use pb::device_service_client::DeviceServiceClient;
 use pb::job_service_client::JobServiceClient;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -34,6 +45,7 @@ pub struct TestServer {
     pub kernel: Kernel,
     pub metrics: Arc<Metrics>,
     pub offline_switch: Arc<AtomicBool>,
+    pub slow: Arc<Slowness>,
     pub stop: CancellationToken,
     pub handle: Option<JoinHandle<Result<(), ServeError>>>,
     _dir: tempfile::TempDir,
@@ -42,8 +54,17 @@ pub struct TestServer {
 /// The id of the switchable device.
 pub const SWITCHABLE: &str = "sim-switchable";
 
-/// Short heartbeats so tests see them.
+/// Short stream heartbeats so tests see them.
 pub const HEARTBEAT: Duration = Duration::from_millis(100);
+
+/// How slow the switchable device is (0 = as fast as the simulator).
+#[derive(Debug, Default)]
+pub struct Slowness {
+    /// Milliseconds a status query takes.
+    pub status_ms: AtomicU64,
+    /// Milliseconds an execution waits (or until cancelled) before running.
+    pub execute_ms: AtomicU64,
+}
 
 /// A server with `config` (its listen address is ignored: port 0) and a
 /// kernel adjusted by `tweak`.
@@ -54,12 +75,13 @@ pub async fn start_with(
     let dir = tempfile::tempdir().expect("tempdir");
     let metrics = Arc::new(Metrics::new());
     let mut kconfig = KernelConfig::new(dir.path());
-    kconfig.heartbeat_interval = HEARTBEAT;
+    // As `eigen serve` does: the streams make the heartbeats, not the kernel.
+    kconfig.heartbeat_interval = None;
     kconfig.default_slots = 4;
     kconfig.device_poll_interval = Duration::from_millis(50);
     kconfig.observer = Some(Arc::new(Observer(Arc::clone(&metrics))));
     tweak(&mut kconfig);
-    let (kernel, offline_switch) = start_kernel(kconfig).await;
+    let (kernel, offline_switch, slow) = start_kernel(kconfig).await;
     let gateway: Arc<dyn KernelGateway> = Arc::new(kernel.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -73,17 +95,27 @@ pub async fn start_with(
         listener,
         stop.clone().cancelled_owned(),
     ));
-    TestServer { addr, kernel, metrics, offline_switch, stop, handle: Some(handle), _dir: dir }
+    TestServer {
+        addr,
+        kernel,
+        metrics,
+        offline_switch,
+        slow,
+        stop,
+        handle: Some(handle),
+        _dir: dir,
+    }
 }
 
 /// The kernel on a store under a fresh temporary directory.
-pub async fn start_kernel(kconfig: KernelConfig) -> (Kernel, Arc<AtomicBool>) {
+pub async fn start_kernel(kconfig: KernelConfig) -> (Kernel, Arc<AtomicBool>, Arc<Slowness>) {
     let mut devices = eigen_sim::default_devices().expect("sim devices");
     let offline = Arc::new(AtomicBool::new(false));
+    let slow = Arc::new(Slowness::default());
     let inner = eigen_sim::default_devices().expect("sim devices").remove(0);
-    devices.push(Arc::new(SwitchableDevice::new(inner, Arc::clone(&offline))));
+    devices.push(Arc::new(SwitchableDevice::new(inner, Arc::clone(&offline), Arc::clone(&slow))));
     let kernel = Kernel::start(kconfig, devices).await.expect("kernel starts");
-    (kernel, offline)
+    (kernel, offline, slow)
 }
 
 /// A server with default settings.
@@ -127,6 +159,39 @@ pub async fn channel(url: &str) -> Channel {
         .connect()
         .await
         .expect("connect")
+}
+
+/// A plain HTTP/2 connection to a server, as a tonic client transport
+/// (see the module documentation). Use it with a client's `with_origin`.
+#[derive(Clone)]
+pub struct BareHttp2(hyper::client::conn::http2::SendRequest<tonic::body::Body>);
+
+/// Connects a [`BareHttp2`] to `addr` (plaintext).
+pub async fn bare_http2(addr: SocketAddr) -> BareHttp2 {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    let (send, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    BareHttp2(send)
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for BareHttp2 {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, hyper::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), hyper::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(self.0.send_request(request))
+    }
 }
 
 /// A request carrying `authorization: Bearer <key>`.
@@ -234,19 +299,28 @@ impl eigen_kernel::JobObserver for Observer {
 }
 
 /// A real simulator device under another id, whose status a test can set
-/// to offline.
+/// to offline and whose answers it can slow down.
 pub struct SwitchableDevice {
     inner: Arc<dyn Device>,
     target: Target,
     offline: Arc<AtomicBool>,
+    slow: Arc<Slowness>,
 }
 
 impl SwitchableDevice {
-    fn new(inner: Arc<dyn Device>, offline: Arc<AtomicBool>) -> Self {
+    fn new(inner: Arc<dyn Device>, offline: Arc<AtomicBool>, slow: Arc<Slowness>) -> Self {
         let mut target = inner.target().clone();
         target.id = SWITCHABLE.into();
         target.name = "switchable simulator".into();
-        Self { inner, target, offline }
+        Self { inner, target, offline, slow }
+    }
+}
+
+/// Waits `ms` milliseconds, or until `stop` says so.
+fn wait_ms(ms: u64, stop: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < until && !stop() {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -256,6 +330,7 @@ impl Device for SwitchableDevice {
     }
 
     fn status(&self) -> DeviceStatus {
+        wait_ms(self.slow.status_ms.load(Ordering::SeqCst), || false);
         if self.offline.load(Ordering::SeqCst) {
             DeviceStatus::Offline
         } else {
@@ -269,6 +344,7 @@ impl Device for SwitchableDevice {
         options: &ExecOptions,
         ctx: &ExecContext,
     ) -> Result<ExecResult, DeviceError> {
+        wait_ms(self.slow.execute_ms.load(Ordering::SeqCst), || ctx.cancel.is_cancelled());
         self.inner.execute(executable, options, ctx)
     }
 }

@@ -27,16 +27,22 @@ const EXTRA_DEFS: &[(&str, &str)] = &[
 /// The OpenQASM 3 text of `circuit`.
 #[must_use]
 pub fn program(circuit: &Circuit) -> String {
-    let mut used = std::collections::BTreeSet::new();
+    // Which of the extra definitions are needed (a handful of names, so
+    // a linear scan per gate beats a set).
+    let mut used: Vec<&'static str> = Vec::new();
     for op in &circuit.ops {
         if let Operation::Gate { gate, .. } = op {
-            used.insert(gate.name());
+            let name = gate.name();
+            if EXTRA_DEFS.iter().any(|(n, _)| *n == name) && !used.contains(&name) {
+                used.push(name);
+            }
         }
     }
     let mut s = String::with_capacity(64 + circuit.ops.len() * 24);
+    let mut angles_seen = AngleCache::default();
     s.push_str("OPENQASM 3.0;\ninclude \"stdgates.inc\";\n");
     for (name, def) in EXTRA_DEFS {
-        let needed = used.contains(name) || (*name == "rzx" && used.contains("ecr"));
+        let needed = used.contains(name) || (*name == "rzx" && used.contains(&"ecr"));
         if needed {
             s.push_str(def);
             s.push('\n');
@@ -57,22 +63,17 @@ pub fn program(circuit: &Circuit) -> String {
     }
     for op in &circuit.ops {
         match op {
-            Operation::Gate { gate, qubits, condition } => {
-                let stmt = gate_statement(gate, qubits);
-                match condition {
-                    Some(c) => {
-                        let _ = writeln!(
-                            s,
-                            "if ({}) {{ {stmt} }}",
-                            condition_text(c, circuit, &bit_name)
-                        );
-                    }
-                    None => {
-                        s.push_str(&stmt);
-                        s.push('\n');
-                    }
+            Operation::Gate { gate, qubits, condition } => match condition {
+                Some(c) => {
+                    let stmt = gate_statement(gate, qubits);
+                    let _ =
+                        writeln!(s, "if ({}) {{ {stmt} }}", condition_text(c, circuit, &bit_name));
                 }
-            }
+                None => {
+                    write_gate(&mut s, gate, qubits, &mut angles_seen);
+                    s.push('\n');
+                }
+            },
             Operation::Measure { qubit, clbit } => {
                 let _ = writeln!(s, "{} = measure q[{qubit}];", bit_name(*clbit));
             }
@@ -102,6 +103,94 @@ fn operands(qubits: &[u32]) -> String {
 fn angles(p: &[f64]) -> String {
     let v: Vec<String> = p.iter().map(|x| format!("{x:?}")).collect();
     format!("({})", v.join(", "))
+}
+
+/// Appends the statement of `gate` on `qubits` to `s` without intermediate
+/// strings for the common gates (the emitter runs on every compilation).
+fn write_gate(s: &mut String, gate: &Gate, qubits: &[u32], seen: &mut AngleCache) {
+    let plain = match gate {
+        Gate::Rx(a)
+        | Gate::Ry(a)
+        | Gate::Rz(a)
+        | Gate::P(a)
+        | Gate::Cp(a)
+        | Gate::Crx(a)
+        | Gate::Cry(a)
+        | Gate::Crz(a)
+        | Gate::Rxx(a)
+        | Gate::Ryy(a)
+        | Gate::Rzz(a)
+        | Gate::Rzx(a) => Some(Some(*a)),
+        Gate::U(..)
+        | Gate::Csx
+        | Gate::Mcx
+        | Gate::Mcz
+        | Gate::Mcu(_)
+        | Gate::Unitary1(_)
+        | Gate::Unitary2(_)
+        | Gate::Cu(..) => None,
+        _ => Some(None),
+    };
+    let Some(param) = plain else {
+        s.push_str(&gate_statement(gate, qubits));
+        return;
+    };
+    s.push_str(gate.name());
+    if let Some(a) = param {
+        s.push('(');
+        seen.push(s, a);
+        s.push(')');
+    }
+    for (i, &q) in qubits.iter().enumerate() {
+        s.push_str(if i == 0 { " q[" } else { ", q[" });
+        push_u32(s, q);
+        s.push(']');
+    }
+    s.push(';');
+}
+
+/// Formatted angles by bit pattern: compiled programs repeat a few angles
+/// (multiples of pi/2 from the 1-qubit synthesis) thousands of times, and
+/// shortest-float formatting is the emitter's main cost.
+#[derive(Default)]
+struct AngleCache {
+    text: String,
+    at: std::collections::HashMap<u64, (u32, u32)>,
+}
+
+impl AngleCache {
+    /// Appends `a` as `{a:?}` would.
+    fn push(&mut self, s: &mut String, a: f64) {
+        if let Some(&(from, to)) = self.at.get(&a.to_bits()) {
+            s.push_str(&self.text[from as usize..to as usize]);
+            return;
+        }
+        let from = self.text.len();
+        let _ = write!(self.text, "{a:?}");
+        let to = self.text.len();
+        s.push_str(&self.text[from..to]);
+        if let (Ok(f), Ok(t)) = (u32::try_from(from), u32::try_from(to)) {
+            self.at.insert(a.to_bits(), (f, t));
+        }
+    }
+}
+
+/// Appends `v` in decimal (cheaper than the formatting machinery).
+fn push_u32(s: &mut String, v: u32) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        s.push(char::from(b));
+    }
 }
 
 fn gate_statement(gate: &Gate, qubits: &[u32]) -> String {
@@ -169,22 +258,33 @@ pub fn stats(circuit: &Circuit, target: &Target, swaps: u64) -> CompileStats {
     let nq = circuit.num_qubits as usize;
     let mut level = vec![0u64; nq + eigen_hal::circuit::MAX_CLBITS];
     let mut time = vec![0f64; nq];
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut counts: Vec<(&'static str, u64)> = Vec::new();
     let mut two = 0u64;
     let mut log_success = 0f64;
+    let mut wires: Vec<usize> = Vec::with_capacity(8);
+    let mut one = [0u32; 1];
+    // Per gate name, its (duration, log of success) once looked up.
+    let mut figures: Vec<(&'static str, (f64, f64))> = Vec::new();
     for op in &circuit.ops {
-        let (wires, qubits, name): (Vec<usize>, Vec<u32>, &str) = match op {
+        wires.clear();
+        let (qubits, name): (&[u32], &'static str) = match op {
             Operation::Gate { gate, qubits, condition } => {
-                let mut w: Vec<usize> = qubits.iter().map(|&q| q as usize).collect();
+                wires.extend(qubits.iter().map(|&q| q as usize));
                 if let Some(c) = condition {
-                    w.extend(c.clbits.iter().map(|&b| nq + b as usize));
+                    wires.extend(c.clbits.iter().map(|&b| nq + b as usize));
                 }
-                (w, qubits.clone(), gate.name())
+                (qubits.as_slice(), gate.name())
             }
             Operation::Measure { qubit, clbit } => {
-                (vec![*qubit as usize, nq + *clbit as usize], vec![*qubit], "measure")
+                wires.extend([*qubit as usize, nq + *clbit as usize]);
+                one[0] = *qubit;
+                (&one[..], "measure")
             }
-            Operation::Reset { qubit } => (vec![*qubit as usize], vec![*qubit], "reset"),
+            Operation::Reset { qubit } => {
+                wires.push(*qubit as usize);
+                one[0] = *qubit;
+                (&one[..], "reset")
+            }
             Operation::Barrier { qubits } => {
                 let w: Vec<usize> = qubits.iter().map(|&q| q as usize).collect();
                 let top = w.iter().map(|&x| level[x]).max().unwrap_or(0);
@@ -203,28 +303,42 @@ pub fn stats(circuit: &Circuit, target: &Target, swaps: u64) -> CompileStats {
         for &x in &wires {
             level[x] = top;
         }
-        *counts.entry(name.to_string()).or_default() += 1;
+        match counts.iter_mut().find(|(n, _)| std::ptr::eq(*n, name) || *n == name) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((name, 1)),
+        }
         if qubits.len() == 2 {
             two += 1;
         }
-        let (duration, error) = if name == "measure" {
+        let log_ok = |error: f64| (1.0 - error.clamp(0.0, 1.0)).max(1e-300).ln();
+        let (duration, log_p) = if name == "measure" {
             target
                 .qubits
                 .get(qubits[0] as usize)
-                .map_or((0.0, 0.0), |p| (p.readout_duration.0, p.readout_error))
+                .map_or((0.0, 0.0), |p| (p.readout_duration.0, log_ok(p.readout_error)))
+        } else if let Some((_, f)) =
+            figures.iter().find(|(n, _)| std::ptr::eq(*n, name) || *n == name)
+        {
+            *f
         } else {
-            target.native_gate(name).map_or((0.0, 0.0), |g| (g.duration.0, g.error))
+            let f =
+                target.native_gate(name).map_or((0.0, 0.0), |g| (g.duration.0, log_ok(g.error)));
+            figures.push((name, f));
+            f
         };
-        log_success += (1.0 - error.clamp(0.0, 1.0)).max(1e-300).ln();
+        log_success += log_p;
         let start = qubits.iter().map(|&q| time[q as usize]).fold(0.0, f64::max);
-        for &q in &qubits {
+        for &q in qubits {
             time[q as usize] = start + duration;
         }
     }
     let total = time.iter().copied().fold(0.0, f64::max);
     CompileStats {
         depth: level.iter().copied().max().unwrap_or(0),
-        gate_counts: counts,
+        gate_counts: counts
+            .into_iter()
+            .map(|(n, c)| (n.to_string(), c))
+            .collect::<BTreeMap<_, _>>(),
         two_qubit_gates: two,
         swaps,
         estimated_duration: Duration::from_secs_f64(total.max(0.0)),

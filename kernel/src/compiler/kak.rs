@@ -19,8 +19,11 @@ const Z: Complex64 = Complex64::new(0.0, 0.0);
 fn mul4(a: &Mat4, b: &Mat4) -> Mat4 {
     let mut m = [Z; 16];
     for r in 0..4 {
-        for c in 0..4 {
-            m[r * 4 + c] = (0..4).map(|k| a[r * 4 + k] * b[k * 4 + c]).sum();
+        for k in 0..4 {
+            let x = a[r * 4 + k];
+            for c in 0..4 {
+                m[r * 4 + c] += x * b[k * 4 + c];
+            }
         }
     }
     m
@@ -250,27 +253,64 @@ fn equal_up_to_phase(a: &Mat4, b: &Mat4) -> bool {
 }
 
 /// The unitary of unconditioned gates on `q0` (most significant) and `q1`;
-/// `None` if an operation is anything else.
-fn block_unitary(ops: &[Operation], q0: u32, q1: u32) -> Option<Mat4> {
-    let id = synth::IDENTITY;
-    let mut u = kron(&id, &id);
+/// `None` if an operation is anything else. Gates are applied to the rows
+/// in place (no 4x4 products): this runs for every candidate block.
+fn block_unitary<'a>(
+    ops: impl IntoIterator<Item = &'a Operation>,
+    q0: u32,
+    q1: u32,
+) -> Option<Mat4> {
+    let one = Complex64::new(1.0, 0.0);
+    let mut u = [Z; 16];
+    for k in 0..4 {
+        u[k * 5] = one;
+    }
+    // Row index bit 1 is q0, bit 0 is q1.
+    let swap_rows = |u: &mut Mat4, r0: usize, r1: usize| {
+        for c in 0..4 {
+            u.swap(r0 * 4 + c, r1 * 4 + c);
+        }
+    };
     for op in ops {
         let Operation::Gate { gate, qubits, condition: None } = op else {
             return None;
         };
-        let m: Mat4 = match qubits.as_slice() {
-            [q] if *q == q0 => kron(&synth::gate_mat(gate), &id),
-            [q] if *q == q1 => kron(&id, &synth::gate_mat(gate)),
-            [a, b] if (*a, *b) == (q0, q1) => gate.matrix(2).try_into().ok()?,
-            [a, b] if (*a, *b) == (q1, q0) => {
+        match (gate, qubits.as_slice()) {
+            (_, [q]) if *q == q0 || *q == q1 => {
+                let m = synth::gate_mat(gate);
+                let bit = if *q == q0 { 2 } else { 1 };
+                for r0 in (0..4).filter(|r| r & bit == 0) {
+                    let r1 = r0 | bit;
+                    for c in 0..4 {
+                        let (x, y) = (u[r0 * 4 + c], u[r1 * 4 + c]);
+                        u[r0 * 4 + c] = m[0] * x + m[1] * y;
+                        u[r1 * 4 + c] = m[2] * x + m[3] * y;
+                    }
+                }
+            }
+            (Gate::Cz, [a, b]) if (*a, *b) == (q0, q1) || (*a, *b) == (q1, q0) => {
+                for c in 0..4 {
+                    u[12 + c] = -u[12 + c];
+                }
+            }
+            (Gate::Swap, [a, b]) if (*a, *b) == (q0, q1) || (*a, *b) == (q1, q0) => {
+                swap_rows(&mut u, 1, 2);
+            }
+            (Gate::Cx, [a, b]) if (*a, *b) == (q0, q1) => swap_rows(&mut u, 2, 3),
+            (Gate::Cx, [a, b]) if (*a, *b) == (q1, q0) => swap_rows(&mut u, 1, 3),
+            (_, [a, b]) if (*a, *b) == (q0, q1) || (*a, *b) == (q1, q0) => {
                 let g: Mat4 = gate.matrix(2).try_into().ok()?;
-                // reorder: index bits swapped
-                let sw = |i: usize| (i & 1) << 1 | i >> 1;
-                std::array::from_fn(|i| g[sw(i / 4) * 4 + sw(i % 4)])
+                let m: Mat4 = if *a == q0 {
+                    g
+                } else {
+                    // reorder: index bits swapped
+                    let sw = |i: usize| (i & 1) << 1 | i >> 1;
+                    std::array::from_fn(|i| g[sw(i / 4) * 4 + sw(i % 4)])
+                };
+                u = mul4(&m, &u);
             }
             _ => return None,
-        };
-        u = mul4(&m, &u);
+        }
     }
     Some(u)
 }
@@ -339,9 +379,8 @@ pub fn consolidate(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
         if blk.two <= 3 {
             continue;
         }
-        let members: Vec<Operation> = blk.members.iter().map(|&i| ops[i].clone()).collect();
         let (a, b) = blk.pair;
-        if let Some(u) = block_unitary(&members, a, b)
+        if let Some(u) = block_unitary(blk.members.iter().map(|&i| &ops[i]), a, b)
             && let Some(new) = synthesize(&u, a, b)
         {
             replacement[k] = Some(new);

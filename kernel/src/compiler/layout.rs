@@ -25,18 +25,26 @@ impl Effort {
     pub fn for_level(level: u8) -> Self {
         match level {
             0 => Self { embed_budget: 0, random_trials: 0, rounds: 0 },
-            1 => Self { embed_budget: 20_000, random_trials: 2, rounds: 2 },
-            2 => Self { embed_budget: 100_000, random_trials: 6, rounds: 2 },
+            1 => Self { embed_budget: 20_000, random_trials: 0, rounds: 2 },
+            2 => Self { embed_budget: 100_000, random_trials: 2, rounds: 2 },
             _ => Self { embed_budget: 500_000, random_trials: 18, rounds: 4 },
         }
     }
 }
 
 /// Chooses initial layouts of `num_virtual` program qubits whose 2-qubit
-/// interactions are `pairs` (in program order) on `coupling`: the `keep`
-/// best found, best first (fewer when fewer were tried).
+/// interactions are `pairs` (in program order, each costing `costs[i].0`
+/// native 2-qubit gates, `costs[i].1` when diagonal; empty: 2 each, not
+/// diagonal) on `coupling`: the `keep` best
+/// found, best first (fewer when fewer were tried).
+///
+/// For small programs trials run one after another, each cut short as soon
+/// as its routing cost exceeds the `keep`-th best score so far; larger ones
+/// run their trials independently, on two threads when available. Either
+/// way the result is deterministic and the same on every machine.
 pub fn choose(
     pairs: &[(u32, u32)],
+    costs: &[(u8, bool)],
     num_virtual: usize,
     coupling: &Coupling,
     effort: Effort,
@@ -44,6 +52,7 @@ pub fn choose(
     keep: usize,
 ) -> Result<Vec<Layout>, String> {
     let n = coupling.len();
+    let keep = keep.max(1);
     let trivial = complete(&(0..num_virtual as u32).collect::<Vec<_>>(), n);
     if pairs.is_empty() || effort.rounds == 0 && effort.embed_budget == 0 {
         return Ok(vec![trivial]);
@@ -53,10 +62,10 @@ pub fn choose(
     {
         return Ok(vec![l]);
     }
-    let forward = Dag::from_pairs(pairs, n, false);
-    let backward = Dag::from_pairs(pairs, n, true);
+    let forward = Dag::from_pairs(pairs, costs, n, false);
+    let backward = Dag::from_pairs(pairs, costs, n, true);
     let mut rng = Rng::new(seed);
-    let mut starts = vec![trivial, dense(pairs, num_virtual, coupling)];
+    let mut starts = vec![dense(pairs, num_virtual, coupling), trivial];
     for _ in 0..effort.random_trials {
         let mut perm: Vec<u32> = (0..n as u32).collect();
         for i in (1..n).rev() {
@@ -64,74 +73,138 @@ pub fn choose(
         }
         starts.push(Layout::from_v2p(perm));
     }
-    // Each start refines independently with its own seeded generator, so the
-    // result is the same however the trials are spread over threads.
-    let trial = |(k, start): (usize, Layout)| -> Result<(u64, Layout), String> {
-        let mut rng = Rng::new(seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        // Every forward pass scores the layout it started from, so each
-        // round's forward pass doubles as the score of the previous round's
-        // result: the best scored layout is kept, and refinement stops early
-        // when a round does not improve on it (or nothing needs a swap).
-        let mut layout = start;
-        let mut scratch = layout.clone();
-        let mut best: Option<(u64, Layout)> = None;
-        for round in 0..=effort.rounds {
-            scratch.clone_from(&layout);
-            let swaps = route(&forward, coupling, &mut scratch, &mut rng, |_, _| {})?;
-            let improved = best.as_ref().is_none_or(|(b, _)| swaps < *b);
-            if improved {
-                best = Some((swaps, layout.clone()));
-            }
-            if swaps == 0 || round == effort.rounds || (round > 0 && !improved) {
-                break;
-            }
-            route(&backward, coupling, &mut scratch, &mut rng, |_, _| {})?;
-            std::mem::swap(&mut layout, &mut scratch);
-        }
-        best.ok_or_else(|| "internal: no layout round ran".into())
-    };
-    let indexed: Vec<(usize, Layout)> = starts.into_iter().enumerate().collect();
-    let threads =
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(indexed.len());
-    let results: Vec<Result<(u64, Layout), String>> = if threads > 1 && pairs.len() >= 64 {
-        let chunk = indexed.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<(usize, Layout)>> = Vec::new();
-        let mut it = indexed.into_iter().peekable();
-        while it.peek().is_some() {
-            chunks.push(it.by_ref().take(chunk).collect());
-        }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|c| scope.spawn(|| c.into_iter().map(trial).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| vec![Err("internal: a layout trial panicked".into())])
-                })
-                .collect()
-        })
-    } else {
-        indexed.into_iter().map(trial).collect()
-    };
-    let mut ranked: Vec<(u64, Layout)> = Vec::new();
+    // (cost, trial index, layout), best first; at most `keep`.
+    let search = Search { forward: &forward, backward: &backward, coupling, effort, seed };
+    let mut ranked: Vec<(u64, usize, Layout)> = Vec::with_capacity(keep + 1);
     let mut last_err = None;
-    for r in results {
-        match r {
-            Ok(found) => ranked.push(found),
-            Err(e) => last_err = Some(e),
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if pairs.len() >= 64 {
+        // Larger programs: trials run independently (none is cut by the
+        // others' scores), on two threads when there are two, with the same
+        // result either way.
+        let half = starts.len().div_ceil(2);
+        let mut indexed: Vec<(usize, Layout)> = starts.into_iter().enumerate().collect();
+        let second = indexed.split_off(half);
+        let run = |chunk: Vec<(usize, Layout)>| {
+            let mut found = Vec::new();
+            let mut err = None;
+            for (k, start) in chunk {
+                let mut own = Vec::with_capacity(2);
+                if let Some(e) = search.trial(k, start, &mut own, 1) {
+                    err = Some(e);
+                }
+                found.extend(own);
+            }
+            (found, err)
+        };
+        let (a, b) = if threads > 1 {
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| run(second));
+                let mine = run(indexed);
+                let theirs = other.join().unwrap_or_else(|_| {
+                    (Vec::new(), Some("internal: a layout trial panicked".into()))
+                });
+                (mine, theirs)
+            })
+        } else {
+            (run(indexed), run(second))
+        };
+        for (found, err) in [a, b] {
+            ranked.extend(found);
+            if err.is_some() {
+                last_err = err;
+            }
+        }
+        // ties keep trial order
+        ranked.sort_by_key(|(c, k, _)| (*c, *k));
+        ranked.truncate(keep);
+    } else {
+        for (k, start) in starts.into_iter().enumerate() {
+            if let Some(e) = search.trial(k, start, &mut ranked, keep) {
+                last_err = Some(e);
+            }
         }
     }
-    // stable: ties keep trial order, so the result is deterministic
-    ranked.sort_by_key(|(swaps, _)| *swaps);
     if ranked.is_empty() {
         return Err(
             last_err.unwrap_or_else(|| "the program does not fit the device's connectivity".into())
         );
     }
-    Ok(ranked.into_iter().take(keep.max(1)).map(|(_, l)| l).collect())
+    Ok(ranked.into_iter().map(|(_, _, l)| l).collect())
+}
+
+/// What every layout trial shares.
+struct Search<'a> {
+    forward: &'a Dag,
+    backward: &'a Dag,
+    coupling: &'a Coupling,
+    effort: Effort,
+    seed: u64,
+}
+
+impl Search<'_> {
+    /// Refines start layout number `k`, recording its best scored layouts
+    /// in `ranked` (best first, at most `keep`, one per trial); returns a
+    /// routing error that ended it.
+    fn trial(
+        &self,
+        k: usize,
+        start: Layout,
+        ranked: &mut Vec<(u64, usize, Layout)>,
+        keep: usize,
+    ) -> Option<String> {
+        let mut rng = Rng::new(self.seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut scratch = trivial_scratch(self.coupling.len());
+        // Every forward pass scores the layout it started from, so each
+        // round's forward pass doubles as the score of the previous round's
+        // result; refinement stops early when a round does not improve on
+        // the trial's best (or nothing needs a swap).
+        let mut layout = start;
+        let mut best: Option<u64> = None;
+        for round in 0..=self.effort.rounds {
+            let bound = if ranked.len() >= keep { ranked[keep - 1].0 } else { u64::MAX };
+            let limit = best.map_or(bound, |b| b.min(bound));
+            scratch.clone_from(&layout);
+            let r = match route(
+                self.forward,
+                self.coupling,
+                &mut scratch,
+                &mut rng,
+                limit,
+                |_, _| {},
+            ) {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => return Some(e),
+            };
+            let improved = best.is_none_or(|b| r.cost < b);
+            if improved {
+                best = Some(r.cost);
+                let at = ranked.partition_point(|(c, _, _)| *c <= r.cost);
+                if at < keep {
+                    ranked.retain(|(_, t, _)| *t != k);
+                    let at = ranked.partition_point(|(c, _, _)| *c <= r.cost);
+                    ranked.insert(at, (r.cost, k, layout.clone()));
+                    ranked.truncate(keep);
+                }
+            }
+            if r.cost == 0 || round == self.effort.rounds || (round > 0 && !improved) {
+                break;
+            }
+            if !matches!(
+                route(self.backward, self.coupling, &mut scratch, &mut rng, u64::MAX, |_, _| {}),
+                Ok(Some(_))
+            ) {
+                break;
+            }
+            std::mem::swap(&mut layout, &mut scratch);
+        }
+        None
+    }
+}
+
+fn trivial_scratch(n: usize) -> Layout {
+    Layout::from_v2p((0..n as u32).collect())
 }
 
 /// Extends a partial assignment of virtual qubits to a full permutation of
@@ -301,10 +374,48 @@ mod tests {
     }
 
     #[test]
+    fn trials_on_two_threads_rank_as_one_after_another() {
+        // every pair of 9 qubits twice (72 pairs): no embedding, so the
+        // level-2 search runs its 4 trials, all kept (the threaded path)
+        let coupling = Coupling::new(12, &topology::grid(3, 4));
+        let mut pairs = Vec::new();
+        for _ in 0..2 {
+            for a in 0..9u32 {
+                for b in a + 1..9 {
+                    pairs.push((a, b));
+                }
+            }
+        }
+        let effort = Effort::for_level(2);
+        let got = choose(&pairs, &[], 9, &coupling, effort, 7, 4).expect("layouts");
+        // the same trials one after another
+        let forward = Dag::from_pairs(&pairs, &[], 12, false);
+        let backward = Dag::from_pairs(&pairs, &[], 12, true);
+        let search =
+            Search { forward: &forward, backward: &backward, coupling: &coupling, effort, seed: 7 };
+        let mut rng = Rng::new(7);
+        let mut starts =
+            vec![dense(&pairs, 9, &coupling), complete(&(0..9).collect::<Vec<_>>(), 12)];
+        for _ in 0..effort.random_trials {
+            let mut perm: Vec<u32> = (0..12).collect();
+            for i in (1..12).rev() {
+                perm.swap(i, rng.below(i + 1));
+            }
+            starts.push(Layout::from_v2p(perm));
+        }
+        let mut ranked = Vec::new();
+        for (k, start) in starts.into_iter().enumerate() {
+            assert!(search.trial(k, start, &mut ranked, 4).is_none());
+        }
+        let want: Vec<Layout> = ranked.into_iter().map(|(_, _, l)| l).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn a_triangle_does_not_embed_into_a_grid() {
         let coupling = Coupling::new(9, &topology::grid(3, 3));
         assert!(embed(&[(0, 1), (1, 2), (2, 0)], 3, &coupling, 100_000).is_none());
-        let l = choose(&[(0, 1), (1, 2), (2, 0)], 3, &coupling, Effort::for_level(1), 7, 2)
+        let l = choose(&[(0, 1), (1, 2), (2, 0)], &[], 3, &coupling, Effort::for_level(1), 7, 2)
             .expect("layout");
         assert!(!l.is_empty() && l.len() <= 2);
         assert_eq!(l[0].v2p.len(), 9);

@@ -16,7 +16,7 @@ use super::kak;
 use super::layout::{self, Effort};
 use super::optimize::{self, MergeConfig, TwoQubitNative};
 use super::qasm::{self, ParseLimits};
-use super::routing::{Coupling, Dag, Layout, Rng, Step, route};
+use super::routing::{self, Coupling, Dag, Layout, Rng, Step, route};
 use super::synth::OneQubitBasis;
 use super::unroll::{self, UnrollTo};
 use super::{CompileOptions, Compiled, Diagnostic, ProgramFormat, Severity};
@@ -196,6 +196,13 @@ fn run(
     };
     let ops = unroll::unroll(&circuit.ops, to).map_err(|m| vec![error(m)])?;
     let nv = circuit.num_qubits as usize;
+    // On a routed device the final placement is reported anyway, so the
+    // program's own swaps become a relabeling instead of gates to route.
+    let (ops, wire_of) = if coupling.is_some() && level >= 1 {
+        elide_swaps(ops, nv)
+    } else {
+        (ops, (0..nv as u32).collect())
+    };
     let (ops, width, final_layout, swaps) = match coupling {
         Some(c) => {
             // Terminal measurements stay terminal (routing would otherwise
@@ -210,7 +217,8 @@ fn run(
             let (mut ops, layout, swaps) =
                 place_and_route(&body, nv, c, level).map_err(|m| vec![error(m)])?;
             ops.extend(finals.iter().map(|m| map_op(m, &layout)));
-            (ops, c.len(), layout.v2p[..nv].to_vec(), swaps)
+            let finals = wire_of.iter().map(|&w| layout.v2p[w as usize]).collect();
+            (ops, c.len(), finals, swaps)
         }
         None => (ops, nv, (0..nv as u32).collect(), 0),
     };
@@ -258,23 +266,37 @@ fn place_and_route(
     coupling: &Coupling,
     level: u8,
 ) -> Result<(Vec<Operation>, Layout, u64), String> {
-    let mut pairs: Vec<(u32, u32)> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Operation::Gate { qubits, .. } if qubits.len() == 2 => Some((qubits[0], qubits[1])),
-            _ => None,
-        })
-        .collect();
-    // Back-to-back gates on one pair route as one.
-    pairs.dedup_by(|b, a| (a.0.min(a.1), a.0.max(a.1)) == (b.0.min(b.1), b.0.max(b.1)));
-    // The layout search scores on the 2-qubit skeleton; the full program can
-    // route a little differently, so route it from the best few layouts.
+    // The layout search scores on the 2-qubit skeleton; back-to-back gates
+    // on one pair route as one.
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let mut costs: Vec<(u8, bool)> = Vec::new();
+    for op in ops {
+        if let Operation::Gate { gate, qubits, condition } = op
+            && qubits.len() == 2
+        {
+            let (a, b) = (qubits[0], qubits[1]);
+            let w = routing::two_qubit_weight(gate);
+            let diagonal = condition.is_none() && gate.is_diagonal();
+            match (pairs.last(), costs.last_mut()) {
+                (Some(&(x, y)), Some(c)) if (x.min(y), x.max(y)) == (a.min(b), a.max(b)) => {
+                    *c = (c.0.saturating_add(w), c.1 && diagonal);
+                }
+                _ => {
+                    pairs.push((a, b));
+                    costs.push((w, diagonal));
+                }
+            }
+        }
+    }
+    // The full program can route a little differently from the skeleton,
+    // so route it from the best few layouts.
     let (keep, seeds) = match level {
         0 | 1 => (1, 1),
-        2 => (5, 3),
+        2 => (4, 1),
         _ => (4, 4),
     };
-    let layouts = layout::choose(&pairs, nv, coupling, Effort::for_level(level), SEED, keep)?;
+    let layouts =
+        layout::choose(&pairs, &costs, nv, coupling, Effort::for_level(level), SEED, keep)?;
     let dag = Dag::from_ops(ops, nv);
     let mut best: Option<(Vec<Operation>, Layout, u64, u64)> = None;
     for initial in &layouts {
@@ -282,19 +304,24 @@ fn place_and_route(
             let mut layout = initial.clone();
             let mut out = Vec::with_capacity(ops.len() + ops.len() / 4);
             let mut rng = Rng::new(SEED ^ (t as u64).wrapping_mul(0x9E37));
-            let swaps = route(&dag, coupling, &mut layout, &mut rng, |step, l| match step {
-                Step::Node(i) => out.push(map_op(&ops[i as usize], l)),
-                Step::Swap(a, b) => {
-                    out.push(Operation::Gate {
-                        gate: Gate::Swap,
-                        qubits: vec![a, b],
-                        condition: None,
-                    });
-                }
-            })?;
+            let routed =
+                route(&dag, coupling, &mut layout, &mut rng, u64::MAX, |step, l| match step {
+                    Step::Node(i) => out.push(map_op(&ops[i as usize], l)),
+                    Step::Swap(a, b) => {
+                        out.push(Operation::Gate {
+                            gate: Gate::Swap,
+                            qubits: vec![a, b],
+                            condition: None,
+                        });
+                    }
+                })?
+                .ok_or("internal: routing without a limit stopped")?;
+            let swaps = routed.swaps;
             // Rank by the 2-qubit count the rest of the pipeline will leave,
             // not the raw swap count: a swap next to a gate on the same pair
             // is absorbed when the pair's block is re-synthesized.
+            let out =
+                optimize::fuse_diagonal_swaps(optimize::gather_into_swaps(out, coupling.len()));
             let cost = estimated_two_qubit(&out, coupling.len());
             if best.as_ref().is_none_or(|(_, _, _, c)| cost < *c) {
                 best = Some((out, layout, swaps, cost));
@@ -353,6 +380,33 @@ fn estimated_two_qubit(ops: &[Operation], width: usize) -> u64 {
         close(q, &mut open, &mut weight, &mut total);
     }
     total
+}
+
+/// Removes every unconditioned `swap` of `ops` (on `nv` qubits) by renaming
+/// the qubits of the operations after it. Returns the operations and, for
+/// each program qubit, the wire holding its state at the end.
+fn elide_swaps(ops: Vec<Operation>, nv: usize) -> (Vec<Operation>, Vec<u32>) {
+    let mut wire: Vec<u32> = (0..nv as u32).collect();
+    let mut out = Vec::with_capacity(ops.len());
+    for mut op in ops {
+        match &mut op {
+            Operation::Gate { gate: Gate::Swap, qubits, condition: None } => {
+                wire.swap(qubits[0] as usize, qubits[1] as usize);
+                continue;
+            }
+            Operation::Gate { qubits, .. } | Operation::Barrier { qubits } => {
+                for q in qubits.iter_mut() {
+                    *q = wire[*q as usize];
+                }
+            }
+            Operation::Measure { qubit, .. } | Operation::Reset { qubit } => {
+                *qubit = wire[*qubit as usize];
+            }
+            _ => {}
+        }
+        out.push(op);
+    }
+    (out, wire)
 }
 
 /// `op` on physical qubits under `layout`.

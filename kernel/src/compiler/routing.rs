@@ -133,8 +133,37 @@ impl Layout {
 pub struct Dag {
     /// For each node, its virtual qubit pair when it needs adjacency.
     pub pair: Vec<Option<(u32, u32)>>,
+    /// For each node, its estimated cost in native 2-qubit gates (0 for
+    /// nodes without a pair).
+    weight: Vec<u8>,
+    /// For each node, whether it is a diagonal gate (commutes with the
+    /// other diagonal gates on its qubits).
+    diagonal: Vec<bool>,
+    /// For each 1-qubit node, its virtual qubit (`u32::MAX` otherwise).
+    single: Vec<u32>,
     succ: Vec<Vec<u32>>,
     indeg: Vec<u32>,
+}
+
+/// What the router knows of one node.
+struct NodeInfo {
+    pair: Option<(u32, u32)>,
+    weight: u8,
+    diagonal: bool,
+    single: u32,
+}
+
+/// The estimated native 2-qubit gate count of a 2-qubit `gate`: the router
+/// uses it to see which swaps merge with a neighbouring gate on the same
+/// pair (any 2-qubit block costs at most three).
+#[must_use]
+pub fn two_qubit_weight(gate: &eigen_hal::Gate) -> u8 {
+    use eigen_hal::Gate;
+    match gate {
+        Gate::Cx | Gate::Cy | Gate::Cz | Gate::Ch | Gate::Ecr => 1,
+        Gate::Swap | Gate::Iswap | Gate::Unitary2(_) | Gate::Cu(..) => 3,
+        _ => 2,
+    }
 }
 
 impl Dag {
@@ -142,56 +171,84 @@ impl Dag {
     /// op indices. Classical bits are wires too (measure -> condition).
     #[must_use]
     pub fn from_ops(ops: &[Operation], num_qubits: usize) -> Self {
-        let wires = |op: &Operation| -> (Vec<usize>, Option<(u32, u32)>) {
+        let mut dag = Self::with_capacity(ops.len());
+        let mut last: Vec<Option<u32>> = vec![None; num_qubits + eigen_hal::circuit::MAX_CLBITS];
+        let mut w: Vec<usize> = Vec::with_capacity(8);
+        for (i, op) in ops.iter().enumerate() {
+            w.clear();
             let clbit = |c: u32| num_qubits + c as usize;
+            let mut info = NodeInfo { pair: None, weight: 0, diagonal: false, single: u32::MAX };
             match op {
-                Operation::Gate { qubits, condition, .. } => {
-                    let mut w: Vec<usize> = qubits.iter().map(|&q| q as usize).collect();
+                Operation::Gate { gate, qubits, condition } => {
+                    w.extend(qubits.iter().map(|&q| q as usize));
                     if let Some(c) = condition {
                         w.extend(c.clbits.iter().map(|&b| clbit(b)));
                     }
-                    let pair = (qubits.len() == 2).then(|| (qubits[0], qubits[1]));
-                    (w, pair)
+                    info.diagonal = condition.is_none() && gate.is_diagonal();
+                    if qubits.len() == 2 {
+                        info.pair = Some((qubits[0], qubits[1]));
+                        info.weight = two_qubit_weight(gate);
+                    } else if qubits.len() == 1 {
+                        info.single = qubits[0];
+                    }
                 }
-                Operation::Measure { qubit, clbit: c } => (vec![*qubit as usize, clbit(*c)], None),
-                Operation::Reset { qubit } => (vec![*qubit as usize], None),
+                Operation::Measure { qubit, clbit: c } => {
+                    w.extend([*qubit as usize, clbit(*c)]);
+                    info.single = *qubit;
+                }
+                Operation::Reset { qubit } => {
+                    w.push(*qubit as usize);
+                    info.single = *qubit;
+                }
                 Operation::Barrier { qubits } => {
-                    (qubits.iter().map(|&q| q as usize).collect(), None)
+                    w.extend(qubits.iter().map(|&q| q as usize));
                 }
-                _ => (Vec::new(), None),
+                _ => {}
             }
-        };
-        let mut dag = Self { pair: Vec::new(), succ: Vec::new(), indeg: Vec::new() };
-        let mut last: Vec<Option<u32>> = vec![None; num_qubits + eigen_hal::circuit::MAX_CLBITS];
-        for (i, op) in ops.iter().enumerate() {
-            let (w, pair) = wires(op);
-            dag.push(i as u32, &w, pair, &mut last);
+            dag.push(i as u32, &w, info, &mut last);
         }
         dag
     }
 
     /// The graph of just the 2-qubit interactions, in order or reversed
-    /// (for layout search).
+    /// (for layout search); `costs` gives each pair's cost in native
+    /// 2-qubit gates and whether it is diagonal (empty: 2, not diagonal).
     #[must_use]
-    pub fn from_pairs(pairs: &[(u32, u32)], num_qubits: usize, reversed: bool) -> Self {
-        let mut dag = Self { pair: Vec::new(), succ: Vec::new(), indeg: Vec::new() };
+    pub fn from_pairs(
+        pairs: &[(u32, u32)],
+        costs: &[(u8, bool)],
+        num_qubits: usize,
+        reversed: bool,
+    ) -> Self {
+        let mut dag = Self::with_capacity(pairs.len());
         let mut last = vec![None; num_qubits];
         let n = pairs.len();
         for k in 0..n {
-            let (a, b) = pairs[if reversed { n - 1 - k } else { k }];
-            dag.push(k as u32, &[a as usize, b as usize], Some((a, b)), &mut last);
+            let i = if reversed { n - 1 - k } else { k };
+            let (a, b) = pairs[i];
+            let (weight, diagonal) = costs.get(i).copied().unwrap_or((2, false));
+            let info = NodeInfo { pair: Some((a, b)), weight, diagonal, single: u32::MAX };
+            dag.push(k as u32, &[a as usize, b as usize], info, &mut last);
         }
         dag
     }
 
-    fn push(
-        &mut self,
-        i: u32,
-        wires: &[usize],
-        pair: Option<(u32, u32)>,
-        last: &mut [Option<u32>],
-    ) {
-        self.pair.push(pair);
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            pair: Vec::with_capacity(n),
+            weight: Vec::with_capacity(n),
+            diagonal: Vec::with_capacity(n),
+            single: Vec::with_capacity(n),
+            succ: Vec::with_capacity(n),
+            indeg: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, i: u32, wires: &[usize], info: NodeInfo, last: &mut [Option<u32>]) {
+        self.pair.push(info.pair);
+        self.weight.push(info.weight);
+        self.diagonal.push(info.diagonal);
+        self.single.push(info.single);
         self.succ.push(Vec::new());
         let mut indeg = 0;
         for &w in wires {
@@ -257,58 +314,202 @@ impl Rng {
     }
 }
 
+/// What a routing pass cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routed {
+    /// Swaps inserted.
+    pub swaps: u64,
+    /// Their estimated cost in native 2-qubit gates: three for a swap,
+    /// less when it merges with the gates just run on the same pair.
+    pub cost: u64,
+}
+
+/// Per physical qubit, the open 2-qubit block it is in (a run of gates on
+/// one pair) and the block's weight; a swap joining an open block on its own
+/// pair costs only what lifts the block to three.
+struct Blocks {
+    id: Vec<u32>,
+    weight: Vec<u8>,
+    /// Whether the block's last 2-qubit operation was a swap (another swap
+    /// would undo it, so it earns no bonus).
+    swapped: Vec<bool>,
+    /// Per qubit, the diagonal 2-qubit gates (other qubit, weight) since
+    /// its last non-diagonal operation: a swap can absorb one of them on its
+    /// pair (the gates between commute), see `optimize::gather_into_swaps`.
+    tail: Vec<Vec<(u32, u8)>>,
+    next: u32,
+}
+
+impl Blocks {
+    fn new(n: usize) -> Self {
+        Self {
+            id: vec![0; n],
+            weight: vec![0; n],
+            swapped: vec![false; n],
+            tail: vec![Vec::new(); n],
+            next: 1,
+        }
+    }
+
+    /// The weight of the open block on exactly `(a, b)`, or `None`.
+    fn open_on(&self, a: u32, b: u32) -> Option<u8> {
+        let (ia, ib) = (self.id[a as usize], self.id[b as usize]);
+        (ia != 0 && ia == ib).then(|| self.weight[a as usize])
+    }
+
+    /// Records `w` on `(a, b)` (`swap`: a routing swap); returns its
+    /// marginal cost.
+    fn add(&mut self, a: u32, b: u32, w: u8, swap: bool, diagonal: bool) -> u8 {
+        self.swapped[a as usize] = swap;
+        self.swapped[b as usize] = swap;
+        if diagonal {
+            self.tail[a as usize].push((b, w));
+            self.tail[b as usize].push((a, w));
+        } else {
+            self.tail[a as usize].clear();
+            self.tail[b as usize].clear();
+        }
+        match self.open_on(a, b) {
+            Some(old) => {
+                let new = old.saturating_add(w);
+                self.weight[a as usize] = new;
+                self.weight[b as usize] = new;
+                new.min(3) - old.min(3)
+            }
+            None => {
+                self.id[a as usize] = self.next;
+                self.id[b as usize] = self.next;
+                self.next += 1;
+                self.weight[a as usize] = w;
+                self.weight[b as usize] = w;
+                w.min(3)
+            }
+        }
+    }
+
+    /// The native 2-qubit gates a swap on `(a, b)` saves by merging with
+    /// the gates just run on that pair (0 after a swap).
+    fn swap_saving(&self, a: u32, b: u32) -> u8 {
+        let adjacent = match self.open_on(a, b) {
+            Some(w) if !self.swapped[a as usize] => w.min(3),
+            _ => 0,
+        };
+        // A gate on (a, b) is in both tails exactly when each tail holds
+        // one with the other qubit (tails only shrink by clearing).
+        let (ta, tb) = (&self.tail[a as usize], &self.tail[b as usize]);
+        let commuted = match ta.iter().rev().find(|(p, _)| *p == b) {
+            Some(&(_, w)) if tb.iter().any(|(p, _)| *p == a) => w.min(3),
+            _ => 0,
+        };
+        adjacent.max(commuted)
+    }
+
+    /// A non-diagonal 1-qubit operation on `p`.
+    fn cut(&mut self, p: u32) {
+        self.tail[p as usize].clear();
+    }
+}
+
+/// How much a swap that merges into the block on its pair is preferred
+/// (per native 2-qubit gate saved, in units of the distance heuristic).
+const ABSORB_BONUS: f64 = 0.7;
+
 /// Routes `dag` from `layout` (updated in place to the final layout),
-/// calling `emit` for every step; returns the number of swaps. Fails when
-/// a gate's qubits lie in disconnected parts of the map.
+/// calling `emit` for every step. Returns `None` as soon as the swaps'
+/// estimated cost exceeds `limit` (a trial that cannot win), otherwise the
+/// swaps and their cost. Fails when a gate's qubits lie in disconnected
+/// parts of the map.
+#[allow(clippy::too_many_lines)]
 pub fn route(
     dag: &Dag,
     coupling: &Coupling,
     layout: &mut Layout,
     rng: &mut Rng,
+    limit: u64,
     mut emit: impl FnMut(Step, &Layout),
-) -> Result<u64, String> {
+) -> Result<Option<Routed>, String> {
     let n = coupling.len();
     let mut indeg = dag.indeg.clone();
-    let mut front: Vec<u32> = (0..dag.len() as u32).filter(|&i| indeg[i as usize] == 0).collect();
+    let mut front: Vec<u32> = Vec::new();
+    let mut ready: Vec<u32> = (0..dag.len() as u32).filter(|&i| indeg[i as usize] == 0).collect();
     let mut decay = vec![1.0f64; n];
-    let mut swaps = 0u64;
+    let mut blocks = Blocks::new(n);
+    let mut routed = Routed { swaps: 0, cost: 0 };
     let mut since_progress = 0usize;
     let mut since_reset = 0u32;
     let mut seen = vec![0u32; dag.len()];
     let mut stamp = 0u32;
     let mut extended: Vec<(u32, u32)> = Vec::with_capacity(EXTENDED_SET);
     let mut candidates: Vec<(u32, u32)> = Vec::new();
+    let mut cand_mark = vec![0u32; n * n];
+    let mut cand_stamp = 0u32;
     let mut best: Vec<(u32, u32)> = Vec::new();
     let mut all: Vec<(u32, u32)> = Vec::new();
-    let mut incident: Vec<Vec<u32>> = vec![Vec::new(); n];
+    // Per physical qubit, the other end of each front/lookahead pair on it.
+    let mut incident: Vec<Vec<(u32, bool)>> = vec![Vec::new(); n];
     let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
     let mut extended_valid = false;
+    let do_swap = |s0: u32,
+                   s1: u32,
+                   layout: &mut Layout,
+                   blocks: &mut Blocks,
+                   routed: &mut Routed,
+                   emit: &mut dyn FnMut(Step, &Layout)| {
+        routed.cost += u64::from(blocks.add(s0, s1, 3, true, false));
+        routed.swaps += 1;
+        layout.swap(s0, s1);
+        emit(Step::Swap(s0, s1), layout);
+    };
     loop {
-        // Run everything runnable.
+        // Run everything runnable: ready nodes without a pair run at once
+        // (and may release more), 2-qubit nodes when adjacent.
         let mut progressed = false;
-        let mut i = 0;
-        while i < front.len() {
-            let node = front[i];
-            let runnable = match dag.pair[node as usize] {
-                Some((a, b)) => coupling.dist(layout.v2p[a as usize], layout.v2p[b as usize]) == 1,
-                None => true,
-            };
-            if !runnable {
-                i += 1;
-                continue;
-            }
-            front.swap_remove(i);
-            emit(Step::Node(node), layout);
-            for &s in &dag.succ[node as usize] {
-                indeg[s as usize] -= 1;
-                if indeg[s as usize] == 0 {
-                    front.push(s);
+        loop {
+            while let Some(node) = ready.pop() {
+                if let Some((a, b)) = dag.pair[node as usize] {
+                    let (pa, pb) = (layout.v2p[a as usize], layout.v2p[b as usize]);
+                    if coupling.dist(pa, pb) != 1 {
+                        front.push(node);
+                        continue;
+                    }
+                    blocks.add(
+                        pa,
+                        pb,
+                        dag.weight[node as usize],
+                        false,
+                        dag.diagonal[node as usize],
+                    );
+                } else if dag.single[node as usize] != u32::MAX && !dag.diagonal[node as usize] {
+                    blocks.cut(layout.v2p[dag.single[node as usize] as usize]);
+                }
+                emit(Step::Node(node), layout);
+                progressed = true;
+                for &s in &dag.succ[node as usize] {
+                    indeg[s as usize] -= 1;
+                    if indeg[s as usize] == 0 {
+                        ready.push(s);
+                    }
                 }
             }
-            progressed = true;
+            // A swap may have made front gates adjacent.
+            let before = ready.len();
+            front.retain(|&node| {
+                let Some((a, b)) = dag.pair[node as usize] else { return true };
+                let adjacent = coupling.dist(layout.v2p[a as usize], layout.v2p[b as usize]) == 1;
+                if adjacent {
+                    ready.push(node);
+                }
+                !adjacent
+            });
+            if ready.len() == before {
+                break;
+            }
         }
         if front.is_empty() {
-            return Ok(swaps);
+            return Ok(Some(routed));
+        }
+        if routed.cost > limit {
+            return Ok(None);
         }
         if progressed {
             decay.fill(1.0);
@@ -343,9 +544,7 @@ pub fn route(
                 else {
                     return Err("internal: no shortest-path step".into());
                 };
-                layout.swap(pa, step);
-                emit(Step::Swap(pa, step), layout);
-                swaps += 1;
+                do_swap(pa, step, layout, &mut blocks, &mut routed, &mut emit);
             }
             since_progress = 0;
             continue;
@@ -388,8 +587,9 @@ pub fn route(
         all.extend(extended.iter().map(|&(a, b)| (layout.v2p[a as usize], layout.v2p[b as usize])));
         let ne = all.len() - nf;
         for (i, &(a, b)) in all.iter().enumerate() {
-            incident[a as usize].push(i as u32);
-            incident[b as usize].push(i as u32);
+            let front = i < nf;
+            incident[a as usize].push((b, front));
+            incident[b as usize].push((a, front));
         }
         // Integer sums (exact; u64 as an unreachable pair counts u32::MAX).
         let base = |range: std::ops::Range<usize>| -> f64 {
@@ -397,11 +597,18 @@ pub fn route(
         };
         let (base_f, base_e) = (base(0..nf), base(nf..nf + ne));
         candidates.clear();
+        cand_stamp = cand_stamp.wrapping_add(1);
+        if cand_stamp == 0 {
+            cand_mark.fill(0);
+            cand_stamp = 1;
+        }
         for &(a, b) in &all[..nf] {
             for p in [a, b] {
                 for &nb in coupling.neighbours(p) {
                     let c = (p.min(nb), p.max(nb));
-                    if !candidates.contains(&c) {
+                    let slot = &mut cand_mark[c.0 as usize * n + c.1 as usize];
+                    if *slot != cand_stamp {
+                        *slot = cand_stamp;
                         candidates.push(c);
                     }
                 }
@@ -410,26 +617,16 @@ pub fn route(
         let mut best_score = f64::INFINITY;
         best.clear();
         for &(s0, s1) in &candidates {
-            let moved = |p: u32| {
-                if p == s0 {
-                    s1
-                } else if p == s1 {
-                    s0
-                } else {
-                    p
-                }
-            };
             let (mut df, mut de) = (0i64, 0i64);
-            for (from, other_end) in [(s0, s1), (s1, s0)] {
-                for &i in &incident[from as usize] {
-                    let (a, b) = all[i as usize];
+            for (from, to) in [(s0, s1), (s1, s0)] {
+                for &(other, front) in &incident[from as usize] {
                     // a pair on both swapped qubits keeps its distance
-                    if a == other_end || b == other_end {
+                    if other == to {
                         continue;
                     }
-                    let d = i64::from(coupling.dist(moved(a), moved(b)))
-                        - i64::from(coupling.dist(a, b));
-                    if (i as usize) < nf {
+                    let d =
+                        i64::from(coupling.dist(to, other)) - i64::from(coupling.dist(from, other));
+                    if front {
                         df += d;
                     } else {
                         de += d;
@@ -437,12 +634,14 @@ pub fn route(
                 }
             }
             // Qiskit's weighting: the front layer's total, plus half the
-            // lookahead set's mean.
+            // lookahead set's mean; then a bonus for a swap that merges
+            // with the block just run on its pair.
             let mut h = base_f + df as f64;
             if ne > 0 {
                 h += EXTENDED_WEIGHT * (base_e + de as f64) / ne as f64;
             }
             h *= decay[s0 as usize].max(decay[s1 as usize]);
+            h -= ABSORB_BONUS * f64::from(blocks.swap_saving(s0, s1));
             if h < best_score - 1e-12 {
                 best_score = h;
                 best.clear();
@@ -458,9 +657,7 @@ pub fn route(
         let Some(&(s0, s1)) = best.get(rng.below(best.len().max(1))) else {
             return Err("internal: no swap candidate".into());
         };
-        layout.swap(s0, s1);
-        emit(Step::Swap(s0, s1), layout);
-        swaps += 1;
+        do_swap(s0, s1, layout, &mut blocks, &mut routed, &mut emit);
         since_progress += 1;
         since_reset += 1;
         decay[s0 as usize] += DECAY_STEP;
@@ -487,7 +684,7 @@ mod tests {
         let dag = Dag::from_ops(&c.ops, 5);
         let mut layout = Layout::from_v2p((0..5).collect());
         let mut ran = Vec::new();
-        let swaps = route(&dag, &coupling, &mut layout, &mut Rng::new(1), |step, l| {
+        let routed = route(&dag, &coupling, &mut layout, &mut Rng::new(1), u64::MAX, |step, l| {
             if let Step::Node(i) = step {
                 let Operation::Gate { qubits, .. } = &c.ops[i as usize] else {
                     return;
@@ -496,14 +693,15 @@ mod tests {
                 ran.push(i);
             }
         })
-        .expect("routes");
+        .expect("routes")
+        .expect("no limit");
         // every gate ran once, and gates sharing a qubit kept their order
         let mut sorted = ran.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
         let pos = |i: u32| ran.iter().position(|&r| r == i);
         assert!(pos(0) < pos(2) && pos(0) < pos(3) && pos(1) < pos(3) && pos(2) < pos(4));
-        assert!(swaps > 0);
+        assert!(routed.swaps > 0 && routed.cost <= 3 * routed.swaps);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! exactly what compiling again would give. The full key is kept and
 //! compared, so a hash collision is a miss, never a wrong circuit.
 
+use super::exec::ExecHistory;
 use crate::compiler::{CompileOptions, Compiled, ProgramFormat};
 use eigen_hal::{Executable, Target};
 use std::collections::HashMap;
@@ -28,16 +29,19 @@ struct Key {
     optimization_level: u8,
 }
 
-/// A compilation, shared by every job of the same key.
+/// A compilation, shared by every job of the same key, with what its runs
+/// cost so far.
 pub(crate) struct Hit {
     pub compiled: Arc<Compiled>,
     pub executable: Arc<Executable>,
+    pub history: Arc<ExecHistory>,
 }
 
 struct Entry {
     key: Key,
     compiled: Arc<Compiled>,
     executable: Arc<Executable>,
+    history: Arc<ExecHistory>,
     used: u64,
 }
 
@@ -105,7 +109,11 @@ impl CompileCache {
             return None;
         }
         e.used = tick;
-        Some(Hit { compiled: e.compiled.clone(), executable: e.executable.clone() })
+        Some(Hit {
+            compiled: e.compiled.clone(),
+            executable: e.executable.clone(),
+            history: e.history.clone(),
+        })
     }
 
     /// Keeps a successful compilation, evicting the least recently used
@@ -116,8 +124,7 @@ impl CompileCache {
         format: ProgramFormat,
         target: &Target,
         options: &CompileOptions,
-        compiled: &Arc<Compiled>,
-        executable: &Arc<Executable>,
+        hit: &Hit,
     ) {
         if program.len() > MAX_PROGRAM_BYTES {
             return;
@@ -125,8 +132,9 @@ impl CompileCache {
         let h = hash_of(program, format, target, options);
         let entry = Entry {
             key: key(program, format, target, options),
-            compiled: compiled.clone(),
-            executable: executable.clone(),
+            compiled: hit.compiled.clone(),
+            executable: hit.executable.clone(),
+            history: hit.history.clone(),
             used: 0,
         };
         let mut s = self.state();
@@ -175,7 +183,8 @@ mod tests {
         let t = target();
         let compiled = compile(program, ProgramFormat::Detect, &t, options).expect("compiles");
         let exe = Arc::new(Executable::Circuit(compiled.circuit.clone()));
-        cache.put(program, ProgramFormat::Detect, &t, options, &Arc::new(compiled), &exe);
+        let hit = Hit { compiled: Arc::new(compiled), executable: exe, history: Arc::default() };
+        cache.put(program, ProgramFormat::Detect, &t, options, &hit);
     }
 
     #[test]

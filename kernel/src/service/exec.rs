@@ -1,17 +1,28 @@
 //! Running jobs: one dispatcher per device takes jobs off its queue while
-//! the device accepts work, and each job executes on a blocking thread
-//! (`Device::execute` blocks) while its async side relays progress, emits
-//! heartbeats, and enforces the timeout.
+//! the device accepts work, and runs each one of two ways:
+//! - *on a blocking thread* (`Device::execute` blocks): Allocating and
+//!   Executing are committed first, then the async side relays progress,
+//!   emits heartbeats and enforces the timeout while the device runs;
+//! - *inline*, when the executable's last run on a simulator took at most
+//!   [`INLINE_RUN`] (a 2-qubit circuit takes microseconds): the device runs
+//!   on the dispatching worker and the whole execution is recorded in one
+//!   commit, because for such runs the thread hand-offs and the commit
+//!   before the run cost more than the run itself.
+//!
+//! Either way every transition is an event, persisted before it is
+//! published, and the outcome (terminal event, results) is one commit.
 
-use super::Inner;
 use super::live::{Change, LiveJob, Prepared, Step};
+use super::{DeviceEntry, Inner};
 use crate::compiler::COMPILER_VERSION;
 use crate::gateway::{ExecutionMetadata, JobResults, KernelError};
 use crate::job::{ExecStage, TaskState};
 use crate::scheduler::Slot;
 use crate::store::Write;
-use eigen_hal::{ErrorKind, ExecContext, ExecOptions, ExecResult, Progress};
-use std::sync::atomic::Ordering;
+use eigen_hal::{
+    DeviceError, DeviceKind, ErrorKind, ExecContext, ExecOptions, ExecResult, Progress,
+};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -134,7 +145,12 @@ fn stage_steps(
     if let Some(fraction) = latest
         && last_progress.elapsed() >= PROGRESS_INTERVAL
     {
-        steps.push(Step { change: Change::Same, progress: Some(fraction), message: String::new() });
+        steps.push(Step {
+            change: Change::Same,
+            progress: Some(fraction),
+            message: String::new(),
+            at: None,
+        });
         *last_progress = Instant::now();
     }
     steps
@@ -143,6 +159,66 @@ fn stage_steps(
 enum Outcome {
     Ran(Option<Duration>),
     Requeue,
+}
+
+/// The longest run done inline, on the async worker that dispatched it.
+/// Below this a hand-off to a blocking thread (and back) costs more than
+/// the run itself.
+const INLINE_RUN: Duration = Duration::from_micros(100);
+/// Jobs with a timeout shorter than this always run on a blocking thread,
+/// where the timeout can interrupt them.
+const INLINE_MIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// A run on a blocking thread reports its stages only after this long:
+/// a short run's stages go out with its outcome, in one commit.
+const STAGE_GRACE: Duration = Duration::from_millis(20);
+
+/// What the last run of an executable on its device cost: shared by every
+/// job of the same compilation (see `compile_cache`).
+#[derive(Debug, Default)]
+pub(crate) struct ExecHistory {
+    nanos: AtomicU64,
+    shots: AtomicU64,
+}
+
+impl ExecHistory {
+    fn record(&self, took: Duration, shots: u32) {
+        self.nanos.store(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.shots.store(u64::from(shots.max(1)), Ordering::Relaxed);
+    }
+
+    /// The expected duration of a run of `shots`: the last run's, scaled up
+    /// (never down) with the shots. `None` before a first run.
+    fn predict(&self, shots: u32) -> Option<Duration> {
+        let last_shots = self.shots.load(Ordering::Relaxed);
+        if last_shots == 0 {
+            return None;
+        }
+        let nanos = u128::from(self.nanos.load(Ordering::Relaxed));
+        let scaled = nanos * u128::from(shots.max(1)) / u128::from(last_shots);
+        Some(Duration::from_nanos(u64::try_from(scaled.max(nanos)).unwrap_or(u64::MAX)))
+    }
+}
+
+/// Whether `job` runs inline: on a simulator (which computes, never waits
+/// on I/O), without a short timeout, and its executable's last run there
+/// was short.
+fn runs_inline(entry: &DeviceEntry, job: &LiveJob, prepared: &Prepared) -> bool {
+    entry.target.kind == DeviceKind::Simulator
+        && job.spec.timeout.is_none_or(|t| t >= INLINE_MIN_TIMEOUT)
+        && prepared.history.predict(job.spec.shots).is_some_and(|d| d <= INLINE_RUN)
+}
+
+/// A finished run of the device, not yet recorded.
+struct Run {
+    /// The device's answer, or why there is none (it panicked).
+    result: Result<Result<ExecResult, DeviceError>, String>,
+    took: Duration,
+    /// The time spent in `Device::execute` (without hand-offs).
+    device_time: Duration,
+    timed_out: bool,
+    /// Events of the execution not emitted yet, in order.
+    pending: Vec<Step>,
+    stage: ExecStage,
 }
 
 async fn run_job(inner: Arc<Inner>, job: Arc<LiveJob>, slot: Slot) {
@@ -171,6 +247,38 @@ async fn run_job(inner: Arc<Inner>, job: Arc<LiveJob>, slot: Slot) {
     inner.wake_device(&device);
 }
 
+fn exec_options(job: &LiveJob) -> ExecOptions {
+    ExecOptions {
+        shots: job.spec.shots,
+        seed: job.spec.seed,
+        memory: job.spec.memory,
+        statevector: job.spec.statevector,
+    }
+}
+
+/// A progress sink that keeps the reports for the async side, and wakes
+/// it through `reported` once `eager` is set.
+fn recorder(
+    reports: Arc<Mutex<Reports>>,
+    reported: Arc<Notify>,
+    eager: Arc<AtomicBool>,
+) -> Arc<dyn eigen_hal::ProgressSink> {
+    Arc::new(move |p: Progress| {
+        reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(p);
+        if eager.load(Ordering::SeqCst) {
+            reported.notify_one();
+        }
+    })
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the device panicked".into())
+}
+
 /// Runs `job` on its device. `slot` is released (and the dispatcher woken)
 /// as soon as the device returns: recording the outcome does not need the
 /// device, so the next job starts while this one's last events commit.
@@ -188,57 +296,121 @@ async fn execute(
         return Ok(Outcome::Ran(None));
     };
     let queue_duration = job.view().queued_at.map_or(Duration::ZERO, |t| t.elapsed());
+    let run = if runs_inline(entry, job, &prepared) {
+        run_inline(job, entry, &prepared)
+    } else {
+        match run_blocking(inner, job, entry, &prepared).await? {
+            Some(run) => run,
+            None => return Ok(Outcome::Ran(None)),
+        }
+    };
+    match &run.result {
+        Ok(Ok(_)) => prepared.history.record(run.device_time, job.spec.shots),
+        // Before the slot frees: the dispatcher must not start another job.
+        Ok(Err(e)) if e.kind() == ErrorKind::Offline => {
+            entry.accepting.store(false, Ordering::SeqCst);
+        }
+        _ => {}
+    }
+    if let Some(slot) = slot.take() {
+        inner.sched().release(job.device(), &slot);
+        inner.wake_device(job.device());
+    }
+    record_run(inner, job, &prepared, run, queue_duration).await
+}
+
+/// Runs a short job on this thread. Nothing is committed before: the whole
+/// execution (Allocating, its stages, the outcome, the results) is one
+/// commit after the device returns, its events stamped when they happened.
+/// A restart during the run finds the job Queued and runs it again.
+fn run_inline(job: &LiveJob, entry: &DeviceEntry, prepared: &Prepared) -> Run {
+    let started_at = crate::store::now();
+    let started = Instant::now();
+    let reports = Arc::new(Mutex::new(Reports::default()));
+    let never = Arc::new(AtomicBool::new(false));
+    let ctx = ExecContext {
+        progress: recorder(reports.clone(), Arc::new(Notify::new()), never),
+        cancel: job.cancel.clone(),
+    };
+    let options = exec_options(job);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        entry.device.execute(&prepared.executable, &options, &ctx)
+    }))
+    .map_err(|p| {
+        format!("internal error: the device failed while executing: {}", panic_message(&*p))
+    });
+    let took = started.elapsed();
+    let mut pending = vec![
+        Step::to(TaskState::Allocating, None).at(started_at),
+        Step::to(TaskState::Executing(ExecStage::Upload), Some(0.0)).at(started_at),
+    ];
+    let mut stage = ExecStage::Upload;
+    pending.extend(stage_steps(&reports, &mut stage, &mut Instant::now()));
+    Run { result, took, device_time: took, timed_out: false, pending, stage }
+}
+
+/// Runs `job` on a blocking thread once Allocating and Executing(Upload)
+/// are committed (so a restart during a long run re-queues the job only
+/// once), relaying progress, heartbeats and the timeout meanwhile. `None`
+/// when the job can no longer start (cancelled meanwhile).
+async fn run_blocking(
+    inner: &Arc<Inner>,
+    job: &Arc<LiveJob>,
+    entry: &DeviceEntry,
+    prepared: &Arc<Prepared>,
+) -> Result<Option<Run>, KernelError> {
     // Allocating and Executing(Upload) happen back to back: one commit.
     let steps = vec![
         Step::to(TaskState::Allocating, None),
         Step::to(TaskState::Executing(ExecStage::Upload), Some(0.0)),
     ];
     if !inner.emit_steps(job, steps, vec![]).await? {
-        return Ok(Outcome::Ran(None));
+        return Ok(None);
     }
     let started = Instant::now();
     job.view().exec_started = Some(started);
-
     let reports = Arc::new(Mutex::new(Reports::default()));
     let reported = Arc::new(Notify::new());
+    let eager = Arc::new(AtomicBool::new(false));
     let ctx = ExecContext {
-        progress: {
-            let (reports, reported) = (reports.clone(), reported.clone());
-            Arc::new(move |p: Progress| {
-                reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(p);
-                reported.notify_one();
-            })
-        },
+        progress: recorder(reports.clone(), reported.clone(), eager.clone()),
         cancel: job.cancel.clone(),
     };
-    let options = ExecOptions {
-        shots: job.spec.shots,
-        seed: job.spec.seed,
-        memory: job.spec.memory,
-        statevector: job.spec.statevector,
-    };
+    let options = exec_options(job);
     let mut handle = {
         let (device, prepared, span) = (entry.device.clone(), prepared.clone(), job.span.clone());
         tokio::task::spawn_blocking(move || {
             let _g = span.enter();
-            device.execute(&prepared.executable, &options, &ctx)
+            let t = Instant::now();
+            let result = device.execute(&prepared.executable, &options, &ctx);
+            (result, t.elapsed())
         })
     };
     let timeout = job.spec.timeout.unwrap_or(Duration::from_secs(100 * 365 * 24 * 3600));
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
-    let hb = inner.config.heartbeat_interval;
-    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + hb, hb);
+    let grace = tokio::time::sleep(STAGE_GRACE);
+    tokio::pin!(grace);
+    // A zero period would spin (and `interval` panics on it): treat it as off.
+    let hb = inner.config.heartbeat_interval.filter(|p| !p.is_zero());
+    let period = hb.unwrap_or(timeout);
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut stage = ExecStage::Upload;
     let mut last_progress = Instant::now();
-    let mut timed_out = false;
+    let (mut timed_out, mut graced) = (false, false);
     let result = loop {
         tokio::select! {
             r = &mut handle => break r,
+            () = &mut grace, if !graced => {
+                // From now on every report wakes us.
+                graced = true;
+                eager.store(true, Ordering::SeqCst);
+                relay(inner, job, &reports, &mut stage, &mut last_progress).await?;
+            }
             () = reported.notified() => {
                 relay(inner, job, &reports, &mut stage, &mut last_progress).await?;
             }
-            _ = heartbeat.tick() => {
+            _ = heartbeat.tick(), if hb.is_some() => {
                 let progress = job.view().progress;
                 inner.emit(job, Change::Same, progress, "heartbeat", vec![]).await?;
             }
@@ -250,26 +422,36 @@ async fn execute(
             }
         }
     };
-    // Stages the device reported just before returning: emitted with the
-    // outcome when the job completed, on their own otherwise.
     let took = started.elapsed();
-    if matches!(&result, Ok(Err(e)) if e.kind() == ErrorKind::Offline) {
-        // Before the slot frees: the dispatcher must not start another job.
-        entry.accepting.store(false, Ordering::SeqCst);
-    }
-    if let Some(slot) = slot.take() {
-        inner.sched().release(job.device(), &slot);
-        inner.wake_device(job.device());
-    }
+    let (result, device_time) = match result {
+        Ok((r, t)) => (Ok(r), t),
+        Err(join) => {
+            (Err(format!("internal error: the device failed while executing: {join}")), took)
+        }
+    };
+    // Stages the device reported just before returning: emitted with the
+    // outcome.
+    let pending = stage_steps(&reports, &mut stage, &mut last_progress);
+    Ok(Some(Run { result, took, device_time, timed_out, pending, stage }))
+}
+
+/// Records the outcome of `run`: its pending events, then the terminal
+/// event (with the results when it completed) or a re-queue.
+async fn record_run(
+    inner: &Arc<Inner>,
+    job: &Arc<LiveJob>,
+    prepared: &Arc<Prepared>,
+    run: Run,
+    queue_duration: Duration,
+) -> Result<Outcome, KernelError> {
+    let Run { result, took, timed_out, mut pending, stage, .. } = run;
     let cancelled = job.cancel_requested.load(Ordering::SeqCst);
-    let mut pending = stage_steps(&reports, &mut stage, &mut last_progress);
     if (cancelled || !matches!(result, Ok(Ok(_)))) && !pending.is_empty() {
         inner.emit_steps(job, std::mem::take(&mut pending), vec![]).await?;
     }
     let cancel_msg = "cancelled by its owner";
     match result {
-        Err(join) => {
-            let msg = format!("internal error: the device failed while executing: {join}");
+        Err(msg) => {
             inner.emit(job, Change::To(TaskState::Failed), None, msg, vec![]).await?;
         }
         Ok(Ok(_)) | Ok(Err(_)) if cancelled => {
@@ -279,14 +461,14 @@ async fn execute(
             if stage < ExecStage::Readout {
                 pending.push(Step::to(TaskState::Executing(ExecStage::Readout), Some(1.0)));
             }
-            let results = build_results(inner, job, &prepared, res, queue_duration, took).await;
+            let results = build_results(inner, job, prepared, res, queue_duration, took).await;
             match results {
                 Ok((results, has_artifacts)) => {
                     // The last stages, the terminal event and the results:
                     // one commit.
                     pending.push(Step::to(TaskState::Completed, Some(1.0)));
                     let extra =
-                        vec![Write::Results { job_id: job.id.clone(), results: Box::new(results) }];
+                        vec![Write::Results { job_id: job.id.clone(), results: Arc::new(results) }];
                     let done = inner.emit_steps(job, pending, extra);
                     if !done.await? && has_artifacts {
                         inner.artifacts.remove_job(&job.id);
@@ -297,6 +479,7 @@ async fn execute(
                         change: Change::To(TaskState::Failed),
                         progress: None,
                         message: msg,
+                        at: None,
                     });
                     inner.emit_steps(job, pending, vec![]).await?;
                 }
@@ -309,9 +492,6 @@ async fn execute(
             inner.emit(job, Change::To(TaskState::Cancelled), None, msg, vec![]).await?;
         }
         Ok(Err(e)) if e.kind().is_transient() && !timed_out => {
-            if e.kind() == ErrorKind::Offline {
-                entry.accepting.store(false, Ordering::SeqCst);
-            }
             let attempt = job.device_retries.fetch_add(1, Ordering::SeqCst) + 1;
             let max = inner.config.max_device_retries;
             if attempt <= max {
@@ -410,4 +590,21 @@ async fn build_results(
 /// serialize; a non-finite amplitude becomes `null`).
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_predicts_from_the_last_run_scaled_up_with_shots() {
+        let h = ExecHistory::default();
+        assert_eq!(h.predict(100), None, "no run yet");
+        h.record(Duration::from_micros(40), 1000);
+        assert_eq!(h.predict(1000), Some(Duration::from_micros(40)));
+        assert_eq!(h.predict(4000), Some(Duration::from_micros(160)));
+        assert_eq!(h.predict(10), Some(Duration::from_micros(40)), "never scaled down");
+        h.record(Duration::from_millis(5), 10);
+        assert_eq!(h.predict(10), Some(Duration::from_millis(5)), "the last run counts");
+    }
 }

@@ -69,8 +69,8 @@ impl Inner {
         if let Some(job) = self.live_for(ctx, id) {
             return Ok(self.view_with_estimates(&job));
         }
-        if let Some((tenant, view)) = self.finished_view(id) {
-            return if tenant == ctx.tenant { Ok(view) } else { Err(job_not_found(id)) };
+        if let Some(f) = self.finished_view(id) {
+            return if f.tenant == ctx.tenant { Ok(f.view) } else { Err(job_not_found(id)) };
         }
         let job = self.store.job(id).await.map_err(unavailable)?;
         let job = job.filter(|j| j.tenant == ctx.tenant).ok_or_else(|| job_not_found(id))?;
@@ -276,6 +276,13 @@ impl KernelGateway for Kernel {
         ctx: &RequestContext,
         job_id: &JobId,
     ) -> Result<JobResults, KernelError> {
+        // A job that just finished: its results are still in memory.
+        if let Some(f) = self.inner.finished_view(job_id)
+            && f.tenant == ctx.tenant
+            && let Some(results) = f.results
+        {
+            return Ok(JobResults::clone(&results));
+        }
         let view = self.inner.status(ctx, job_id).await?;
         if view.status != JobStatus::Done {
             return Err(KernelError::FailedPrecondition {

@@ -6,7 +6,7 @@
 use super::Inner;
 use crate::compiler::Compiled;
 use crate::events::EventLog;
-use crate::gateway::{JobEvent, JobStatusView, KernelError, SubmitJob};
+use crate::gateway::{JobEvent, JobResults, JobStatusView, KernelError, SubmitJob};
 use crate::job::{JobId, JobStatus, TaskState};
 use crate::store::Write;
 use eigen_hal::{CancelToken, Executable};
@@ -23,6 +23,9 @@ pub(crate) struct Prepared {
     pub compiled: Arc<Compiled>,
     pub executable: Arc<Executable>,
     pub compile_time: Duration,
+    /// How long the executable last took on its device (shared like
+    /// `compiled`); decides whether a run is short enough to do inline.
+    pub history: Arc<super::exec::ExecHistory>,
 }
 
 /// The mutable, quickly readable part of a live job.
@@ -73,12 +76,21 @@ pub(crate) struct Step {
     pub change: Change,
     pub progress: Option<f64>,
     pub message: String,
+    /// When it happened, if before the steps are emitted (an execution
+    /// recorded after the device returned); `None` means now.
+    pub at: Option<SystemTime>,
 }
 
 impl Step {
     /// A move to `to` with `progress` and no message.
     pub fn to(to: TaskState, progress: Option<f64>) -> Self {
-        Self { change: Change::To(to), progress, message: String::new() }
+        Self { change: Change::To(to), progress, message: String::new(), at: None }
+    }
+
+    /// This step as having happened at `at`.
+    #[must_use]
+    pub fn at(self, at: SystemTime) -> Self {
+        Self { at: Some(at), ..self }
     }
 }
 
@@ -177,7 +189,7 @@ impl Inner {
         message: impl Into<String>,
         extra: Vec<Write>,
     ) -> Result<bool, KernelError> {
-        let step = Step { change, progress, message: message.into() };
+        let step = Step { change, progress, message: message.into(), at: None };
         self.emit_steps(job, vec![step], extra).await
     }
 
@@ -225,7 +237,9 @@ impl Inner {
                     stage: to.stage().map(Into::into),
                     progress: step.progress,
                     message: step.message,
-                    timestamp: now,
+                    // Never before the previous event (the wall clock may
+                    // step back).
+                    timestamp: step.at.map_or(now, |at| at.min(now)),
                 };
                 applied.push((state, to, event));
                 state = to;
@@ -235,6 +249,10 @@ impl Inner {
             return Ok(false);
         }
         let all = applied.len() == total;
+        let results = extra.iter().find_map(|w| match w {
+            Write::Results { results, .. } if all => Some(results.clone()),
+            _ => None,
+        });
         // `extra` belongs with the last step: it goes only if every step did.
         let mut batch = Vec::with_capacity(applied.len() + 1 + extra.len());
         batch.extend(applied.iter().map(|(_, _, e)| Write::Event(e.clone())));
@@ -253,17 +271,27 @@ impl Inner {
             KernelError::Unavailable(e.to_string())
         })?;
         let mut since = first_since;
+        let (clock, instant) = (SystemTime::now(), Instant::now());
         for (from, to, event) in applied {
             let (seq, message, progress, now) =
                 (event.event_seq, event.message.clone(), event.progress, event.timestamp);
             let moved = from != to;
+            // When the event happened on the monotonic clock, so the time
+            // spent in each state is right even for events recorded after
+            // the fact (an inline run's).
+            let happened = clock
+                .duration_since(now)
+                .ok()
+                .and_then(|ago| instant.checked_sub(ago))
+                .unwrap_or(instant)
+                .max(since);
             let took = {
                 let mut v = job.view();
-                let took = since.elapsed();
+                let took = happened.duration_since(since);
                 if moved {
                     v.state = to;
-                    v.since = Instant::now();
-                    since = v.since;
+                    v.since = happened;
+                    since = happened;
                     v.entered.entry(to.status()).or_insert(now);
                     if to == TaskState::Queued {
                         v.queued_at = Some(Instant::now());
@@ -288,7 +316,7 @@ impl Inner {
         }
         if last_to.is_terminal() {
             let _ = job.finished.send(true);
-            self.on_finished(job, last_from);
+            self.on_finished(job, last_from, results);
         }
         Ok(all)
     }
@@ -308,12 +336,12 @@ impl Inner {
     }
 
     /// The job finished: move it out of the live set, wake its dependents.
-    fn on_finished(&self, job: &Arc<LiveJob>, from: TaskState) {
+    fn on_finished(&self, job: &Arc<LiveJob>, from: TaskState, results: Option<Arc<JobResults>>) {
         if from.is_waiting() {
             self.sched().remove(job.device(), &job.id);
         }
         let view = job.status_view();
-        self.remember_finished(view);
+        self.remember_finished(&job.tenant, view, results);
         self.live_remove(&job.id);
         self.wake_dependents(&job.id);
         self.wake_device(job.device());

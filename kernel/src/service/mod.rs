@@ -19,7 +19,7 @@ mod submit;
 
 use crate::artifacts::ArtifactStore;
 use crate::config::KernelConfig;
-use crate::gateway::{JobStatusView, KernelError};
+use crate::gateway::{JobResults, JobStatusView, KernelError};
 use crate::job::JobId;
 use crate::reservations::ReservationBook;
 use crate::scheduler::Scheduler;
@@ -33,9 +33,14 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 const SHARDS: usize = 16;
-/// Finished jobs whose status is kept in memory (older ones come from the
-/// store).
+/// Finished jobs whose status (and small results) are kept in memory
+/// (older ones come from the store).
 const FINISHED_CACHE: usize = 4096;
+/// Results at most this large (roughly, in memory) are kept with the
+/// finished status, so a client fetching the results of a job that just
+/// finished is answered from memory; larger ones are read from the store.
+/// Bounds the cache at `FINISHED_CACHE` times this.
+const CACHED_RESULTS_BYTES: usize = 16 * 1024;
 
 /// A device as the kernel runs it.
 pub(crate) struct DeviceEntry {
@@ -47,10 +52,29 @@ pub(crate) struct DeviceEntry {
     pub accepting: AtomicBool,
 }
 
+/// A recently finished job as clients ask about it.
+#[derive(Clone)]
+pub(crate) struct Finished {
+    pub tenant: String,
+    pub view: JobStatusView,
+    /// Its results when it completed with small ones.
+    pub results: Option<Arc<JobResults>>,
+}
+
 #[derive(Default)]
 struct FinishedCache {
-    views: HashMap<JobId, (String, JobStatusView)>,
+    views: HashMap<JobId, Finished>,
     order: VecDeque<JobId>,
+}
+
+/// Roughly the bytes `r` takes in memory.
+fn results_size(r: &JobResults) -> usize {
+    let strings = |v: &[String]| v.iter().map(|s| s.len() + 24).sum::<usize>();
+    r.counts.keys().map(|k| k.len() + 48).sum::<usize>()
+        + r.memory.as_deref().map_or(0, strings)
+        + r.statevector.as_ref().map_or(0, |v| v.len() * 16)
+        + r.probabilities.as_ref().map_or(0, |v| v.len() * 8)
+        + r.artifacts.len() * 128
 }
 
 /// Resolves to the job of a (tenant, idempotency key) while it is being
@@ -233,10 +257,13 @@ impl Inner {
         self.stopped.load(Ordering::SeqCst)
     }
 
-    fn remember_finished(&self, view: JobStatusView) {
-        let Some(job) = self.live_get(&view.job_id) else {
-            return;
-        };
+    fn remember_finished(
+        &self,
+        tenant: &str,
+        view: JobStatusView,
+        results: Option<Arc<JobResults>>,
+    ) {
+        let results = results.filter(|r| results_size(r) <= CACHED_RESULTS_BYTES);
         let mut c = lock(&self.finished);
         if c.order.len() >= FINISHED_CACHE
             && let Some(old) = c.order.pop_front()
@@ -244,10 +271,10 @@ impl Inner {
             c.views.remove(&old);
         }
         c.order.push_back(view.job_id.clone());
-        c.views.insert(view.job_id.clone(), (job.tenant.clone(), view));
+        c.views.insert(view.job_id.clone(), Finished { tenant: tenant.to_string(), view, results });
     }
 
-    pub(crate) fn finished_view(&self, id: &JobId) -> Option<(String, JobStatusView)> {
+    pub(crate) fn finished_view(&self, id: &JobId) -> Option<Finished> {
         lock(&self.finished).views.get(id).cloned()
     }
 

@@ -3,7 +3,9 @@
 //! Recovery makes sure no accepted job is lost or stuck: every job without
 //! a terminal state is brought back to Queued (recompiling it from the
 //! program as submitted) and scheduled. A job whose execution a restart
-//! interrupted is re-queued once; interrupted again, it ends ERROR.
+//! interrupted is re-queued once; interrupted again, it ends ERROR. (A run
+//! short enough to execute inline commits nothing before it ends, see
+//! `exec`: a restart during one finds its job Queued and runs it again.)
 
 use super::Inner;
 use super::live::{Change, LiveJob};

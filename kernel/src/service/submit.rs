@@ -1,6 +1,7 @@
 //! Submitting a job: checks, compile, one durable insert, then scheduling.
 
-use super::compile_cache::CompileCache;
+use super::compile_cache::{CompileCache, Hit};
+use super::exec::ExecHistory;
 use super::live::{Change, LiveJob, Prepared};
 use super::{Inner, lock};
 use crate::compiler::{self, CompileOptions, Severity};
@@ -59,6 +60,7 @@ pub(crate) async fn prepare(
             compiled: hit.compiled,
             executable: hit.executable,
             compile_time: started.elapsed(),
+            history: hit.history,
         });
     }
     let compiled = if job.program.len() < INLINE_COMPILE_BYTES {
@@ -77,8 +79,14 @@ pub(crate) async fn prepare(
     })?;
     let executable = Arc::new(Executable::Circuit(compiled.circuit.clone()));
     let compiled = Arc::new(compiled);
-    cache.put(&job.program, job.format, target, &options, &compiled, &executable);
-    Ok(Prepared { compiled, executable, compile_time: started.elapsed() })
+    let hit = Hit { compiled, executable, history: Arc::new(ExecHistory::default()) };
+    cache.put(&job.program, job.format, target, &options, &hit);
+    Ok(Prepared {
+        compiled: hit.compiled,
+        executable: hit.executable,
+        compile_time: started.elapsed(),
+        history: hit.history,
+    })
 }
 
 impl Inner {

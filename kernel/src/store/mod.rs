@@ -15,6 +15,7 @@ pub use sqlite::{SqliteStore, SyncMode};
 use crate::gateway::{JobEvent, JobResults, SubmitJob};
 use crate::job::{JobId, TaskState};
 use async_trait::async_trait;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A job as the store keeps it.
@@ -73,8 +74,9 @@ pub enum Write {
     Results {
         /// The job.
         job_id: JobId,
-        /// What it produced.
-        results: Box<JobResults>,
+        /// What it produced (shared with the kernel's memory of recent
+        /// results, so writing them copies nothing).
+        results: Arc<JobResults>,
     },
     /// The count of executions a restart interrupted.
     Recoveries {

@@ -7,7 +7,10 @@
 //! concurrent submits cost a handful of commits, not a thousand. Each caller
 //! is answered after the transaction holding its batch committed. If a group
 //! fails, its batches are retried one by one so one bad batch (say, a
-//! duplicate idempotency key) fails alone. Reads use a small pool of their
+//! duplicate idempotency key) fails alone. A group is sent to SQLite as one
+//! request (`BEGIN; ...; COMMIT`), since sqlx runs every request on the
+//! connection's own thread and each request costs a thread hand-off; small
+//! groups keep their statements prepared. Reads use a small pool of their
 //! own connections (WAL lets them run beside the writer).
 
 use super::{
@@ -43,6 +46,8 @@ pub enum SyncMode {
 const MAX_GROUP: usize = 512;
 /// Rows per multi-row INSERT (SQLite allows 32,766 bound values).
 const ROWS_PER_INSERT: usize = 500;
+/// Groups of at most this many writes keep their statements prepared.
+const KEEP_PREPARED_WRITES: usize = 16;
 
 type Ack = oneshot::Sender<Result<(), StoreError>>;
 
@@ -192,8 +197,48 @@ async fn commit_group(conn: &mut SqliteConnection, group: &mut Vec<(Vec<Write>, 
     }
 }
 
+/// Applies `writes` as one transaction sent to SQLite in *one* request:
+/// `BEGIN; <multi-row statements>; COMMIT` with every value bound. sqlx
+/// runs each request on its connection's own thread, so a transaction built
+/// from separate `begin`/`execute`/`commit` calls would cost one thread
+/// hand-off (two context switches) per statement; this costs one per group.
 async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), StoreError> {
-    let mut tx = conn.begin().await.map_err(classify)?;
+    let q = transaction_of(writes)?;
+    // Small groups repeat a few shapes (a submit, an outcome): their
+    // statements are kept prepared, so SQLite does not parse them again.
+    // Large ones vary and are prepared afresh (a cached statement of
+    // thousands of parameters would hold its memory for nothing).
+    let keep = writes.len() <= KEEP_PREPARED_WRITES;
+    run_transaction(conn, q, keep).await
+}
+
+/// The whole transaction of `writes` as one request.
+fn transaction_of(writes: &[&Write]) -> Result<QueryBuilder<'static, Sqlite>, StoreError> {
+    let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new("BEGIN;");
+    push_writes(&mut q, writes)?;
+    q.push("COMMIT;");
+    Ok(q)
+}
+
+async fn run_transaction(
+    conn: &mut SqliteConnection,
+    mut q: QueryBuilder<'static, Sqlite>,
+    keep_prepared: bool,
+) -> Result<(), StoreError> {
+    let outcome = q.build().persistent(keep_prepared).execute(&mut *conn).await;
+    if let Err(e) = outcome {
+        // A failed statement leaves the transaction open: undo it (an error
+        // here means no transaction was open, which is what we want).
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(classify(e));
+    }
+    Ok(())
+}
+
+/// Appends the statements of `writes` to `q`: one multi-row statement per
+/// kind of write (jobs, events, terminal states, results), then the rare
+/// ones one by one, each ending in `;`.
+fn push_writes(q: &mut QueryBuilder<'static, Sqlite>, writes: &[&Write]) -> Result<(), StoreError> {
     let jobs: Vec<&StoredJob> = writes
         .iter()
         .filter_map(|w| if let Write::InsertJob(j) = w { Some(&**j) } else { None })
@@ -204,7 +249,7 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
             .map(|j| serde_json::to_string(&j.spec))
             .collect::<Result<Vec<_>, _>>()
             .map_err(corrupt)?;
-        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+        q.push(
             "INSERT INTO jobs (id, tenant, trace_id, device, spec, idempotency_key, created_at, \
              recoveries, final_state, finished_at) ",
         );
@@ -220,16 +265,14 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
                 .push_bind(j.final_state.map(|s| s.as_str()))
                 .push_bind(j.finished_at.map(to_micros));
         });
-        q.build().persistent(false).execute(&mut *tx).await.map_err(classify)?;
+        q.push(";");
     }
     let events: Vec<&JobEvent> = writes
         .iter()
         .filter_map(|w| if let Write::Event(e) = w { Some(e) } else { None })
         .collect();
     for chunk in events.chunks(ROWS_PER_INSERT) {
-        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-            "INSERT INTO events (job_id, seq, state, stage, progress, message, ts) ",
-        );
+        q.push("INSERT INTO events (job_id, seq, state, stage, progress, message, ts) ");
         q.push_values(chunk, |mut b, e| {
             b.push_bind(e.job_id.0.clone())
                 .push_bind(i64::try_from(e.event_seq).unwrap_or(i64::MAX))
@@ -239,7 +282,7 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
                 .push_bind(e.message.clone())
                 .push_bind(to_micros(e.timestamp));
         });
-        q.build().persistent(false).execute(&mut *tx).await.map_err(classify)?;
+        q.push(";");
     }
     // Terminal states and results: one multi-row statement each per group,
     // not one per job.
@@ -251,14 +294,11 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
         })
         .collect();
     for chunk in finishes.chunks(ROWS_PER_INSERT) {
-        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-            "UPDATE jobs SET final_state = v.column2, finished_at = v.column3 FROM (",
-        );
+        q.push("UPDATE jobs SET final_state = v.column2, finished_at = v.column3 FROM (");
         q.push_values(chunk, |mut b, (id, state, at)| {
             b.push_bind(id.0.clone()).push_bind(state.as_str()).push_bind(to_micros(**at));
         });
-        q.push(") AS v WHERE jobs.id = v.column1");
-        q.build().persistent(false).execute(&mut *tx).await.map_err(classify)?;
+        q.push(") AS v WHERE jobs.id = v.column1;");
     }
     let results = writes
         .iter()
@@ -271,12 +311,11 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
         .collect::<Result<Vec<_>, _>>()
         .map_err(corrupt)?;
     for chunk in results.chunks(ROWS_PER_INSERT) {
-        let mut q: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("INSERT OR REPLACE INTO results (job_id, body) ");
+        q.push("INSERT OR REPLACE INTO results (job_id, body) ");
         q.push_values(chunk, |mut b, (id, body)| {
             b.push_bind(id.0.clone()).push_bind(body.clone());
         });
-        q.build().persistent(false).execute(&mut *tx).await.map_err(classify)?;
+        q.push(";");
     }
     for w in writes {
         match w {
@@ -285,37 +324,33 @@ async fn apply(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), Sto
             | Write::Finish { .. }
             | Write::Results { .. } => {}
             Write::Recoveries { job_id, count } => {
-                sqlx::query("UPDATE jobs SET recoveries = ? WHERE id = ?")
-                    .bind(i64::from(*count))
-                    .bind(&job_id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
+                q.push("UPDATE jobs SET recoveries = ");
+                q.push_bind(i64::from(*count));
+                q.push(" WHERE id = ");
+                q.push_bind(job_id.0.clone());
+                q.push(";");
             }
             Write::PutReservation(r) => {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO reservations (id, tenant, device, purpose, expires_at) \
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(&r.id)
-                .bind(&r.tenant)
-                .bind(&r.device)
-                .bind(&r.purpose)
-                .bind(to_micros(r.expires_at))
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
+                q.push(
+                    "INSERT OR REPLACE INTO reservations (id, tenant, device, purpose, expires_at) ",
+                );
+                q.push_values([r], |mut b, r| {
+                    b.push_bind(r.id.clone())
+                        .push_bind(r.tenant.clone())
+                        .push_bind(r.device.clone())
+                        .push_bind(r.purpose.clone())
+                        .push_bind(to_micros(r.expires_at));
+                });
+                q.push(";");
             }
             Write::DeleteReservation(id) => {
-                sqlx::query("DELETE FROM reservations WHERE id = ?")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
+                q.push("DELETE FROM reservations WHERE id = ");
+                q.push_bind(id.clone());
+                q.push(";");
             }
         }
     }
-    tx.commit().await.map_err(classify)
+    Ok(())
 }
 
 async fn prune_in(

@@ -20,7 +20,7 @@ use eigen_kernel::{Kernel, KernelConfig};
 use futures::StreamExt;
 use num_complex::Complex64;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,10 @@ pub struct TestDevice {
     /// The `shots` of each execution, in start order (tests tag jobs by
     /// their shot count).
     pub started: Mutex<Vec<u32>>,
+    /// The thread of each execution, in start order.
+    pub threads: Mutex<Vec<std::thread::ThreadId>>,
+    /// Panic in the next execution (a device bug).
+    pub panic_next: AtomicBool,
 }
 
 impl TestDevice {
@@ -68,6 +72,8 @@ impl TestDevice {
             max_running: AtomicUsize::new(0),
             executions: AtomicUsize::new(0),
             started: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
+            panic_next: AtomicBool::new(false),
         })
     }
 
@@ -132,6 +138,11 @@ impl Device for TestDevice {
         self.max_running.fetch_max(now, Ordering::SeqCst);
         self.executions.fetch_add(1, Ordering::SeqCst);
         self.started.lock().expect("test lock").push(options.shots);
+        self.threads.lock().expect("test lock").push(std::thread::current().id());
+        if self.panic_next.swap(false, Ordering::SeqCst) {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            panic!("injected device panic");
+        }
         let result = self.run(executable, options, ctx);
         self.running.fetch_sub(1, Ordering::SeqCst);
         result
@@ -200,7 +211,7 @@ pub fn job(shots: u32) -> SubmitJob {
 pub fn config(dir: &std::path::Path) -> KernelConfig {
     let mut c = KernelConfig::new(dir);
     c.device_poll_interval = Duration::from_millis(20);
-    c.heartbeat_interval = Duration::from_secs(3600);
+    c.heartbeat_interval = Some(Duration::from_secs(3600));
     c
 }
 

@@ -358,45 +358,9 @@ mod tests {
     }
 
     fn gates() -> Vec<Gate> {
-        use Gate::*;
-        vec![
-            I,
-            X,
-            Y,
-            Z,
-            H,
-            S,
-            Sdg,
-            T,
-            Tdg,
-            Sx,
-            Sxdg,
-            Rx(0.3),
-            Ry(0.4),
-            Rz(0.5),
-            P(0.6),
-            U(0.1, 0.2, 0.3),
-            Cx,
-            Cy,
-            Cz,
-            Ch,
-            Cp(0.7),
-            Crx(0.8),
-            Cry(0.9),
-            Crz(1.0),
-            Cu(0.1, 0.2, 0.3, 0.4),
-            Csx,
-            Swap,
-            Iswap,
-            Ecr,
-            Rxx(0.2),
-            Ryy(0.3),
-            Rzz(0.4),
-            Rzx(0.5),
-            Ccx,
-            Cswap,
-            Mcu(Box::new(m2(&H))),
-        ]
+        let mut gates = Gate::one_of_each();
+        gates.push(Gate::Mcu(Box::new(m2(&Gate::H))));
+        gates
     }
 
     fn operands(g: &Gate) -> Vec<Qubit> {

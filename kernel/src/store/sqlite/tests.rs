@@ -137,7 +137,10 @@ async fn results_finish_and_prune() {
             Write::InsertJob(Box::new(job("old", None))),
             Write::InsertJob(Box::new(job("new", None))),
             Write::Event(event("old", 1, TaskState::Pending)),
-            Write::Results { job_id: JobId("old".into()), results: Box::new(results.clone()) },
+            Write::Results {
+                job_id: JobId("old".into()),
+                results: std::sync::Arc::new(results.clone()),
+            },
             Write::Finish { job_id: JobId("old".into()), state: TaskState::Completed, at: old },
             Write::Finish {
                 job_id: JobId("new".into()),
