@@ -11,6 +11,9 @@ use eigen_hal::{
 };
 use std::time::Instant;
 
+/// States of at most this many qubits (16 MiB) skip the free-memory check.
+const SMALL_STATE_QUBITS: u32 = 20;
+
 /// Tunables of a simulator device.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
@@ -226,7 +229,14 @@ impl SimDevice {
                 "the final statevector needs a noiseless circuit whose measurements are all at the end",
             ));
         }
-        let limit = self.memory_limit();
+        // A small state (at most 16 MiB per copy) needs no look at the
+        // machine's free memory: reading /proc/meminfo would cost more than
+        // running it.
+        let limit = if self.config.memory_limit.is_none() && n <= SMALL_STATE_QUBITS {
+            u64::MAX
+        } else {
+            self.memory_limit()
+        };
         // The state, plus a copy of it for a statevector result or a cached
         // trajectory prefix when that fits too.
         let copies = 1 + u64::from(options.statevector);
