@@ -43,7 +43,8 @@ pub fn reference(state: &[C], gates: &[(Gate, Vec<u32>)], n: u32) -> Vec<C> {
     v.iter().copied().collect()
 }
 
-/// Every fixed-arity gate variant with sample parameters, and its arity.
+/// Every fixed-arity gate variant with sample parameters, user unitaries
+/// included.
 pub fn all_gates() -> Vec<Gate> {
     use Gate::*;
     let h = std::f64::consts::FRAC_1_SQRT_2;
@@ -67,45 +68,9 @@ pub fn all_gates() -> Vec<Gate> {
             u2[r * 4 + c] = (0..4).map(|j| a[r * 4 + j] * hs[j * 4 + c]).sum();
         }
     }
-    vec![
-        I,
-        X,
-        Y,
-        Z,
-        H,
-        S,
-        Sdg,
-        T,
-        Tdg,
-        Sx,
-        Sxdg,
-        Rx(0.3),
-        Ry(-1.1),
-        Rz(0.7),
-        P(2.1),
-        U(0.4, -0.9, 1.7),
-        Cx,
-        Cy,
-        Cz,
-        Ch,
-        Cp(0.6),
-        Crx(1.3),
-        Cry(-0.4),
-        Crz(2.2),
-        Cu(0.5, 0.2, -0.8, 0.3),
-        Csx,
-        Swap,
-        Iswap,
-        Ecr,
-        Rxx(0.9),
-        Ryy(-0.6),
-        Rzz(1.4),
-        Rzx(0.35),
-        Ccx,
-        Cswap,
-        Unitary1(u1),
-        Unitary2(Box::new(u2)),
-    ]
+    let mut gates = Gate::one_of_each();
+    gates.extend([Unitary1(u1), Unitary2(Box::new(u2))]);
+    gates
 }
 
 /// A deterministic pseudo-random normalized state.
