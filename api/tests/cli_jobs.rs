@@ -15,17 +15,7 @@ fn server() -> (tempfile::TempDir, Server) {
 #[test]
 fn submit_wait_json_returns_bell_counts() {
     let (_dir, server) = server();
-    let bell = example("bell.qasm");
-    let out = run(server.eigen(&[
-        "submit",
-        bell.to_str().expect("utf-8 path"),
-        "--target",
-        "sim",
-        "--shots",
-        "1000",
-        "--wait",
-        "--json",
-    ]));
+    let out = run(server.submit_example("bell.qasm", &["--shots", "1000", "--wait", "--json"]));
     out.assert_success();
     let v = out.json();
     assert!(v["job_id"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
@@ -36,16 +26,7 @@ fn submit_wait_json_returns_bell_counts() {
 #[test]
 fn submit_watch_prints_ordered_updates_then_counts() {
     let (_dir, server) = server();
-    let bell = example("bell.qasm");
-    let out = run(server.eigen(&[
-        "submit",
-        bell.to_str().expect("utf-8 path"),
-        "--target",
-        "sim",
-        "--shots",
-        "1000",
-        "--watch",
-    ]));
+    let out = run(server.submit_example("bell.qasm", &["--shots", "1000", "--watch"]));
     out.assert_success();
     let updates: Vec<(u64, String)> = out
         .stdout
@@ -73,18 +54,7 @@ fn submit_watch_prints_ordered_updates_then_counts() {
 #[test]
 fn submit_returns_the_id_and_status_results_watch_cancel_follow_it() {
     let (_dir, server) = server();
-    let ghz = example("ghz.qasm");
-    let out = run(server.eigen(&[
-        "submit",
-        ghz.to_str().expect("utf-8 path"),
-        "--target",
-        "sim",
-        "--shots",
-        "500",
-        "--seed",
-        "11",
-        "--json",
-    ]));
+    let out = run(server.submit_example("ghz.qasm", &["--shots", "500", "--seed", "11", "--json"]));
     out.assert_success();
     let v = out.json();
     let job = v["job_id"].as_str().expect("job_id").to_owned();
@@ -130,18 +100,8 @@ fn submit_returns_the_id_and_status_results_watch_cancel_follow_it() {
 #[test]
 fn memory_is_returned_when_asked_for() {
     let (_dir, server) = server();
-    let bell = example("bell.qasm");
-    let out = run(server.eigen(&[
-        "submit",
-        bell.to_str().expect("utf-8 path"),
-        "--target",
-        "sim",
-        "--shots",
-        "20",
-        "--memory",
-        "--wait",
-        "--json",
-    ]));
+    let out =
+        run(server.submit_example("bell.qasm", &["--shots", "20", "--memory", "--wait", "--json"]));
     out.assert_success();
     let v = out.json();
     let memory = v["memory"].as_array().expect("memory");

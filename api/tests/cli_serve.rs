@@ -11,17 +11,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 fn submit_bell_wait(server: &Server) -> serde_json::Value {
-    let bell = example("bell.qasm");
-    let out = run(server.eigen(&[
-        "submit",
-        bell.to_str().expect("utf-8 path"),
-        "--target",
-        "sim",
-        "--shots",
-        "1000",
-        "--wait",
-        "--json",
-    ]));
+    let out = run(server.submit_example("bell.qasm", &["--shots", "1000", "--wait", "--json"]));
     out.assert_success();
     out.json()
 }
@@ -99,16 +89,7 @@ fn watch_resumes_after_the_server_is_killed_and_restarted() {
     // while the server is killed and restarted, and runs once it expires.
     let reserve = run(server.eigen(&["reserve", "sim", "--ttl-secs", "8", "--json"]));
     reserve.assert_success();
-    let bell = example("bell.qasm");
-    let submit = run(server.eigen(&[
-        "submit",
-        bell.to_str().expect("utf-8 path"),
-        "--target",
-        "sim",
-        "--shots",
-        "1000",
-        "--json",
-    ]));
+    let submit = run(server.submit_example("bell.qasm", &["--shots", "1000", "--json"]));
     submit.assert_success();
     let job = submit.json()["job_id"].as_str().expect("job_id").to_owned();
 

@@ -191,6 +191,15 @@ impl Server {
         cmd
     }
 
+    /// `eigen submit examples/<name> --target sim <flags>` aimed at this server.
+    pub fn submit_example(&self, name: &str, flags: &[&str]) -> Command {
+        let program = example(name);
+        let mut cmd =
+            self.eigen(&["submit", program.to_str().expect("utf-8 path"), "--target", "sim"]);
+        cmd.args(flags);
+        cmd
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
