@@ -8,8 +8,9 @@
 //!   1,000 shots of only `00`/`11`, and submits the next);
 //! - p50/p99 of one durable submit (`enqueue_job` returns once the job and
 //!   its first events are committed), measured while 64 submitters load the
-//!   kernel, and alone (one submitter submitting back to back while the
-//!   previous jobs still run);
+//!   kernel, one at a time (the 1-submitter scenario: nothing else is being
+//!   submitted or run), and back to back (one submitter that does not wait
+//!   for DONE, so each submit shares the store with earlier jobs' commits);
 //! - the floor under a submit: one store commit of the same writes, with no
 //!   kernel around the store;
 //! - both store modes: `process` (commit survives a crash or kill -9 of the
@@ -204,7 +205,7 @@ fn main() {
             let commits = store_commits(sync, 1000).await;
             println!("[sync={name}]");
             println!(
-                "  1 submitter:    {rate1:>9.0} jobs/s  (submit p50 {:>7.1} us, p99 {:>7.1} us)",
+                "  1 submitter:    {rate1:>9.0} jobs/s  (one durable submit at a time: p50 {:>7.1} us, p99 {:>7.1} us)",
                 micros(percentile(&lat1, 0.5)),
                 micros(percentile(&lat1, 0.99))
             );
@@ -214,7 +215,7 @@ fn main() {
                 micros(percentile(&lat64, 0.99))
             );
             println!(
-                "  durable submit alone: p50 {:>7.1} us, p99 {:>7.1} us",
+                "  submits back to back, not waiting for DONE (earlier jobs still run): p50 {:>7.1} us, p99 {:>7.1} us",
                 micros(percentile(&lone, 0.5)),
                 micros(percentile(&lone, 0.99))
             );
