@@ -375,16 +375,32 @@ pub fn consolidate(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
     }
     // Replacement for each block worth re-synthesizing.
     let mut replacement: Vec<Option<Vec<Operation>>> = (0..blocks.len()).map(|_| None).collect();
+    // Blocks with the same unitary (bit for bit) synthesize the same way up
+    // to the qubit labels (programs such as QFT repeat a few blocks), so
+    // each is synthesized once, on qubits 0 and 1, and relabeled.
+    let mut synthesized: synth::BitsMap<Vec<u64>, Option<Vec<Operation>>> =
+        synth::BitsMap::default();
     for (k, blk) in blocks.iter().enumerate() {
         if blk.two <= 3 {
             continue;
         }
         let (a, b) = blk.pair;
-        if let Some(u) = block_unitary(blk.members.iter().map(|&i| &ops[i]), a, b)
-            && let Some(new) = synthesize(&u, a, b)
-        {
-            replacement[k] = Some(new);
+        let Some(u) = block_unitary(blk.members.iter().map(|&i| &ops[i]), a, b) else {
+            continue;
+        };
+        let key: Vec<u64> = u.iter().flat_map(|c| [c.re.to_bits(), c.im.to_bits()]).collect();
+        let Some(new) = synthesized.entry(key).or_insert_with(|| synthesize(&u, 0, 1)) else {
+            continue;
+        };
+        let mut new = new.clone();
+        for op in &mut new {
+            if let Operation::Gate { qubits, .. } = op {
+                for q in qubits.iter_mut() {
+                    *q = if *q == 0 { a } else { b };
+                }
+            }
         }
+        replacement[k] = Some(new);
     }
     let mut out = Vec::with_capacity(ops.len());
     for (i, op) in ops.into_iter().enumerate() {

@@ -13,6 +13,11 @@ use super::routing::{Coupling, Dag, Layout, Rng, route};
 pub struct Effort {
     /// Steps allowed to the embedding search (0 = skip).
     pub embed_budget: u64,
+    /// Whether the trivial layout is a starting layout beside the dense
+    /// one (level 1 starts from the dense layout alone: on programs that do
+    /// not embed, such as QFT, it is the one that wins, and one trial
+    /// halves the search).
+    pub trivial_start: bool,
     /// Random starting layouts, beside trivial and dense.
     pub random_trials: usize,
     /// Forward-backward refinement rounds.
@@ -24,10 +29,10 @@ impl Effort {
     #[must_use]
     pub fn for_level(level: u8) -> Self {
         match level {
-            0 => Self { embed_budget: 0, random_trials: 0, rounds: 0 },
-            1 => Self { embed_budget: 20_000, random_trials: 0, rounds: 2 },
-            2 => Self { embed_budget: 100_000, random_trials: 2, rounds: 2 },
-            _ => Self { embed_budget: 500_000, random_trials: 18, rounds: 4 },
+            0 => Self { embed_budget: 0, trivial_start: true, random_trials: 0, rounds: 0 },
+            1 => Self { embed_budget: 20_000, trivial_start: false, random_trials: 0, rounds: 2 },
+            2 => Self { embed_budget: 100_000, trivial_start: true, random_trials: 2, rounds: 2 },
+            _ => Self { embed_budget: 500_000, trivial_start: true, random_trials: 18, rounds: 4 },
         }
     }
 }
@@ -65,7 +70,10 @@ pub fn choose(
     let forward = Dag::from_pairs(pairs, costs, n, false);
     let backward = Dag::from_pairs(pairs, costs, n, true);
     let mut rng = Rng::new(seed);
-    let mut starts = vec![dense(pairs, num_virtual, coupling), trivial];
+    let mut starts = vec![dense(pairs, num_virtual, coupling)];
+    if effort.trivial_start {
+        starts.push(trivial);
+    }
     for _ in 0..effort.random_trials {
         let mut perm: Vec<u32> = (0..n as u32).collect();
         for i in (1..n).rev() {
@@ -78,7 +86,7 @@ pub fn choose(
     let mut ranked: Vec<(u64, usize, Layout)> = Vec::with_capacity(keep + 1);
     let mut last_err = None;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if pairs.len() >= 64 {
+    if pairs.len() >= 64 && starts.len() > 1 {
         // Larger programs: trials run independently (none is cut by the
         // others' scores), on two threads when there are two, with the same
         // result either way.
@@ -407,6 +415,31 @@ mod tests {
         for (k, start) in starts.into_iter().enumerate() {
             assert!(search.trial(k, start, &mut ranked, 4).is_none());
         }
+        let want: Vec<Layout> = ranked.into_iter().map(|(_, _, l)| l).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn level_one_refines_the_dense_layout_alone() {
+        // every pair of 9 qubits twice: no embedding, enough pairs for the
+        // threaded path at higher levels
+        let coupling = Coupling::new(12, &topology::grid(3, 4));
+        let mut pairs = Vec::new();
+        for _ in 0..2 {
+            for a in 0..9u32 {
+                for b in a + 1..9 {
+                    pairs.push((a, b));
+                }
+            }
+        }
+        let effort = Effort::for_level(1);
+        let got = choose(&pairs, &[], 9, &coupling, effort, 7, 1).expect("layouts");
+        let forward = Dag::from_pairs(&pairs, &[], 12, false);
+        let backward = Dag::from_pairs(&pairs, &[], 12, true);
+        let search =
+            Search { forward: &forward, backward: &backward, coupling: &coupling, effort, seed: 7 };
+        let mut ranked = Vec::new();
+        assert!(search.trial(0, dense(&pairs, 9, &coupling), &mut ranked, 1).is_none());
         let want: Vec<Layout> = ranked.into_iter().map(|(_, _, l)| l).collect();
         assert_eq!(got, want);
     }

@@ -14,6 +14,7 @@
 use super::routing::Coupling;
 use super::synth::{self, Mat2, OneQubitBasis};
 use eigen_hal::{Gate, Operation};
+use std::cell::RefCell;
 use std::f64::consts::PI;
 
 /// The device's native 2-qubit gate.
@@ -291,6 +292,9 @@ pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec
     let mut hist: Vec<Vec<usize>> = vec![Vec::new(); num_qubits];
     let mut pending: Vec<Option<Pending>> = (0..num_qubits).map(|_| None).collect();
 
+    // Runs with the same matrix (bit for bit) synthesize the same way;
+    // programs such as QFT repeat a few runs many times.
+    let synthesized: RefCell<synth::BitsMap<[u64; 8], Vec<Gate>>> = RefCell::default();
     let flush = |q: u32,
                  pending: &mut Vec<Option<Pending>>,
                  out: &mut Vec<Option<Operation>>,
@@ -298,16 +302,18 @@ pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec
         let Some(p) = pending[q as usize].take() else {
             return;
         };
-        let gates = if p.count == 1 && (cfg.accepts)(p.first.name()) {
-            vec![p.first]
-        } else if cfg.optimize && synth::is_identity_up_to_phase(&p.mat) {
-            Vec::new()
-        } else {
-            synth::synth_1q(&p.mat, cfg.basis)
-        };
-        for g in gates {
+        if p.count == 1 && (cfg.accepts)(p.first.name()) {
             hist[q as usize].push(out.len());
-            out.push(Some(gate(g, &[q], &None)));
+            out.push(Some(gate(p.first, &[q], &None)));
+        } else if !(cfg.optimize && synth::is_identity_up_to_phase(&p.mat)) {
+            let key = p.mat.map(|c| [c.re.to_bits(), c.im.to_bits()]).as_flattened().try_into();
+            let key: [u64; 8] = key.expect("four complex numbers are eight floats");
+            let mut cache = synthesized.borrow_mut();
+            let gates = cache.entry(key).or_insert_with(|| synth::synth_1q(&p.mat, cfg.basis));
+            for g in gates.iter() {
+                hist[q as usize].push(out.len());
+                out.push(Some(gate(g.clone(), &[q], &None)));
+            }
         }
     };
     let emit = |op: Operation,

@@ -79,6 +79,12 @@ impl Coupling {
         self.dist[a as usize * self.n + b as usize]
     }
 
+    /// Hops from `a` to every physical qubit (indexed by qubit).
+    #[must_use]
+    pub fn dist_row(&self, a: u32) -> &[u32] {
+        &self.dist[a as usize * self.n..(a as usize + 1) * self.n]
+    }
+
     /// True when reachable from one another.
     #[must_use]
     pub fn reachable(&self, a: u32, b: u32) -> bool {
@@ -617,22 +623,20 @@ pub fn route(
         let mut best_score = f64::INFINITY;
         best.clear();
         for &(s0, s1) in &candidates {
-            let (mut df, mut de) = (0i64, 0i64);
+            // [lookahead, front] distance changes
+            let mut delta = [0i64; 2];
             for (from, to) in [(s0, s1), (s1, s0)] {
+                let (row_from, row_to) = (coupling.dist_row(from), coupling.dist_row(to));
                 for &(other, front) in &incident[from as usize] {
                     // a pair on both swapped qubits keeps its distance
                     if other == to {
                         continue;
                     }
-                    let d =
-                        i64::from(coupling.dist(to, other)) - i64::from(coupling.dist(from, other));
-                    if front {
-                        df += d;
-                    } else {
-                        de += d;
-                    }
+                    delta[usize::from(front)] +=
+                        i64::from(row_to[other as usize]) - i64::from(row_from[other as usize]);
                 }
             }
+            let [de, df] = delta;
             // Qiskit's weighting: the front layer's total, plus half the
             // lookahead set's mean; then a bonus for a swap that merges
             // with the block just run on its pair.
@@ -641,6 +645,11 @@ pub fn route(
                 h += EXTENDED_WEIGHT * (base_e + de as f64) / ne as f64;
             }
             h *= decay[s0 as usize].max(decay[s1 as usize]);
+            // The bonus is at most 3 * ABSORB_BONUS: a swap that cannot
+            // reach the best score even with it is not scored further.
+            if h - (3.0 * ABSORB_BONUS + 0.1) > best_score {
+                continue;
+            }
             h -= ABSORB_BONUS * f64::from(blocks.swap_saving(s0, s1));
             if h < best_score - 1e-12 {
                 best_score = h;

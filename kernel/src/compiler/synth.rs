@@ -40,11 +40,41 @@ pub fn dagger(a: &Mat2) -> Mat2 {
     [a[0].conj(), a[2].conj(), a[1].conj(), a[3].conj()]
 }
 
+/// A map keyed by the bit patterns of matrices the compiler computed (no
+/// outside input chooses the keys, so a fast non-keyed hash is safe): FxHash
+/// is much cheaper than the default SipHash on 64-byte keys.
+pub type BitsMap<K, V> = rustc_hash::FxHashMap<K, V>;
+
 /// The matrix of a 1-qubit gate.
+///
+/// The gates routing and translation produce most (`rz`, `sx`, `x`, `h`,
+/// `p`) are built here without the heap; their entries are computed exactly
+/// as [`Gate::matrix`] computes them, so results are bit-for-bit the same.
 #[must_use]
 pub fn gate_mat(gate: &Gate) -> Mat2 {
-    let m = gate.matrix(1);
-    [m[0], m[1], m[2], m[3]]
+    let e = |t: f64| Complex64::from_polar(1.0, t);
+    let h = std::f64::consts::FRAC_1_SQRT_2;
+    match *gate {
+        Gate::Rz(t) => [e(-t / 2.0), C0, C0, e(t / 2.0)],
+        Gate::P(t) => [C1, C0, C0, e(t)],
+        Gate::X => [C0, C1, C1, C0],
+        Gate::Sx => [
+            Complex64::new(0.5, 0.5),
+            Complex64::new(0.5, -0.5),
+            Complex64::new(0.5, -0.5),
+            Complex64::new(0.5, 0.5),
+        ],
+        Gate::H => [
+            Complex64::new(h, 0.0),
+            Complex64::new(h, 0.0),
+            Complex64::new(h, 0.0),
+            Complex64::new(-h, 0.0),
+        ],
+        _ => {
+            let m = gate.matrix(1);
+            [m[0], m[1], m[2], m[3]]
+        }
+    }
 }
 
 /// True when `m` is a multiple of the identity.
@@ -414,6 +444,41 @@ mod tests {
             v.push(gate_mat(&g));
         }
         v
+    }
+
+    #[test]
+    fn bits_map_keeps_distinct_matrices_apart() {
+        let key = |m: &Mat2| -> [u64; 8] {
+            let v: Vec<u64> = m.iter().flat_map(|c| [c.re.to_bits(), c.im.to_bits()]).collect();
+            v.try_into().expect("eight words")
+        };
+        let mut map: BitsMap<[u64; 8], usize> = BitsMap::default();
+        let all = samples();
+        for (i, m) in all.iter().enumerate() {
+            map.insert(key(m), i);
+        }
+        for (i, m) in all.iter().enumerate() {
+            assert_eq!(map.get(&key(m)), Some(&i));
+        }
+        assert_eq!(map.get(&key(&[-C1, C0, C0, -C1])), None);
+    }
+
+    #[test]
+    fn gate_mat_matches_the_hal_matrix_bit_for_bit() {
+        let gates = [
+            Gate::Rz(0.3),
+            Gate::Rz(-2.9),
+            Gate::P(1.1),
+            Gate::X,
+            Gate::Sx,
+            Gate::H,
+            Gate::T,
+            Gate::U(0.4, 0.5, 0.6),
+        ];
+        for g in gates {
+            let m = g.matrix(1);
+            assert_eq!(gate_mat(&g), [m[0], m[1], m[2], m[3]], "{g:?}");
+        }
     }
 
     #[test]
