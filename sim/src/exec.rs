@@ -7,9 +7,10 @@
 //!
 //! Non-contiguous groups are gathered through a list of disjoint `&mut`
 //! segments (made by `chunks_exact_mut` and regrouped), so the executor
-//! needs no unsafe aliasing. The one `unsafe` in the crate is the call into
-//! the AVX2 copy of the per-block loop after checking at run time
-//! that the CPU has those features.
+//! needs no unsafe aliasing. The `unsafe` in the crate is the call into
+//! the AVX2 copies of the per-block and per-pair loops after checking at
+//! run time that the CPU has those features, and the prefetch hints of
+//! [`crate::kernels`] (which never fault).
 
 use crate::kernels;
 use crate::ops::C;
