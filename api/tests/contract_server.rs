@@ -316,7 +316,14 @@ async fn rapid_reset_abuse_closes_the_connection() {
         .expect("the server closes the connection")
         .expect("connection task");
     let err = ended.expect_err("closed with an error");
-    assert_eq!(err.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{err:?} (refused: {refused:?})");
+    // The server sends GOAWAY(ENHANCE_YOUR_CALM) and closes; a client still
+    // writing resets may hit the closed socket (broken pipe) before it reads
+    // the GOAWAY. Either way the server ended the connection.
+    let goaway = err.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM);
+    // (The client never closes it: without the server's limit the
+    // connection task would not end and the timeout above would fail.)
+    let closed_by_server = err.is_io();
+    assert!(goaway || closed_by_server, "{err:?} (refused: {refused:?})");
 
     // Everyone else is still served.
     let mut jobs = server.jobs().await;
