@@ -162,16 +162,7 @@ fn watch_resumes_after_the_server_is_killed_and_restarted() {
 #[test]
 fn https_client_trusts_a_private_ca_or_the_system_roots() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pki = tls_support::Pki::new("Eigen CLI test CA");
-    let config = dir.path().join("eigen.toml");
-    let toml_path = |p: &std::path::Path| p.to_str().expect("utf-8 path").replace('\\', "\\\\");
-    std::fs::write(
-        &config,
-        format!("[tls]\ncert = \"{}\"\nkey = \"{}\"\n", toml_path(&pki.cert), toml_path(&pki.key)),
-    )
-    .expect("write config");
-    let server =
-        Server::start(&dir.path().join("data"), &["--config", config.to_str().expect("utf-8")]);
+    let (pki, server) = tls_server(dir.path());
     let https = server.addr.replacen("http://", "https://", 1);
     let bell = example("bell.qasm");
     let bell = bell.to_str().expect("utf-8 path");
@@ -212,6 +203,20 @@ fn https_client_trusts_a_private_ca_or_the_system_roots() {
     assert!(out.stderr.contains("UNAVAILABLE") && out.stderr.contains("certificate"), "{out:#?}");
 }
 
+/// A CA, and `eigen serve` under `dir` with a certificate it signed.
+fn tls_server(dir: &std::path::Path) -> (tls_support::Pki, Server) {
+    let pki = tls_support::Pki::new("Eigen CLI test CA");
+    let config = dir.join("eigen.toml");
+    let toml_path = |p: &std::path::Path| p.to_str().expect("utf-8 path").replace('\\', "\\\\");
+    std::fs::write(
+        &config,
+        format!("[tls]\ncert = \"{}\"\nkey = \"{}\"\n", toml_path(&pki.cert), toml_path(&pki.key)),
+    )
+    .expect("write config");
+    let server = Server::start(&dir.join("data"), &["--config", config.to_str().expect("utf-8")]);
+    (pki, server)
+}
+
 /// A plaintext client against the TLS port is refused with one line.
 ///
 /// Ignored: in one full `cargo test --workspace` run under load this saw
@@ -224,16 +229,7 @@ fn https_client_trusts_a_private_ca_or_the_system_roots() {
 #[ignore = "flaky under load: plaintext against TLS once exited 0 with no output; see doc"]
 fn plaintext_client_against_the_tls_port_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pki = tls_support::Pki::new("Eigen CLI test CA");
-    let config = dir.path().join("eigen.toml");
-    let toml_path = |p: &std::path::Path| p.to_str().expect("utf-8 path").replace('\\', "\\\\");
-    std::fs::write(
-        &config,
-        format!("[tls]\ncert = \"{}\"\nkey = \"{}\"\n", toml_path(&pki.cert), toml_path(&pki.key)),
-    )
-    .expect("write config");
-    let server =
-        Server::start(&dir.path().join("data"), &["--config", config.to_str().expect("utf-8")]);
+    let (_pki, server) = tls_server(dir.path());
     let mut cmd = eigen(&["devices"]);
     cmd.env("EIGEN_ADDR", &server.addr);
     let out = run(cmd);
