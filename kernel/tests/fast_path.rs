@@ -35,7 +35,7 @@ async fn a_known_short_program_runs_inline_with_every_transition_persisted() {
     assert!(ran_inline(&dev, 1), "a known short run executes inline");
     assert_well_formed(&live);
     let states: Vec<TaskState> = live.iter().map(|e| e.state).collect();
-    assert_eq!(states, HAPPY_PATH);
+    assert_eq!(states, happy_path());
     assert!(live.windows(2).all(|w| w[0].timestamp <= w[1].timestamp), "{live:#?}");
     let results = k.get_job_results(&acme, &second).await.unwrap();
     assert_eq!(results.counts.get("01"), Some(&100));

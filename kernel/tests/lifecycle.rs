@@ -23,7 +23,7 @@ async fn a_job_runs_to_done_with_every_transition_in_order() {
     let evs = events(&k, &acme, &accepted.job_id, 0).await;
     assert_well_formed(&evs);
     let states: Vec<TaskState> = evs.iter().map(|e| e.state).collect();
-    assert_eq!(states, HAPPY_PATH);
+    assert_eq!(states, happy_path());
     let status = k.get_job_status(&acme, &accepted.job_id).await.unwrap();
     assert_eq!(status.status, JobStatus::Done);
     assert_eq!(status.last_event_seq, 9);

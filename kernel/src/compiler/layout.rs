@@ -381,19 +381,18 @@ mod tests {
         }
     }
 
+    /// Every pair of `n` qubits, twice: a program with no embedding.
+    fn every_pair_twice(n: u32) -> Vec<(u32, u32)> {
+        let once = (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b)));
+        once.clone().chain(once).collect()
+    }
+
     #[test]
     fn trials_on_two_threads_rank_as_one_after_another() {
         // every pair of 9 qubits twice (72 pairs): no embedding, so the
         // level-2 search runs its 4 trials, all kept (the threaded path)
         let coupling = Coupling::new(12, &topology::grid(3, 4));
-        let mut pairs = Vec::new();
-        for _ in 0..2 {
-            for a in 0..9u32 {
-                for b in a + 1..9 {
-                    pairs.push((a, b));
-                }
-            }
-        }
+        let pairs = every_pair_twice(9);
         let effort = Effort::for_level(2);
         let got = choose(&pairs, &[], 9, &coupling, effort, 7, 4).expect("layouts");
         // the same trials one after another
@@ -424,14 +423,7 @@ mod tests {
         // every pair of 9 qubits twice: no embedding, enough pairs for the
         // threaded path at higher levels
         let coupling = Coupling::new(12, &topology::grid(3, 4));
-        let mut pairs = Vec::new();
-        for _ in 0..2 {
-            for a in 0..9u32 {
-                for b in a + 1..9 {
-                    pairs.push((a, b));
-                }
-            }
-        }
+        let pairs = every_pair_twice(9);
         let effort = Effort::for_level(1);
         let got = choose(&pairs, &[], 9, &coupling, effort, 7, 1).expect("layouts");
         let forward = Dag::from_pairs(&pairs, &[], 12, false);

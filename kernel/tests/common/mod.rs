@@ -15,7 +15,7 @@ use eigen_hal::{
     Executable, Gate, Limits, Target,
 };
 use eigen_kernel::gateway::{JobEvent, KernelGateway, RequestContext, SubmitJob};
-use eigen_kernel::job::{ExecStage, JobId, JobStatus, TaskState};
+use eigen_kernel::job::{JobId, JobStatus, TaskState};
 use eigen_kernel::{Kernel, KernelConfig};
 use futures::StreamExt;
 use num_complex::Complex64;
@@ -252,18 +252,12 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Checks a complete event log: seqs 1..=n gapless, exactly one terminal
 /// event and it is last.
-/// The states of a job that runs to completion, in order.
-pub const HAPPY_PATH: [TaskState; 9] = [
-    TaskState::Pending,
-    TaskState::Validating,
-    TaskState::Compiling,
-    TaskState::Queued,
-    TaskState::Allocating,
-    TaskState::Executing(ExecStage::Upload),
-    TaskState::Executing(ExecStage::Run),
-    TaskState::Executing(ExecStage::Readout),
-    TaskState::Completed,
-];
+/// The states of a job that runs to completion, in order: every state up
+/// to `Completed`, the order [`TaskState::ALL`] lists them in.
+pub fn happy_path() -> Vec<TaskState> {
+    let end = TaskState::ALL.iter().position(|s| *s == TaskState::Completed).expect("listed");
+    TaskState::ALL[..=end].to_vec()
+}
 
 pub fn assert_well_formed(evs: &[JobEvent]) {
     for (i, e) in evs.iter().enumerate() {
