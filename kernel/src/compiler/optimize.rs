@@ -306,8 +306,8 @@ pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec
             hist[q as usize].push(out.len());
             out.push(Some(gate(p.first, &[q], &None)));
         } else if !(cfg.optimize && synth::is_identity_up_to_phase(&p.mat)) {
-            let key = p.mat.map(|c| [c.re.to_bits(), c.im.to_bits()]).as_flattened().try_into();
-            let key: [u64; 8] = key.expect("four complex numbers are eight floats");
+            let [m0, m1, m2, m3] = p.mat.map(|c| [c.re.to_bits(), c.im.to_bits()]);
+            let key: [u64; 8] = [m0[0], m0[1], m1[0], m1[1], m2[0], m2[1], m3[0], m3[1]];
             let mut cache = synthesized.borrow_mut();
             let gates = cache.entry(key).or_insert_with(|| synth::synth_1q(&p.mat, cfg.basis));
             for g in gates.iter() {
