@@ -33,21 +33,8 @@ fn gate_pass(c: &mut Criterion) {
     g.sample_size(10);
     for n in SIZES {
         g.throughput(Throughput::Bytes(32u64 << n));
-        let mut floor = vec![Complex64::new(1.0, 0.5); 1 << n];
-        g.bench_with_input(BenchmarkId::new("floor_rmw", n), &n, |b, _| {
-            b.iter(|| {
-                floor.par_chunks_mut(1 << 14).for_each(|c| {
-                    for x in c {
-                        *x *= 0.999_999;
-                    }
-                });
-                black_box(&floor);
-            });
-        });
-        drop(floor);
-        let mut sv = StateVector::zero(n).expect("fits in memory");
-        sv.apply_gates(&(0..n).map(|q| (Gate::H, vec![q])).collect::<Vec<_>>(), Default::default())
-            .expect("valid");
+        g.bench_with_input(BenchmarkId::new("floor_rmw", n), &n, |b, &n| floor_rmw(b, n));
+        let mut sv = uniform_state(n);
         let cases: [(&str, Gate, Vec<u32>); 6] = [
             ("h_q0", Gate::H, vec![0]),
             ("h_qmid", Gate::H, vec![n / 2]),
@@ -100,27 +87,36 @@ fn every_qubit(c: &mut Criterion) {
     let mut g = c.benchmark_group("h_every_qubit_24");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(32u64 << n));
-    let mut floor = vec![Complex64::new(1.0, 0.5); 1 << n];
-    g.bench_function("floor_rmw", |b| {
-        b.iter(|| {
-            floor.par_chunks_mut(1 << 14).for_each(|c| {
-                for x in c {
-                    *x *= 0.999_999;
-                }
-            });
-            black_box(&floor);
-        });
-    });
-    drop(floor);
-    let mut sv = StateVector::zero(n).expect("fits in memory");
-    sv.apply_gates(&(0..n).map(|q| (Gate::H, vec![q])).collect::<Vec<_>>(), Default::default())
-        .expect("valid");
+    g.bench_function("floor_rmw", |b| floor_rmw(b, n));
+    let mut sv = uniform_state(n);
     for q in 0..n {
         g.bench_with_input(BenchmarkId::new("h", q), &q, |b, &q| {
             b.iter(|| sv.apply_gate(&Gate::H, &[q]).expect("valid"));
         });
     }
     g.finish();
+}
+
+/// The memory-bandwidth floor: one parallel read-modify-write sweep over a
+/// 2^n-amplitude buffer, the least any gate pass must do.
+fn floor_rmw(b: &mut criterion::Bencher<'_>, n: u32) {
+    let mut floor = vec![Complex64::new(1.0, 0.5); 1 << n];
+    b.iter(|| {
+        floor.par_chunks_mut(1 << 14).for_each(|c| {
+            for x in c {
+                *x *= 0.999_999;
+            }
+        });
+        black_box(&floor);
+    });
+}
+
+/// The uniform superposition on n qubits (h on every qubit).
+fn uniform_state(n: u32) -> StateVector {
+    let mut sv = StateVector::zero(n).expect("fits in memory");
+    sv.apply_gates(&(0..n).map(|q| (Gate::H, vec![q])).collect::<Vec<_>>(), Default::default())
+        .expect("valid");
+    sv
 }
 
 criterion_group!(benches, gate_pass, sampling, every_qubit);
