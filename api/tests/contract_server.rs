@@ -279,49 +279,62 @@ async fn graceful_shutdown_ends_streams_and_returns_within_grace() {
 /// them at once, over and over, gets its connection closed with GOAWAY
 /// (ENHANCE_YOUR_CALM) after the configured number of such resets; other
 /// clients are served as before.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///
+/// The server counts resets of streams it has not accepted yet, so the
+/// abuse must arrive faster than the server accepts. The test runs on one
+/// thread and queues each burst without yielding: the client's connection
+/// task then writes the whole burst at once, and the server reads it before
+/// it accepts any of its streams, however fast or loaded the machine is.
+#[tokio::test(flavor = "current_thread")]
 async fn rapid_reset_abuse_closes_the_connection() {
     let server = start().await;
     let limit = ServerConfig::default().limits.max_pending_reset_streams;
     let tcp = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
     let (mut client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
-    let connection = tokio::spawn(connection);
+    let mut connection = tokio::spawn(connection);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut refused = None;
-    for i in 0..(limit * 20) {
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{}/eigen.api.v1.JobService/GetJobStatus", server.addr))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .expect("request");
-        let ready = match client.clone().ready().await {
-            Ok(ready) => ready,
-            Err(e) => {
-                refused = Some((i, e));
-                break;
-            }
-        };
-        client = ready;
-        match client.send_request(request, false) {
-            Ok((_response, mut stream)) => stream.send_reset(h2::Reason::CANCEL),
-            Err(e) => {
-                refused = Some((i, e));
-                break;
+    let ended = 'abuse: loop {
+        for i in 0..(limit * 4) {
+            let request = http::Request::builder()
+                .method("POST")
+                .uri(format!("http://{}/eigen.api.v1.JobService/GetJobStatus", server.addr))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(())
+                .expect("request");
+            let sent = match client.clone().ready().await {
+                Ok(ready) => {
+                    client = ready;
+                    client.send_request(request, false)
+                }
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok((_response, mut stream)) => stream.send_reset(h2::Reason::CANCEL),
+                Err(e) => {
+                    refused = Some((i, e));
+                    break 'abuse connection.await;
+                }
             }
         }
-    }
-    let ended = tokio::time::timeout(Duration::from_secs(30), connection)
-        .await
-        .expect("the server closes the connection")
-        .expect("connection task");
-    let err = ended.expect_err("closed with an error");
+        // Let the burst go out; stop as soon as the server ends the connection.
+        tokio::select! {
+            ended = &mut connection => break ended,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        // (The client never closes it: without the server's limit the
+        // connection would stay open and this fails.)
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server did not close the connection within 30 s"
+        );
+    };
+    let err = ended.expect("connection task").expect_err("closed with an error");
     // The server sends GOAWAY(ENHANCE_YOUR_CALM) and closes; a client still
     // writing resets may hit the closed socket (broken pipe) before it reads
     // the GOAWAY. Either way the server ended the connection.
     let goaway = err.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM);
-    // (The client never closes it: without the server's limit the
-    // connection task would not end and the timeout above would fail.)
     let closed_by_server = err.is_io();
     assert!(goaway || closed_by_server, "{err:?} (refused: {refused:?})");
 
