@@ -74,3 +74,18 @@ fn run_reports_errors_with_positions() {
     assert!(!target.status.success());
     assert!(target.stderr.contains("unknown target"), "{target:#?}");
 }
+
+/// `eigen run X | head`: a reader that goes away is not a failure, so exit 0
+/// and nothing on stderr. (The read end is closed before the process starts,
+/// so every write to stdout fails with a broken pipe.)
+#[test]
+fn closed_stdout_is_not_an_error() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let path = example("bell.qasm");
+    let mut cmd = eigen(&["run", path.to_str().expect("utf-8"), "--shots", "100"]);
+    cmd.stdout(writer);
+    let out = cmd.output().expect("run eigen");
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

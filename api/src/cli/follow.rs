@@ -9,7 +9,7 @@
 use super::client::Api;
 use super::convert::{is_terminal, job_status_name, update_json};
 use super::error::format_status;
-use super::output::{errln, outln};
+use super::output::{StdoutError, errln, outln};
 use eigen_proto::api::v1 as pb;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub trait UpdateSink {
     /// A new (never seen) update, in order. An error (stdout closed) stops
     /// following.
-    fn update(&mut self, update: &pb::JobUpdate) -> std::io::Result<()>;
+    fn update(&mut self, update: &pb::JobUpdate) -> Result<(), StdoutError>;
     /// A heartbeat while RUNNING.
     fn heartbeat(&mut self, _update: &pb::JobUpdate) {}
     /// The connection dropped; a reconnect follows after `delay`.
@@ -162,7 +162,7 @@ impl PrintingSink {
 }
 
 impl UpdateSink for PrintingSink {
-    fn update(&mut self, u: &pb::JobUpdate) -> std::io::Result<()> {
+    fn update(&mut self, u: &pb::JobUpdate) -> Result<(), StdoutError> {
         let line = if self.json { update_json(u).to_string() } else { update_line(u) };
         // Suspend the bar so the line lands above it, on stdout.
         self.bar.suspend(|| outln!("{line}"))?;
@@ -195,7 +195,7 @@ impl UpdateSink for PrintingSink {
 pub struct QuietSink;
 
 impl UpdateSink for QuietSink {
-    fn update(&mut self, _update: &pb::JobUpdate) -> std::io::Result<()> {
+    fn update(&mut self, _update: &pb::JobUpdate) -> Result<(), StdoutError> {
         Ok(())
     }
 }

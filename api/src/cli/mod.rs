@@ -117,8 +117,9 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_format, default_level);
     match dispatch(cli.command) {
         Ok(code) => code,
-        // The reader went away (`eigen results X | head`): not a failure.
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`eigen results X | head`): not a
+        // failure. (A broken pipe on the network connection is one.)
+        Err(err) if stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
             errln!("eigen: error: {}", error::format_error(&err));
             ExitCode::FAILURE
@@ -126,11 +127,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+fn stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<output::StdoutError>().is_some_and(|e| e.is_closed_reader()))
 }
 
 /// Logs to stderr, so stdout stays clean for results and `--json`.

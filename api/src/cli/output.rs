@@ -3,13 +3,41 @@
 
 /// `writeln!` to stdout, returning the error (a closed pipe, as with
 /// `eigen ... | head`) instead of panicking like `println!`.
+///
+/// A failed write is a [`StdoutError`], so that a closed stdout (`eigen
+/// results X | head`) is told apart from a broken network connection, which
+/// surfaces as the same `io::ErrorKind`.
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err($crate::cli::output::StdoutError)
     }};
 }
 pub(crate) use outln;
+
+/// Writing to stdout failed.
+#[derive(Debug)]
+pub struct StdoutError(pub std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write to stdout: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl StdoutError {
+    /// The reader of stdout went away: not a failure of the command.
+    pub fn is_closed_reader(&self) -> bool {
+        self.0.kind() == std::io::ErrorKind::BrokenPipe
+    }
+}
 
 /// `writeln!` to stderr, ignoring failure: if stderr is gone there is nowhere
 /// left to report it, and that must not be a panic.
