@@ -36,10 +36,17 @@ async fn client(addr: &str) -> JobServiceClient<Channel> {
     }
 }
 
-fn bell() -> pb::SubmitJobRequest {
+/// The Bell circuit; every other one (odd `n`) with a comment making its
+/// text unique, so it is compiled afresh and, its run time unknown, goes
+/// through the device queue: a short program the kernel knows may run
+/// while it is submitted and be committed finished, and the kill must also
+/// find jobs queued and executing.
+fn bell(submitter: usize, n: usize) -> pb::SubmitJobRequest {
+    let program =
+        if n % 2 == 1 { format!("{BELL}// job {submitter}-{n}\n") } else { BELL.to_owned() };
     pb::SubmitJobRequest {
         name: "crash".into(),
-        program: BELL.into(),
+        program,
         target: "sim".into(),
         shots: SHOTS,
         ..Default::default()
@@ -59,16 +66,16 @@ async fn every_accepted_job_survives_kill_9_and_finishes() {
     let accepted: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
-    for _ in 0..SUBMITTERS {
+    for submitter in 0..SUBMITTERS {
         let (addr, accepted, stop) = (server.addr.clone(), accepted.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut jobs = client(&addr).await;
             // Bounded: at most 10,000 submits per submitter.
-            for _ in 0..10_000 {
+            for n in 0..10_000 {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                match jobs.submit_job(bell()).await {
+                match jobs.submit_job(bell(submitter, n)).await {
                     // OK means durable: it must survive what follows.
                     Ok(r) => accepted.lock().expect("lock").push(r.into_inner().job_id),
                     // The server died under us: no promise was made.

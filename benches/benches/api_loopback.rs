@@ -6,7 +6,12 @@
 //! real simulator. It is measured with 1 and 64 concurrent clients (64
 //! separate HTTP/2 connections), beside a bare tonic unary round trip
 //! (`grpc.health.v1.Health/Check` on the same server) measured in the same
-//! run, so the two can be compared on the same machine and load.
+//! run, so the two can be compared on the same machine and load. With one
+//! client it also prints where a job's time goes: the p50 of each of its
+//! three calls, the simulator's own run time, and a bare unary call made on
+//! the same connection right after each job (a round trip after a job,
+//! when the runtime's threads have gone idle, costs more than one in a hot
+//! loop of round trips).
 //!
 //! Run: `cargo bench -p eigen-benches --bench api_loopback`
 //! (`EIGEN_BENCH_JOBS=N` sets the number of jobs per scenario, default 2000.)
@@ -46,6 +51,13 @@ async fn connect(url: &str) -> Channel {
 /// One full job; panics on any wrong answer (a benchmark of wrong results
 /// is worthless).
 async fn full_job(jobs: &mut JobServiceClient<Channel>, program: &str) {
+    full_job_timed(jobs, program).await;
+}
+
+/// One full job, with the time each of its three calls took (submit, the
+/// stream to its end, results), and the simulator's run time it reports.
+async fn full_job_timed(jobs: &mut JobServiceClient<Channel>, program: &str) -> [Duration; 4] {
+    let t0 = Instant::now();
     let req = pb::SubmitJobRequest {
         name: "bench".into(),
         program: program.to_owned(),
@@ -54,6 +66,7 @@ async fn full_job(jobs: &mut JobServiceClient<Channel>, program: &str) {
         ..Default::default()
     };
     let job_id = jobs.submit_job(req).await.expect("submit").into_inner().job_id;
+    let t1 = Instant::now();
     let mut stream = jobs
         .stream_job_updates(pb::JobUpdatesRequest { job_id: job_id.clone(), last_event_seq: 0 })
         .await
@@ -64,10 +77,38 @@ async fn full_job(jobs: &mut JobServiceClient<Channel>, program: &str) {
         last = u.state;
     }
     assert_eq!(last, pb::JobStatus::Done as i32, "job {job_id} did not end DONE");
+    let t2 = Instant::now();
     let results =
         jobs.get_job_results(pb::JobResultsRequest { job_id }).await.expect("results").into_inner();
+    let t3 = Instant::now();
     assert_eq!(results.counts.values().sum::<u64>(), u64::from(SHOTS));
     assert!(results.counts.keys().all(|k| k == "00000" || k == "11111"));
+    let run = results.metadata.and_then(|m| m.execution_duration).map_or(Duration::ZERO, |d| {
+        Duration::new(u64::try_from(d.seconds).unwrap_or(0), u32::try_from(d.nanos).unwrap_or(0))
+    });
+    [t1 - t0, t2 - t1, t3 - t2, run]
+}
+
+/// The p50 of each call of a full job, one client: where a job's time goes;
+/// then of a bare round trip on the same connection right after the job.
+async fn breakdown(url: &str, total: usize) -> [Duration; 5] {
+    let channel = connect(url).await;
+    let mut jobs = JobServiceClient::new(channel.clone());
+    let mut health = HealthClient::new(channel);
+    let program = ghz5();
+    let mut parts: [Vec<Duration>; 5] = Default::default();
+    for _ in 0..total {
+        let [a, b, c, run] = full_job_timed(&mut jobs, &program).await;
+        let t = Instant::now();
+        health_check(&mut health).await;
+        for (all, one) in parts.iter_mut().zip([a, b, c, t.elapsed(), run]) {
+            all.push(one);
+        }
+    }
+    parts.map(|mut v| {
+        v.sort();
+        percentile(&v, 0.5)
+    })
 }
 
 async fn health_check(h: &mut HealthClient<Channel>) {
@@ -258,6 +299,12 @@ fn main() {
                     "{:<34} {:>10.2}x (target <= 5x)",
                     "full job p50 / bare p50",
                     jobs.p50.as_secs_f64() / bare_p50.as_secs_f64()
+                );
+                let [submit, stream, results, bare, run] = breakdown(&url, total).await;
+                println!(
+                    "{:<34} submit {submit:.1?} (simulator run {run:.1?}), stream to DONE \
+                     {stream:.1?}, results {results:.1?}; then a bare unary {bare:.1?}",
+                    "  its calls, p50 each"
                 );
             } else {
                 println!(

@@ -7,7 +7,9 @@
 //!   the job's event stream to its terminal event, checks it is DONE with
 //!   1,000 shots of only `00`/`11`, and submits the next);
 //! - p50/p99 of one durable submit (`enqueue_job` returns once the job and
-//!   its first events are committed), measured while 64 submitters load the
+//!   its first events are committed; a short job on an idle simulator is
+//!   run while it is submitted and committed finished, in the same one
+//!   transaction, so its submit includes the run), measured while 64 submitters load the
 //!   kernel, one at a time (the 1-submitter scenario: nothing else is being
 //!   submitted or run), and back to back (one submitter that does not wait
 //!   for DONE, so each submit shares the store with earlier jobs' commits);

@@ -101,6 +101,31 @@ impl EventLog {
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.len()
     }
+
+    /// The last `max` published events (all of them for a short job), in
+    /// order: what a finished job keeps in memory so that a client
+    /// streaming it right after it finished is answered without a store
+    /// read (see [`attach_finished`]).
+    #[must_use]
+    pub fn recent(&self, max: usize) -> Vec<JobEvent> {
+        let skip = self.tail.len().saturating_sub(max);
+        self.tail.iter().skip(skip).cloned().collect()
+    }
+}
+
+/// Attaches to a *finished* job whose last events are `recent` (in order,
+/// ending with the terminal event, as [`EventLog::recent`] gives them):
+/// the events after `after_seq`, or [`Attach::FromStore`] when older ones
+/// than `recent` holds are needed.
+#[must_use]
+pub fn attach_finished(recent: &[JobEvent], after_seq: u64) -> Attach {
+    let last = recent.last().map_or(0, |e| e.event_seq);
+    let first = recent.first().map_or(last + 1, |e| e.event_seq);
+    if after_seq + 1 < first && after_seq < last {
+        return Attach::FromStore;
+    }
+    let backlog = recent.iter().filter(|e| e.event_seq > after_seq).cloned().collect();
+    Attach::Live { backlog, live: None }
 }
 
 /// Where a stream gets its events: the kernel.

@@ -187,6 +187,22 @@ impl Scheduler {
         Some((job, Slot::Shared))
     }
 
+    /// Occupies a shared slot of `device` for a job that has not been
+    /// queued, if one is free and no job waits for a shared slot (so it
+    /// overtakes nobody): true when taken. Give it back to
+    /// [`Scheduler::release`] as [`Slot::Shared`]. Call only while the
+    /// device accepts jobs.
+    pub fn claim_idle(&mut self, device: &str) -> bool {
+        let Some(d) = self.devices.get_mut(device) else {
+            return false;
+        };
+        if d.shared_len > 0 || d.free_shared() == 0 {
+            return false;
+        }
+        d.running += 1;
+        true
+    }
+
     /// Gives a slot back.
     pub fn release(&mut self, device: &str, slot: &Slot) {
         let Some(d) = self.devices.get_mut(device) else {

@@ -141,3 +141,22 @@ fn estimates_follow_recent_executions() {
     assert_eq!(p.start_in, Duration::from_secs(4));
     assert!(s.position("d", &JobId("zz".into()), Duration::ZERO).is_none());
 }
+
+#[test]
+fn an_idle_slot_is_claimed_only_when_nobody_waits_and_a_shared_slot_is_free() {
+    let mut s = Scheduler::new();
+    s.add_device("d", 2);
+    assert!(!s.claim_idle("unknown"));
+    assert!(s.claim_idle("d"), "two free slots, empty queue");
+    s.reserve("d", "r").unwrap();
+    assert!(!s.claim_idle("d"), "the other slot is reserved");
+    s.unreserve("d", "r");
+    s.enqueue("d", job("a", "t", 0)).unwrap();
+    assert!(!s.claim_idle("d"), "a queued job would be overtaken");
+    let (a, slot) = s.next("d").unwrap();
+    assert_eq!(a.id.0, "a");
+    assert!(!s.claim_idle("d"), "both slots busy");
+    s.release("d", &slot);
+    s.release("d", &Slot::Shared);
+    assert!(s.claim_idle("d") && s.claim_idle("d") && !s.claim_idle("d"));
+}

@@ -156,7 +156,7 @@ fn stage_steps(
     steps
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Ran(Option<Duration>),
     Requeue,
 }
@@ -181,7 +181,7 @@ pub(crate) struct ExecHistory {
 }
 
 impl ExecHistory {
-    fn record(&self, took: Duration, shots: u32) {
+    pub(super) fn record(&self, took: Duration, shots: u32) {
         self.nanos.store(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
         self.shots.store(u64::from(shots.max(1)), Ordering::Relaxed);
     }
@@ -202,19 +202,19 @@ impl ExecHistory {
 /// Whether `job` runs inline: on a simulator (which computes, never waits
 /// on I/O), without a short timeout, and its executable's last run there
 /// was short.
-fn runs_inline(entry: &DeviceEntry, job: &LiveJob, prepared: &Prepared) -> bool {
+pub(super) fn runs_inline(entry: &DeviceEntry, job: &LiveJob, prepared: &Prepared) -> bool {
     entry.target.kind == DeviceKind::Simulator
         && job.spec.timeout.is_none_or(|t| t >= INLINE_MIN_TIMEOUT)
         && prepared.history.predict(job.spec.shots).is_some_and(|d| d <= INLINE_RUN)
 }
 
 /// A finished run of the device, not yet recorded.
-struct Run {
+pub(super) struct Run {
     /// The device's answer, or why there is none (it panicked).
-    result: Result<Result<ExecResult, DeviceError>, String>,
-    took: Duration,
+    pub result: Result<Result<ExecResult, DeviceError>, String>,
+    pub took: Duration,
     /// The time spent in `Device::execute` (without hand-offs).
-    device_time: Duration,
+    pub device_time: Duration,
     timed_out: bool,
     /// Events of the execution not emitted yet, in order.
     pending: Vec<Step>,
@@ -323,7 +323,7 @@ async fn execute(
 /// execution (Allocating, its stages, the outcome, the results) is one
 /// commit after the device returns, its events stamped when they happened.
 /// A restart during the run finds the job Queued and runs it again.
-fn run_inline(job: &LiveJob, entry: &DeviceEntry, prepared: &Prepared) -> Run {
+pub(super) fn run_inline(job: &LiveJob, entry: &DeviceEntry, prepared: &Prepared) -> Run {
     let started_at = crate::store::now();
     let started = Instant::now();
     let reports = Arc::new(Mutex::new(Reports::default()));
@@ -436,7 +436,7 @@ async fn run_blocking(
 }
 
 /// Records the outcome of `run`: its pending events, then the terminal
-/// event (with the results when it completed) or a re-queue.
+/// event (with the results when it completed) or a re-queue, in one commit.
 async fn record_run(
     inner: &Arc<Inner>,
     job: &Arc<LiveJob>,
@@ -444,73 +444,87 @@ async fn record_run(
     run: Run,
     queue_duration: Duration,
 ) -> Result<Outcome, KernelError> {
+    let took = run.took;
+    let v = verdict(inner, job, prepared, run, queue_duration).await;
+    let all = inner.emit_steps(job, v.steps, v.extra).await?;
+    if !all && v.has_artifacts {
+        inner.artifacts.remove_job(&job.id);
+    }
+    if all && v.requeue {
+        return Ok(Outcome::Requeue);
+    }
+    Ok(Outcome::Ran(Some(took)))
+}
+
+/// What a finished run comes to, not yet recorded.
+pub(super) struct Verdict {
+    /// The events: the run's pending stages, then the terminal event (or
+    /// the move back to Queued).
+    pub steps: Vec<Step>,
+    /// Writes that go with the last step (the results).
+    pub extra: Vec<Write>,
+    /// The job goes back on its queue (a transient device error).
+    pub requeue: bool,
+    /// Artifacts were written for the results (removed if the steps do not
+    /// all apply).
+    pub has_artifacts: bool,
+}
+
+/// The verdict on `run`: completed with its results, cancelled, failed, or
+/// re-queued after a transient device error (up to `max_device_retries`).
+pub(super) async fn verdict(
+    inner: &Arc<Inner>,
+    job: &Arc<LiveJob>,
+    prepared: &Arc<Prepared>,
+    run: Run,
+    queue_duration: Duration,
+) -> Verdict {
     let Run { result, took, timed_out, mut pending, stage, .. } = run;
     let cancelled = job.cancel_requested.load(Ordering::SeqCst);
-    if (cancelled || !matches!(result, Ok(Ok(_)))) && !pending.is_empty() {
-        inner.emit_steps(job, std::mem::take(&mut pending), vec![]).await?;
-    }
-    let cancel_msg = "cancelled by its owner";
-    match result {
-        Err(msg) => {
-            inner.emit(job, Change::To(TaskState::Failed), None, msg, vec![]).await?;
-        }
+    let (mut extra, mut requeue, mut has_artifacts) = (Vec::new(), false, false);
+    let end = |change: TaskState, message: String| Step {
+        change: Change::To(change),
+        progress: None,
+        message,
+        at: None,
+    };
+    let last = match result {
+        Err(msg) => end(TaskState::Failed, msg),
         Ok(Ok(_)) | Ok(Err(_)) if cancelled => {
-            inner.emit(job, Change::To(TaskState::Cancelled), None, cancel_msg, vec![]).await?;
+            end(TaskState::Cancelled, "cancelled by its owner".into())
         }
-        Ok(Ok(res)) => {
-            if stage < ExecStage::Readout {
-                pending.push(Step::to(TaskState::Executing(ExecStage::Readout), Some(1.0)));
-            }
-            let results = build_results(inner, job, prepared, res, queue_duration, took).await;
-            match results {
-                Ok((results, has_artifacts)) => {
-                    // The last stages, the terminal event and the results:
-                    // one commit.
-                    pending.push(Step::to(TaskState::Completed, Some(1.0)));
-                    let extra =
-                        vec![Write::Results { job_id: job.id.clone(), results: Arc::new(results) }];
-                    let done = inner.emit_steps(job, pending, extra);
-                    if !done.await? && has_artifacts {
-                        inner.artifacts.remove_job(&job.id);
-                    }
+        Ok(Ok(res)) => match build_results(inner, job, prepared, res, queue_duration, took).await {
+            Ok((results, artifacts)) => {
+                if stage < ExecStage::Readout {
+                    pending.push(Step::to(TaskState::Executing(ExecStage::Readout), Some(1.0)));
                 }
-                Err(msg) => {
-                    pending.push(Step {
-                        change: Change::To(TaskState::Failed),
-                        progress: None,
-                        message: msg,
-                        at: None,
-                    });
-                    inner.emit_steps(job, pending, vec![]).await?;
-                }
+                has_artifacts = artifacts;
+                extra.push(Write::Results { job_id: job.id.clone(), results: Arc::new(results) });
+                Step::to(TaskState::Completed, Some(1.0))
             }
-        }
+            Err(msg) => end(TaskState::Failed, msg),
+        },
+        // Our timeout asked for it (the job already ended TIMEOUT), or the
+        // device stopped on its own.
         Ok(Err(e)) if e.kind() == ErrorKind::Cancelled => {
-            // Our timeout asked for it (the job already ended TIMEOUT), or
-            // the device stopped on its own.
-            let msg = format!("device cancelled the execution: {e}");
-            inner.emit(job, Change::To(TaskState::Cancelled), None, msg, vec![]).await?;
+            end(TaskState::Cancelled, format!("device cancelled the execution: {e}"))
         }
         Ok(Err(e)) if e.kind().is_transient() && !timed_out => {
             let attempt = job.device_retries.fetch_add(1, Ordering::SeqCst) + 1;
             let max = inner.config.max_device_retries;
             if attempt <= max {
+                requeue = true;
                 let msg =
                     format!("device {:?}: {e}; re-queued (retry {attempt} of {max})", e.kind());
-                if inner.emit(job, Change::To(TaskState::Queued), None, msg, vec![]).await? {
-                    return Ok(Outcome::Requeue);
-                }
+                end(TaskState::Queued, msg)
             } else {
-                let msg = format!("device {:?} after {max} retries: {e}", e.kind());
-                inner.emit(job, Change::To(TaskState::Failed), None, msg, vec![]).await?;
+                end(TaskState::Failed, format!("device {:?} after {max} retries: {e}", e.kind()))
             }
         }
-        Ok(Err(e)) => {
-            let msg = format!("device error ({:?}): {e}", e.kind());
-            inner.emit(job, Change::To(TaskState::Failed), None, msg, vec![]).await?;
-        }
-    }
-    Ok(Outcome::Ran(Some(took)))
+        Ok(Err(e)) => end(TaskState::Failed, format!("device error ({:?}): {e}", e.kind())),
+    };
+    pending.push(last);
+    Verdict { steps: pending, extra, requeue, has_artifacts }
 }
 
 /// Formats the device's outcomes as the program's bitstrings; payloads too
@@ -523,6 +537,37 @@ async fn build_results(
     queue_duration: Duration,
     took: Duration,
 ) -> Result<(JobResults, bool), String> {
+    let (mut results, large) = format_results(inner, job, prepared, res, queue_duration, took);
+    let has_artifacts = !large.is_empty();
+    if has_artifacts {
+        let (artifacts, id) = (inner.artifacts.clone(), job.id.clone());
+        let refs = tokio::task::spawn_blocking(move || {
+            large
+                .iter()
+                .map(|(kind, bytes)| artifacts.put(&id, kind, bytes))
+                .collect::<std::io::Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| format!("internal error: {e}"))?
+        .map_err(|e| format!("cannot store result artifacts: {e}"))?;
+        results.artifacts = refs;
+    }
+    Ok((results, has_artifacts))
+}
+
+/// Payloads of a result too large to inline, by kind, as JSON bytes.
+type LargePayloads = Vec<(&'static str, Vec<u8>)>;
+
+/// The results of a run with what fits inline, and the payloads that must
+/// become artifacts (not written yet).
+fn format_results(
+    inner: &Inner,
+    job: &LiveJob,
+    prepared: &Prepared,
+    res: ExecResult,
+    queue_duration: Duration,
+    took: Duration,
+) -> (JobResults, LargePayloads) {
     let circuit = &prepared.compiled.circuit;
     let mut counts = std::collections::BTreeMap::new();
     for (outcome, n) in &res.counts {
@@ -554,7 +599,7 @@ async fn build_results(
         artifacts: Vec::new(),
     };
     let limit = inner.config.inline_limit_bytes;
-    let mut large: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    let mut large: LargePayloads = Vec::new();
     if let Some(m) = memory {
         let bytes = json(&m);
         if bytes.len() > limit { large.push(("memory", bytes)) } else { results.memory = Some(m) }
@@ -569,21 +614,7 @@ async fn build_results(
             results.probabilities = Some(p);
         }
     }
-    let has_artifacts = !large.is_empty();
-    if has_artifacts {
-        let (artifacts, id) = (inner.artifacts.clone(), job.id.clone());
-        let refs = tokio::task::spawn_blocking(move || {
-            large
-                .iter()
-                .map(|(kind, bytes)| artifacts.put(&id, kind, bytes))
-                .collect::<std::io::Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| format!("internal error: {e}"))?
-        .map_err(|e| format!("cannot store result artifacts: {e}"))?;
-        results.artifacts = refs;
-    }
-    Ok((results, has_artifacts))
+    (results, large)
 }
 
 /// JSON bytes of plain vectors of strings and numbers (which cannot fail to

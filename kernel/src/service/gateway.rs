@@ -2,7 +2,7 @@
 
 use super::live::{Change, LiveJob};
 use super::{Inner, Kernel};
-use crate::events::{Attach, EventSource, event_stream};
+use crate::events::{Attach, EventSource, attach_finished, event_stream};
 use crate::gateway::{
     DeviceInfo, JobEvent, JobResults, JobStatusView, KernelError, KernelGateway, RequestContext,
     Reservation, SubmitJob,
@@ -214,10 +214,15 @@ impl Inner {
 #[async_trait]
 impl EventSource for Inner {
     fn attach(&self, job: &JobId, after_seq: u64) -> Option<Attach> {
-        let job = self.live_get(job)?;
-        let mut v = job.view();
-        let finished = v.state.is_terminal();
-        Some(v.log.attach(after_seq, finished))
+        // The live set first: a job is remembered as finished before it
+        // leaves it, so one of the two always has it while it is recent.
+        if let Some(job) = self.live_get(job) {
+            let mut v = job.view();
+            let finished = v.state.is_terminal();
+            return Some(v.log.attach(after_seq, finished));
+        }
+        let finished = self.finished_view(job)?;
+        Some(attach_finished(&finished.events, after_seq))
     }
 
     async fn stored_after(&self, job: &JobId, after_seq: u64, limit: u32) -> Vec<JobEvent> {

@@ -176,6 +176,80 @@ impl LiveJob {
     }
 }
 
+/// A step that applies: the state it leaves, the state it enters, its
+/// event.
+pub(crate) type Applied = (TaskState, TaskState, JobEvent);
+
+/// The events of `steps` for `job`, starting from `state` after event
+/// `seq`: checked against the state machine, stopping at the first step
+/// that no longer applies (or after a terminal one). Nothing is persisted
+/// or published.
+pub(crate) fn plan_steps(
+    job: &LiveJob,
+    mut state: TaskState,
+    mut seq: u64,
+    steps: Vec<Step>,
+) -> Vec<Applied> {
+    let mut applied = Vec::with_capacity(steps.len());
+    let now = crate::store::now();
+    for step in steps {
+        if state.is_terminal() {
+            break;
+        }
+        let to = match step.change {
+            Change::Same => state,
+            Change::To(to) => match state.transition(to) {
+                Ok(to) => to,
+                Err(illegal) => {
+                    tracing::debug!(parent: &job.span, %illegal, "transition not applied");
+                    break;
+                }
+            },
+        };
+        seq += 1;
+        let event = JobEvent {
+            job_id: job.id.clone(),
+            event_seq: seq,
+            state: to,
+            status: to.status(),
+            stage: to.stage().map(Into::into),
+            progress: step.progress,
+            message: step.message,
+            // Never before the previous event (the wall clock may step
+            // back).
+            timestamp: step.at.map_or(now, |at| at.min(now)),
+        };
+        applied.push((state, to, event));
+        state = to;
+    }
+    applied
+}
+
+/// Appends to `batch` the writes of `applied` (non-empty): its events,
+/// `extra` (which belongs with the last step, so the caller passes it only
+/// when every step applied), and the terminal state if it ends in one.
+/// Returns the results among `extra`, to keep in memory once published.
+pub(crate) fn outcome_writes(
+    job: &LiveJob,
+    applied: &[Applied],
+    extra: Option<Vec<Write>>,
+    batch: &mut Vec<Write>,
+) -> Option<Arc<JobResults>> {
+    batch.extend(applied.iter().map(|(_, _, e)| Write::Event(e.clone())));
+    let extra = extra.unwrap_or_default();
+    let results = extra.iter().find_map(|w| match w {
+        Write::Results { results, .. } => Some(results.clone()),
+        _ => None,
+    });
+    batch.extend(extra);
+    if let Some((_, to, e)) = applied.last()
+        && to.is_terminal()
+    {
+        batch.push(Write::Finish { job_id: job.id.clone(), state: *to, at: e.timestamp });
+    }
+    results
+}
+
 impl Inner {
     /// Applies `change` to `job`: checks it against the state machine,
     /// persists the event (with `extra` writes, atomically), then publishes
@@ -206,70 +280,39 @@ impl Inner {
         extra: Vec<Write>,
     ) -> Result<bool, KernelError> {
         let _serial = job.serial.lock().await;
-        // (from, to, event) per step that applies.
-        let mut applied: Vec<(TaskState, TaskState, JobEvent)> = Vec::with_capacity(steps.len());
         let (first_since, total) = (job.view().since, steps.len());
-        {
+        let (state, seq) = {
             let v = job.view();
-            let (mut state, mut seq) = (v.state, v.log.last_seq());
-            drop(v);
-            let now = crate::store::now();
-            for step in steps {
-                if state.is_terminal() {
-                    break;
-                }
-                let to = match step.change {
-                    Change::Same => state,
-                    Change::To(to) => match state.transition(to) {
-                        Ok(to) => to,
-                        Err(illegal) => {
-                            tracing::debug!(parent: &job.span, %illegal, "transition not applied");
-                            break;
-                        }
-                    },
-                };
-                seq += 1;
-                let event = JobEvent {
-                    job_id: job.id.clone(),
-                    event_seq: seq,
-                    state: to,
-                    status: to.status(),
-                    stage: to.stage().map(Into::into),
-                    progress: step.progress,
-                    message: step.message,
-                    // Never before the previous event (the wall clock may
-                    // step back).
-                    timestamp: step.at.map_or(now, |at| at.min(now)),
-                };
-                applied.push((state, to, event));
-                state = to;
-            }
-        }
+            (v.state, v.log.last_seq())
+        };
+        let applied = plan_steps(job, state, seq, steps);
         if applied.is_empty() {
             return Ok(false);
         }
         let all = applied.len() == total;
-        let results = extra.iter().find_map(|w| match w {
-            Write::Results { results, .. } if all => Some(results.clone()),
-            _ => None,
-        });
-        // `extra` belongs with the last step: it goes only if every step did.
         let mut batch = Vec::with_capacity(applied.len() + 1 + extra.len());
-        batch.extend(applied.iter().map(|(_, _, e)| Write::Event(e.clone())));
-        if all {
-            batch.extend(extra);
-        }
-        let (last_from, last_to, last_ts) = {
-            let (f, t, e) = &applied[applied.len() - 1];
-            (*f, *t, e.timestamp)
-        };
-        if last_to.is_terminal() {
-            batch.push(Write::Finish { job_id: job.id.clone(), state: last_to, at: last_ts });
-        }
+        let results = outcome_writes(job, &applied, all.then_some(extra), &mut batch);
         self.store.commit(batch).await.map_err(|e| {
             tracing::error!(parent: &job.span, error = %e, "cannot persist job event");
             KernelError::Unavailable(e.to_string())
         })?;
+        self.publish_applied(job, applied, first_since, results);
+        Ok(all)
+    }
+
+    /// Publishes events planned by [`plan_steps`] once they are durable:
+    /// the job's view moves with them, subscribers get them, and a terminal
+    /// one finishes the job. `results` go with a completion.
+    pub(crate) fn publish_applied(
+        &self,
+        job: &Arc<LiveJob>,
+        applied: Vec<Applied>,
+        first_since: Instant,
+        results: Option<Arc<JobResults>>,
+    ) {
+        let Some((last_from, last_to)) = applied.last().map(|(f, t, _)| (*f, *t)) else {
+            return;
+        };
         let mut since = first_since;
         let (clock, instant) = (SystemTime::now(), Instant::now());
         for (from, to, event) in applied {
@@ -318,7 +361,6 @@ impl Inner {
             let _ = job.finished.send(true);
             self.on_finished(job, last_from, results);
         }
-        Ok(all)
     }
 
     /// Keeps the per-tenant count of waiting jobs (the quota) in step.
@@ -341,7 +383,8 @@ impl Inner {
             self.sched().remove(job.device(), &job.id);
         }
         let view = job.status_view();
-        self.remember_finished(&job.tenant, view, results);
+        let events = job.view().log.recent(super::CACHED_EVENTS);
+        self.remember_finished(&job.tenant, view, results, events);
         self.live_remove(&job.id);
         self.wake_dependents(&job.id);
         self.wake_device(job.device());

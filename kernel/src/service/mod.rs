@@ -6,11 +6,14 @@
 //! - `compile_cache`: a bounded LRU of compilations, by program, device
 //!   and options.
 //! - `exec`: the per-device dispatchers and the execution of one job.
+//! - `early`: a short simulator run done while its job is submitted, and
+//!   committed with it in one transaction.
 //! - `recovery`: crash recovery at start, reservations, pruning.
 //! - `gateway`: the trait implementation (status, cancel, events, results,
 //!   devices, reservations).
 
 mod compile_cache;
+mod early;
 mod exec;
 mod gateway;
 mod live;
@@ -19,7 +22,7 @@ mod submit;
 
 use crate::artifacts::ArtifactStore;
 use crate::config::KernelConfig;
-use crate::gateway::{JobResults, JobStatusView, KernelError};
+use crate::gateway::{JobEvent, JobResults, JobStatusView, KernelError};
 use crate::job::JobId;
 use crate::reservations::ReservationBook;
 use crate::scheduler::Scheduler;
@@ -41,6 +44,10 @@ const FINISHED_CACHE: usize = 4096;
 /// finished is answered from memory; larger ones are read from the store.
 /// Bounds the cache at `FINISHED_CACHE` times this.
 const CACHED_RESULTS_BYTES: usize = 16 * 1024;
+/// The last events of a finished job kept with its status (a short job has
+/// about ten); a stream needing older ones reads the store. Bounds the
+/// cache at `FINISHED_CACHE` times this many events.
+const CACHED_EVENTS: usize = 16;
 
 /// A device as the kernel runs it.
 pub(crate) struct DeviceEntry {
@@ -59,6 +66,9 @@ pub(crate) struct Finished {
     pub view: JobStatusView,
     /// Its results when it completed with small ones.
     pub results: Option<Arc<JobResults>>,
+    /// Its last events (all of them for a short job), so a stream opened
+    /// right after it finished replays from memory, not the store.
+    pub events: Arc<[JobEvent]>,
 }
 
 #[derive(Default)]
@@ -262,8 +272,10 @@ impl Inner {
         tenant: &str,
         view: JobStatusView,
         results: Option<Arc<JobResults>>,
+        events: Vec<JobEvent>,
     ) {
         let results = results.filter(|r| results_size(r) <= CACHED_RESULTS_BYTES);
+        let events: Arc<[JobEvent]> = events.into();
         let mut c = lock(&self.finished);
         if c.order.len() >= FINISHED_CACHE
             && let Some(old) = c.order.pop_front()
@@ -271,7 +283,10 @@ impl Inner {
             c.views.remove(&old);
         }
         c.order.push_back(view.job_id.clone());
-        c.views.insert(view.job_id.clone(), Finished { tenant: tenant.to_string(), view, results });
+        c.views.insert(
+            view.job_id.clone(),
+            Finished { tenant: tenant.to_string(), view, results, events },
+        );
     }
 
     pub(crate) fn finished_view(&self, id: &JobId) -> Option<Finished> {

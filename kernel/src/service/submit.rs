@@ -1,8 +1,10 @@
-//! Submitting a job: checks, compile, one durable insert, then scheduling.
+//! Submitting a job: checks, compile, one durable insert, then scheduling;
+//! or, for a short program on an idle simulator, the run itself, committed
+//! with the job in the same transaction (see `early`).
 
 use super::compile_cache::{CompileCache, Hit};
 use super::exec::ExecHistory;
-use super::live::{Change, LiveJob, Prepared};
+use super::live::{Change, LiveJob, Prepared, outcome_writes, plan_steps};
 use super::{Inner, lock};
 use crate::compiler::{self, CompileOptions, Severity};
 use crate::gateway::{JobEvent, JobStatusView, KernelError, RequestContext, SubmitJob};
@@ -13,6 +15,7 @@ use eigen_hal::{Executable, Target};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
+use tracing::Instrument;
 
 /// Programs at least this long are compiled on a blocking thread.
 const INLINE_COMPILE_BYTES: usize = 16 * 1024;
@@ -193,29 +196,48 @@ impl Inner {
         job: SubmitJob,
     ) -> Result<JobStatusView, KernelError> {
         let created_at = crate::store::now();
-        let target = self.check(ctx, &job)?;
+        self.check(ctx, &job)?;
         for dep in &job.dependencies {
             if self.dependency_status(ctx, dep).await?.is_none() {
                 return Err(invalid("dependencies", format!("job {dep} not found")));
             }
         }
         self.take_quota(&ctx.tenant)?;
-        let result = self.persist_new(ctx, job, target, created_at).await;
-        if result.is_err() {
-            self.give_back_quota(&ctx.tenant);
-        }
-        let live = result?;
-        self.schedule(&live).await;
-        Ok(self.view_with_estimates(&live))
+        // The rest runs to its end even if the caller goes away (an RPC
+        // dropped by its client or its deadline): once the batch is handed
+        // to the store the job may be durable, and must then be scheduled
+        // (or finished) in memory too, never left stuck until a restart.
+        let (me, ctx) = (self.clone(), ctx.clone());
+        let accept = async move {
+            let result = me.persist_new(&ctx, job, created_at).await;
+            if result.is_err() {
+                me.give_back_quota(&ctx.tenant);
+            }
+            let live = result?;
+            if !live.state().is_terminal() {
+                me.schedule(&live).await;
+            }
+            Ok(me.view_with_estimates(&live))
+        };
+        tokio::spawn(accept.instrument(tracing::Span::current()))
+            .await
+            .map_err(|e| KernelError::Internal(format!("accepting the job failed: {e}")))?
     }
 
     async fn persist_new(
         self: &Arc<Self>,
         ctx: &RequestContext,
         job: SubmitJob,
-        target: &Target,
         created_at: SystemTime,
     ) -> Result<Arc<LiveJob>, KernelError> {
+        let target = &self
+            .devices
+            .get(&job.target)
+            .ok_or_else(|| KernelError::NotFound {
+                resource_type: "device",
+                name: job.target.clone(),
+            })?
+            .target;
         let prepared = prepare(&self.compile_cache, &job, target).await?;
         let id = JobId::new();
         let live = Arc::new(LiveJob::new(
@@ -263,15 +285,39 @@ impl Inner {
             finished_at: None,
         }))];
         batch.extend(events.iter().cloned().map(Write::Event));
-        self.store.commit(batch).await.map_err(|e| match e.kind() {
+        let prepared = Arc::new(prepared);
+        // A short simulator run on an idle device happens now, and its
+        // outcome commits with the job (see `early`).
+        let mut early = None;
+        if let Some(verdict) = super::early::run_early(self, &live, &prepared).await {
+            let seq = events.len() as u64;
+            let total = verdict.steps.len();
+            let applied = plan_steps(&live, TaskState::Queued, seq, verdict.steps);
+            if applied.len() == total {
+                let results = outcome_writes(&live, &applied, Some(verdict.extra), &mut batch);
+                early = Some((applied, results, verdict.has_artifacts));
+            } else if verdict.has_artifacts {
+                // Cannot happen (every step of a run applies from Queued);
+                // the job then runs the usual way.
+                self.artifacts.remove_job(&live.id);
+            }
+        }
+        let committed = self.store.commit(batch).await.map_err(|e| match e.kind() {
             StoreErrorKind::Conflict => KernelError::FailedPrecondition {
                 violation: "IDEMPOTENCY_KEY_IN_USE".into(),
                 subject: ctx.tenant.clone(),
                 description: "a job with this idempotency key already exists".into(),
             },
             _ => KernelError::Unavailable(e.to_string()),
-        })?;
-        let _ = live.prepared.set(Arc::new(prepared));
+        });
+        if let Err(e) = committed {
+            // The early run, if any, is discarded with the job.
+            if early.as_ref().is_some_and(|(_, _, artifacts)| *artifacts) {
+                self.artifacts.remove_job(&live.id);
+            }
+            return Err(e);
+        }
+        let _ = live.prepared.set(prepared);
         {
             let mut v = live.view();
             for ev in events {
@@ -289,7 +335,15 @@ impl Inner {
                 from = Some(*state);
             }
         }
-        self.live_insert(live.clone());
+        if let Some((applied, results, _)) = early {
+            // Finishes the job (or re-queues it after a transient device
+            // error) in memory, as the store has it now.
+            let since = live.view().since;
+            self.publish_applied(&live, applied, since, results);
+        }
+        if !live.state().is_terminal() {
+            self.live_insert(live.clone());
+        }
         Ok(live)
     }
 

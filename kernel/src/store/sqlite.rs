@@ -25,6 +25,7 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Row, Sqlite};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
@@ -117,6 +118,9 @@ impl SqliteStore {
         let reads = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
+            // A connection to a local file does not go stale: pinging it
+            // before each read would cost a round trip to its thread.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(unavailable)?;
@@ -243,6 +247,27 @@ fn push_writes(q: &mut QueryBuilder<'static, Sqlite>, writes: &[&Write]) -> Resu
         .iter()
         .filter_map(|w| if let Write::InsertJob(j) = w { Some(&**j) } else { None })
         .collect();
+    let mut finishes: Vec<(&JobId, &TaskState, &SystemTime)> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Finish { job_id, state, at } => Some((job_id, state, at)),
+            _ => None,
+        })
+        .collect();
+    // A job inserted and finished in the same transaction (a run done while
+    // it was submitted) is inserted finished: its row is written once, by
+    // one statement fewer.
+    let mut inserted_finished: HashMap<&JobId, (&TaskState, &SystemTime)> = HashMap::new();
+    if !jobs.is_empty() && !finishes.is_empty() {
+        let inserted: HashSet<&JobId> = jobs.iter().map(|j| &j.id).collect();
+        finishes.retain(|(id, state, at)| {
+            let folded = inserted.contains(id);
+            if folded {
+                inserted_finished.insert(id, (state, at));
+            }
+            !folded
+        });
+    }
     for chunk in jobs.chunks(ROWS_PER_INSERT) {
         let specs = chunk
             .iter()
@@ -254,6 +279,10 @@ fn push_writes(q: &mut QueryBuilder<'static, Sqlite>, writes: &[&Write]) -> Resu
              recoveries, final_state, finished_at) ",
         );
         q.push_values(chunk.iter().zip(specs), |mut b, (j, spec)| {
+            let (final_state, finished_at) = match inserted_finished.get(&j.id) {
+                Some((state, at)) => (Some(**state), Some(**at)),
+                None => (j.final_state, j.finished_at),
+            };
             b.push_bind(j.id.0.clone())
                 .push_bind(j.tenant.clone())
                 .push_bind(j.trace_id.clone())
@@ -262,8 +291,8 @@ fn push_writes(q: &mut QueryBuilder<'static, Sqlite>, writes: &[&Write]) -> Resu
                 .push_bind(j.spec.idempotency_key.clone())
                 .push_bind(to_micros(j.created_at))
                 .push_bind(i64::from(j.recoveries))
-                .push_bind(j.final_state.map(|s| s.as_str()))
-                .push_bind(j.finished_at.map(to_micros));
+                .push_bind(final_state.map(|s| s.as_str()))
+                .push_bind(finished_at.map(to_micros));
         });
         q.push(";");
     }
@@ -286,13 +315,6 @@ fn push_writes(q: &mut QueryBuilder<'static, Sqlite>, writes: &[&Write]) -> Resu
     }
     // Terminal states and results: one multi-row statement each per group,
     // not one per job.
-    let finishes: Vec<(&JobId, &TaskState, &SystemTime)> = writes
-        .iter()
-        .filter_map(|w| match w {
-            Write::Finish { job_id, state, at } => Some((job_id, state, at)),
-            _ => None,
-        })
-        .collect();
     for chunk in finishes.chunks(ROWS_PER_INSERT) {
         q.push("UPDATE jobs SET final_state = v.column2, finished_at = v.column3 FROM (");
         q.push_values(chunk, |mut b, (id, state, at)| {

@@ -178,3 +178,26 @@ async fn reservations_round_trip() {
     store.commit(vec![Write::DeleteReservation("r1".into())]).await.unwrap();
     assert!(store.reservations().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_job_finished_in_its_insert_batch_and_one_finished_later_both_land() {
+    let (dir, store) = open().await;
+    store.commit(vec![Write::InsertJob(Box::new(job("earlier", None)))]).await.unwrap();
+    let at = from_micros(1_700_000_000_000_123);
+    store
+        .commit(vec![
+            Write::InsertJob(Box::new(job("at-once", None))),
+            Write::Event(event("at-once", 1, TaskState::Pending)),
+            Write::Finish { job_id: JobId("at-once".into()), state: TaskState::Completed, at },
+            Write::Finish { job_id: JobId("earlier".into()), state: TaskState::Cancelled, at },
+        ])
+        .await
+        .unwrap();
+    drop(store);
+    let store = SqliteStore::open(dir.path(), SyncMode::Process).await.unwrap();
+    for (id, state) in [("at-once", TaskState::Completed), ("earlier", TaskState::Cancelled)] {
+        let j = store.job(&JobId(id.into())).await.unwrap().expect("stored");
+        assert_eq!((j.final_state, j.finished_at), (Some(state), Some(at)), "{id}");
+    }
+    assert!(store.unfinished_jobs().await.unwrap().is_empty());
+}
