@@ -2,16 +2,28 @@
 //! (qft_N, random_N_d20, N = 16, 20) for a 27-qubit heavy-hex map and a 5x5
 //! grid with natives {rz, sx, x, cz}, at optimization levels 1 and 2.
 //!
-//! Prints one JSON object per line (circuit, device, level, median compile
-//! seconds, 2-qubit gate count, swaps, depth) plus the coupling maps, for
-//! `scripts/bench-compile.py`, which runs `qiskit.transpile` on the same
-//! circuits and maps in the same run and prints the ratios. Not a test:
-//! nothing here asserts a time.
+//! Two modes, both printing one JSON object per line (never asserting a
+//! time):
+//!
+//! - batch (default): per case, one untimed warm-up compile, then
+//!   `EIGEN_BENCH_REPEATS` timed ones; prints the coupling maps, then per
+//!   case the median and every sample, the 2-qubit gate count, swaps and
+//!   depth.
+//! - serve (`EIGEN_BENCH_SERVE=1`): prints the coupling maps and the case
+//!   list, then answers requests on stdin, one per line,
+//!   `CIRCUIT DEVICE LEVEL REPEATS WARMUP`, with one line of samples.
+//!   `scripts/bench-compile.py` uses it to interleave Eigen's and Qiskit's
+//!   samples case by case in the same run, so a burst of load from other
+//!   processes hits both sides alike.
+//!
+//! Timing: each compile is timed alone with `Instant` around
+//! `compile_circuit` on an already-parsed circuit (parsing is excluded, as
+//! on the Qiskit side), in this process (no process start-up in a sample).
 //!
 //! Environment: `EIGEN_BENCH_CIRCUITS` (default `/work/shared/bench/circuits`),
 //! `EIGEN_BENCH_REPEATS` (default 15), `EIGEN_BENCH_ONLY` (comma-separated
 //! substrings of circuit names to keep), `EIGEN_BENCH_LEVELS` (comma-separated
-//! optimization levels, default `1,2`).
+//! optimization levels, default `1,2`), `EIGEN_BENCH_SERVE`.
 
 use eigen_hal::{DeviceKind, Limits, NativeGate, Seconds, Target, topology};
 use eigen_kernel::compiler::qasm::{self, ParseLimits};
@@ -49,6 +61,85 @@ fn json_edges(edges: &[(u32, u32)]) -> String {
     format!("[{}]", parts.join(","))
 }
 
+/// The benchmark circuits, parsed.
+struct Case {
+    name: &'static str,
+    path: String,
+    circuit: eigen_hal::Circuit,
+}
+
+fn load(dir: &str, only: &[String]) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for name in ["qft_16", "qft_20", "random_16_d20", "random_20_d20"] {
+        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
+            continue;
+        }
+        let path = format!("{dir}/{name}.qasm");
+        let source = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipping {path}: {e}");
+                continue;
+            }
+        };
+        match qasm::parse(&source, ProgramFormat::Detect, &ParseLimits::default()) {
+            Ok(p) => cases.push(Case { name, path, circuit: p.circuit }),
+            Err(d) => eprintln!("skipping {path}: {d:?}"),
+        }
+    }
+    cases
+}
+
+/// `warmup` untimed compiles, then `repeats` timed ones; the samples in
+/// seconds (in run order) and the last result's JSON fields.
+fn measure(
+    case: &Case,
+    device: &Target,
+    level: u8,
+    repeats: usize,
+    warmup: usize,
+) -> Result<(Vec<f64>, String), String> {
+    let options = CompileOptions { optimization_level: level };
+    let mut last = None;
+    for _ in 0..warmup {
+        last = Some(compile_circuit(&case.circuit, device, &options));
+    }
+    let mut times = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let c = compile_circuit(&case.circuit, device, &options);
+        times.push(t.elapsed().as_secs_f64());
+        last = Some(c);
+    }
+    match last {
+        Some(Ok(c)) => Ok((
+            times,
+            format!(
+                "\"circuit\":\"{}\",\"file\":\"{}\",\"device\":\"{}\",\"level\":{level},\"two_qubit\":{},\"swaps\":{},\"depth\":{}",
+                case.name,
+                case.path,
+                device.id,
+                c.stats.two_qubit_gates,
+                c.stats.swaps,
+                c.stats.depth
+            ),
+        )),
+        Some(Err(e)) => Err(format!("{} on {} failed: {e:?}", case.name, device.id)),
+        None => Err("nothing ran".into()),
+    }
+}
+
+fn json_samples(times: &[f64]) -> String {
+    let parts: Vec<String> = times.iter().map(|t| format!("{t:e}")).collect();
+    format!("[{}]", parts.join(","))
+}
+
+fn median(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn main() {
     let dir = std::env::var("EIGEN_BENCH_CIRCUITS")
         .unwrap_or_else(|_| "/work/shared/bench/circuits".into());
@@ -61,6 +152,7 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|l| l.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 2]);
+    let serve = std::env::var("EIGEN_BENCH_SERVE").is_ok_and(|v| v == "1");
     let devices = [
         device("heavyhex-27", 27, topology::heavy_hex_27()),
         device("grid-5x5", 25, topology::grid(5, 5)),
@@ -74,49 +166,67 @@ fn main() {
             json_edges(map)
         );
     }
-    for name in ["qft_16", "qft_20", "random_16_d20", "random_20_d20"] {
-        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
-            continue;
-        }
-        let path = format!("{dir}/{name}.qasm");
-        let source = match std::fs::read_to_string(&path) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("skipping {path}: {e}");
-                continue;
-            }
-        };
-        let t0 = Instant::now();
-        let parsed = match qasm::parse(&source, ProgramFormat::Detect, &ParseLimits::default()) {
-            Ok(p) => p,
-            Err(d) => {
-                eprintln!("skipping {path}: {d:?}");
-                continue;
-            }
-        };
-        let parse_s = t0.elapsed().as_secs_f64();
+    let cases = load(&dir, &only);
+    if serve {
+        serve_requests(&cases, &devices, &levels);
+        return;
+    }
+    for case in &cases {
         for d in &devices {
             for &level in &levels {
-                let options = CompileOptions { optimization_level: level };
-                let mut times = Vec::with_capacity(repeats);
-                let mut last = None;
-                for _ in 0..repeats {
-                    let t = Instant::now();
-                    let c = compile_circuit(&parsed.circuit, d, &options);
-                    times.push(t.elapsed().as_secs_f64());
-                    last = Some(c);
-                }
-                times.sort_by(f64::total_cmp);
-                let median = times[times.len() / 2];
-                match last {
-                    Some(Ok(c)) => println!(
-                        "{{\"circuit\":\"{name}\",\"file\":\"{path}\",\"device\":\"{}\",\"level\":{level},\"seconds\":{median:e},\"parse_seconds\":{parse_s:e},\"two_qubit\":{},\"swaps\":{},\"depth\":{}}}",
-                        d.id, c.stats.two_qubit_gates, c.stats.swaps, c.stats.depth
+                match measure(case, d, level, repeats, 1) {
+                    Ok((times, fields)) => println!(
+                        "{{{fields},\"seconds\":{:e},\"samples\":{}}}",
+                        median(&times),
+                        json_samples(&times)
                     ),
-                    Some(Err(e)) => eprintln!("{name} on {} failed: {e:?}", d.id),
-                    None => {}
+                    Err(e) => eprintln!("{e}"),
                 }
             }
+        }
+    }
+}
+
+/// Serve mode: lists the cases, then answers `CIRCUIT DEVICE LEVEL REPEATS
+/// WARMUP` lines until stdin closes.
+fn serve_requests(cases: &[Case], devices: &[Target], levels: &[u8]) {
+    use std::io::{BufRead, Write};
+    for case in cases {
+        for d in devices {
+            for &level in levels {
+                println!(
+                    "{{\"case\":{{\"circuit\":\"{}\",\"file\":\"{}\",\"device\":\"{}\",\"level\":{level}}}}}",
+                    case.name, case.path, d.id
+                );
+            }
+        }
+    }
+    println!("{{\"ready\":true}}");
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let reply = match f.as_slice() {
+            [name, dev, level, repeats, warmup] => {
+                let case = cases.iter().find(|c| c.name == *name);
+                let device = devices.iter().find(|d| d.id == *dev);
+                match (case, device, level.parse(), repeats.parse(), warmup.parse()) {
+                    (Some(c), Some(d), Ok(level), Ok(repeats), Ok(warmup)) => {
+                        match measure(c, d, level, repeats, warmup) {
+                            Ok((times, fields)) => {
+                                format!("{{{fields},\"samples\":{}}}", json_samples(&times))
+                            }
+                            Err(e) => format!("{{\"error\":{e:?}}}"),
+                        }
+                    }
+                    _ => format!("{{\"error\":\"bad request: {}\"}}", line.escape_default()),
+                }
+            }
+            _ => format!("{{\"error\":\"bad request: {}\"}}", line.escape_default()),
+        };
+        if writeln!(stdout, "{reply}").and_then(|()| stdout.flush()).is_err() {
+            break;
         }
     }
 }

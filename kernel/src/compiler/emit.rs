@@ -40,6 +40,8 @@ pub fn program(circuit: &Circuit) -> String {
     }
     let mut s = String::with_capacity(64 + circuit.ops.len() * 24);
     let mut angles_seen = AngleCache::default();
+    // `q[i]` for every qubit, formatted once: written thousands of times.
+    let operand_text: Vec<String> = (0..circuit.num_qubits).map(|q| format!("q[{q}]")).collect();
     s.push_str("OPENQASM 3.0;\ninclude \"stdgates.inc\";\n");
     for (name, def) in EXTRA_DEFS {
         let needed = used.contains(name) || (*name == "rzx" && used.contains(&"ecr"));
@@ -70,7 +72,7 @@ pub fn program(circuit: &Circuit) -> String {
                         writeln!(s, "if ({}) {{ {stmt} }}", condition_text(c, circuit, &bit_name));
                 }
                 None => {
-                    write_gate(&mut s, gate, qubits, &mut angles_seen);
+                    write_gate(&mut s, gate, qubits, &mut angles_seen, &operand_text);
                     s.push('\n');
                 }
             },
@@ -107,7 +109,13 @@ fn angles(p: &[f64]) -> String {
 
 /// Appends the statement of `gate` on `qubits` to `s` without intermediate
 /// strings for the common gates (the emitter runs on every compilation).
-fn write_gate(s: &mut String, gate: &Gate, qubits: &[u32], seen: &mut AngleCache) {
+fn write_gate(
+    s: &mut String,
+    gate: &Gate,
+    qubits: &[u32],
+    seen: &mut AngleCache,
+    operand_text: &[String],
+) {
     let plain = match gate {
         Gate::Rx(a)
         | Gate::Ry(a)
@@ -142,9 +150,13 @@ fn write_gate(s: &mut String, gate: &Gate, qubits: &[u32], seen: &mut AngleCache
         s.push(')');
     }
     for (i, &q) in qubits.iter().enumerate() {
-        s.push_str(if i == 0 { " q[" } else { ", q[" });
-        push_u32(s, q);
-        s.push(']');
+        s.push_str(if i == 0 { " " } else { ", " });
+        match operand_text.get(q as usize) {
+            Some(t) => s.push_str(t),
+            None => {
+                let _ = write!(s, "q[{q}]");
+            }
+        }
     }
     s.push(';');
 }
@@ -155,7 +167,9 @@ fn write_gate(s: &mut String, gate: &Gate, qubits: &[u32], seen: &mut AngleCache
 #[derive(Default)]
 struct AngleCache {
     text: String,
-    at: std::collections::HashMap<u64, (u32, u32)>,
+    /// Keyed by bit pattern with a cheap hash (SipHash cost more than the
+    /// formatting it saves).
+    at: super::synth::BitsMap<u64, (u32, u32)>,
 }
 
 impl AngleCache {
@@ -172,24 +186,6 @@ impl AngleCache {
         if let (Ok(f), Ok(t)) = (u32::try_from(from), u32::try_from(to)) {
             self.at.insert(a.to_bits(), (f, t));
         }
-    }
-}
-
-/// Appends `v` in decimal (cheaper than the formatting machinery).
-fn push_u32(s: &mut String, v: u32) {
-    let mut buf = [0u8; 10];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        s.push(char::from(b));
     }
 }
 
@@ -258,76 +254,83 @@ pub fn stats(circuit: &Circuit, target: &Target, swaps: u64) -> CompileStats {
     let nq = circuit.num_qubits as usize;
     let mut level = vec![0u64; nq + eigen_hal::circuit::MAX_CLBITS];
     let mut time = vec![0f64; nq];
-    let mut counts: Vec<(&'static str, u64)> = Vec::new();
+    let log_ok = |error: f64| (1.0 - error.clamp(0.0, 1.0)).max(1e-300).ln();
+    // Per gate name: its count, and its (duration, log of success) once
+    // looked up (a handful of names, so a linear scan, by pointer first).
+    let mut kinds: Vec<(&'static str, u64, (f64, f64))> = Vec::new();
     let mut two = 0u64;
     let mut log_success = 0f64;
-    let mut wires: Vec<usize> = Vec::with_capacity(8);
     let mut one = [0u32; 1];
-    // Per gate name, its (duration, log of success) once looked up.
-    let mut figures: Vec<(&'static str, (f64, f64))> = Vec::new();
+    let mut bit = [0u32; 1];
     for op in &circuit.ops {
-        wires.clear();
-        let (qubits, name): (&[u32], &'static str) = match op {
+        let (qubits, clbits, name): (&[u32], &[u32], &'static str) = match op {
             Operation::Gate { gate, qubits, condition } => {
-                wires.extend(qubits.iter().map(|&q| q as usize));
-                if let Some(c) = condition {
-                    wires.extend(c.clbits.iter().map(|&b| nq + b as usize));
-                }
-                (qubits.as_slice(), gate.name())
+                let clbits = condition.as_ref().map_or(&[][..], |c| c.clbits.as_slice());
+                (qubits.as_slice(), clbits, gate.name())
             }
             Operation::Measure { qubit, clbit } => {
-                wires.extend([*qubit as usize, nq + *clbit as usize]);
                 one[0] = *qubit;
-                (&one[..], "measure")
+                bit[0] = *clbit;
+                (&one[..], &bit[..], "measure")
             }
             Operation::Reset { qubit } => {
-                wires.push(*qubit as usize);
                 one[0] = *qubit;
-                (&one[..], "reset")
+                (&one[..], &[][..], "reset")
             }
             Operation::Barrier { qubits } => {
-                let w: Vec<usize> = qubits.iter().map(|&q| q as usize).collect();
-                let top = w.iter().map(|&x| level[x]).max().unwrap_or(0);
+                let top = qubits.iter().map(|&q| level[q as usize]).max().unwrap_or(0);
                 let t = qubits.iter().map(|&q| time[q as usize]).fold(0.0, f64::max);
-                for &x in &w {
-                    level[x] = top;
-                }
                 for &q in qubits {
+                    level[q as usize] = top;
                     time[q as usize] = t;
                 }
                 continue;
             }
             _ => continue,
         };
-        let top = wires.iter().map(|&x| level[x]).max().unwrap_or(0) + 1;
-        for &x in &wires {
-            level[x] = top;
+        let mut top = 0;
+        for &q in qubits {
+            top = top.max(level[q as usize]);
         }
-        match counts.iter_mut().find(|(n, _)| std::ptr::eq(*n, name) || *n == name) {
-            Some((_, c)) => *c += 1,
-            None => counts.push((name, 1)),
+        for &b in clbits {
+            top = top.max(level[nq + b as usize]);
+        }
+        top += 1;
+        for &q in qubits {
+            level[q as usize] = top;
+        }
+        for &b in clbits {
+            level[nq + b as usize] = top;
         }
         if qubits.len() == 2 {
             two += 1;
         }
-        let log_ok = |error: f64| (1.0 - error.clamp(0.0, 1.0)).max(1e-300).ln();
+        let figures = match kinds.iter_mut().find(|(n, ..)| std::ptr::eq(*n, name) || *n == name) {
+            Some((_, count, f)) => {
+                *count += 1;
+                *f
+            }
+            None => {
+                let f = target
+                    .native_gate(name)
+                    .map_or((0.0, 0.0), |g| (g.duration.0, log_ok(g.error)));
+                kinds.push((name, 1, f));
+                f
+            }
+        };
         let (duration, log_p) = if name == "measure" {
             target
                 .qubits
                 .get(qubits[0] as usize)
                 .map_or((0.0, 0.0), |p| (p.readout_duration.0, log_ok(p.readout_error)))
-        } else if let Some((_, f)) =
-            figures.iter().find(|(n, _)| std::ptr::eq(*n, name) || *n == name)
-        {
-            *f
         } else {
-            let f =
-                target.native_gate(name).map_or((0.0, 0.0), |g| (g.duration.0, log_ok(g.error)));
-            figures.push((name, f));
-            f
+            figures
         };
         log_success += log_p;
-        let start = qubits.iter().map(|&q| time[q as usize]).fold(0.0, f64::max);
+        let mut start = 0f64;
+        for &q in qubits {
+            start = start.max(time[q as usize]);
+        }
         for &q in qubits {
             time[q as usize] = start + duration;
         }
@@ -335,9 +338,9 @@ pub fn stats(circuit: &Circuit, target: &Target, swaps: u64) -> CompileStats {
     let total = time.iter().copied().fold(0.0, f64::max);
     CompileStats {
         depth: level.iter().copied().max().unwrap_or(0),
-        gate_counts: counts
+        gate_counts: kinds
             .into_iter()
-            .map(|(n, c)| (n.to_string(), c))
+            .map(|(n, c, _)| (n.to_string(), c))
             .collect::<BTreeMap<_, _>>(),
         two_qubit_gates: two,
         swaps,

@@ -320,13 +320,18 @@ fn block_unitary<'a>(
 /// resets, barriers, conditioned and wider gates.
 #[must_use]
 pub fn consolidate(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
+    /// A run on one pair; its members are linked through `next` (no
+    /// per-block vector: a routed program has hundreds of blocks).
     struct Block {
         pair: (u32, u32),
-        members: Vec<usize>,
+        first: usize,
+        last: usize,
         two: usize,
     }
+    const NONE: usize = usize::MAX;
     let mut blocks: Vec<Block> = Vec::new();
-    let mut owner: Vec<Option<usize>> = vec![None; ops.len()];
+    let mut owner: Vec<u32> = vec![u32::MAX; ops.len()];
+    let mut next: Vec<usize> = vec![NONE; ops.len()];
     let mut open: Vec<Option<usize>> = vec![None; num_qubits];
     let close = |open: &mut Vec<Option<usize>>, blocks: &[Block], q: u32| {
         if let Some(k) = open[q as usize] {
@@ -335,28 +340,31 @@ pub fn consolidate(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
             open[b as usize] = None;
         }
     };
+    let join = |blocks: &mut [Block], next: &mut [usize], owner: &mut [u32], k: usize, i: usize| {
+        next[blocks[k].last] = i;
+        blocks[k].last = i;
+        owner[i] = k as u32;
+    };
     for (i, op) in ops.iter().enumerate() {
         match op {
             Operation::Gate { qubits, condition: None, .. } if qubits.len() == 1 => {
                 if let Some(k) = open[qubits[0] as usize] {
-                    blocks[k].members.push(i);
-                    owner[i] = Some(k);
+                    join(&mut blocks, &mut next, &mut owner, k, i);
                 }
             }
             Operation::Gate { qubits, condition: None, .. } if qubits.len() == 2 => {
                 let (a, b) = (qubits[0], qubits[1]);
                 match (open[a as usize], open[b as usize]) {
                     (Some(x), Some(y)) if x == y => {
-                        blocks[x].members.push(i);
+                        join(&mut blocks, &mut next, &mut owner, x, i);
                         blocks[x].two += 1;
-                        owner[i] = Some(x);
                     }
                     _ => {
                         close(&mut open, &blocks, a);
                         close(&mut open, &blocks, b);
                         let k = blocks.len();
-                        blocks.push(Block { pair: (a, b), members: vec![i], two: 1 });
-                        owner[i] = Some(k);
+                        blocks.push(Block { pair: (a, b), first: i, last: i, two: 1 });
+                        owner[i] = k as u32;
                         open[a as usize] = Some(k);
                         open[b as usize] = Some(k);
                     }
@@ -374,45 +382,70 @@ pub fn consolidate(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
         }
     }
     // Replacement for each block worth re-synthesizing.
-    let mut replacement: Vec<Option<Vec<Operation>>> = (0..blocks.len()).map(|_| None).collect();
+    // For each block worth re-synthesizing, its template (below) and the
+    // physical qubits standing for the template's 0 and 1.
+    let mut replacement: Vec<Option<(usize, u32, u32)>> = vec![None; blocks.len()];
     // Blocks with the same unitary (bit for bit) synthesize the same way up
     // to the qubit labels (programs such as QFT repeat a few blocks), so
     // each is synthesized once, on qubits 0 and 1, and relabeled.
-    let mut synthesized: synth::BitsMap<Vec<u64>, Option<Vec<Operation>>> =
-        synth::BitsMap::default();
+    let mut templates: Vec<Vec<Operation>> = Vec::new();
+    let mut synthesized: synth::BitsMap<[u64; 32], Option<usize>> = synth::BitsMap::default();
     for (k, blk) in blocks.iter().enumerate() {
         if blk.two <= 3 {
             continue;
         }
         let (a, b) = blk.pair;
-        let Some(u) = block_unitary(blk.members.iter().map(|&i| &ops[i]), a, b) else {
+        let members =
+            std::iter::successors(Some(blk.first), |&i| Some(next[i]).filter(|&j| j != NONE))
+                .map(|i| &ops[i]);
+        let Some(u) = block_unitary(members, a, b) else {
             continue;
         };
-        let key: Vec<u64> = u.iter().flat_map(|c| [c.re.to_bits(), c.im.to_bits()]).collect();
-        let Some(new) = synthesized.entry(key).or_insert_with(|| synthesize(&u, 0, 1)) else {
-            continue;
-        };
-        let mut new = new.clone();
-        for op in &mut new {
-            if let Operation::Gate { qubits, .. } = op {
-                for q in qubits.iter_mut() {
-                    *q = if *q == 0 { a } else { b };
-                }
-            }
+        let key: [u64; 32] =
+            std::array::from_fn(|i| if i % 2 == 0 { u[i / 2].re } else { u[i / 2].im }.to_bits());
+        let t = *synthesized.entry(key).or_insert_with(|| {
+            synthesize(&u, 0, 1).map(|new| {
+                templates.push(new);
+                templates.len() - 1
+            })
+        });
+        if let Some(t) = t {
+            replacement[k] = Some((t, a, b));
         }
-        replacement[k] = Some(new);
     }
-    let mut out = Vec::with_capacity(ops.len());
+    if replacement.iter().all(Option::is_none) {
+        return ops;
+    }
+    let added: usize = replacement.iter().flatten().map(|&(t, ..)| templates[t].len()).sum();
+    let mut out = Vec::with_capacity(ops.len() + added);
+    // Operand lists of the replaced gates, reused for their replacements.
+    let mut spare: Vec<Vec<u32>> = Vec::new();
     for (i, op) in ops.into_iter().enumerate() {
-        match owner[i] {
-            Some(k) if replacement[k].is_some() => {
-                if blocks[k].members.last() == Some(&i)
-                    && let Some(new) = replacement[k].take()
-                {
-                    out.extend(new);
+        let k = owner[i] as usize;
+        match replacement.get(k).copied().flatten() {
+            Some((t, a, b)) => {
+                if let Operation::Gate { qubits, .. } = op {
+                    spare.push(qubits);
+                }
+                if blocks[k].last != i {
+                    continue;
+                }
+                for g in &templates[t] {
+                    let Operation::Gate { gate, qubits: tq, condition } = g else {
+                        out.push(g.clone());
+                        continue;
+                    };
+                    let mut qubits = spare.pop().unwrap_or_default();
+                    qubits.clear();
+                    qubits.extend(tq.iter().map(|&q| if q == 0 { a } else { b }));
+                    out.push(Operation::Gate {
+                        gate: gate.clone(),
+                        qubits,
+                        condition: condition.clone(),
+                    });
                 }
             }
-            _ => out.push(op),
+            None => out.push(op),
         }
     }
     out

@@ -22,6 +22,11 @@ pub struct Effort {
     pub random_trials: usize,
     /// Forward-backward refinement rounds.
     pub rounds: usize,
+    /// Take the layout the last backward pass leaves without scoring it
+    /// (as Qiskit's SabreLayout does): saves a forward pass, and the
+    /// pipeline's routing run from that layout is its score anyway. Off:
+    /// every round's result is scored and the best one kept.
+    pub trust_last: bool,
 }
 
 impl Effort {
@@ -29,10 +34,37 @@ impl Effort {
     #[must_use]
     pub fn for_level(level: u8) -> Self {
         match level {
-            0 => Self { embed_budget: 0, trivial_start: true, random_trials: 0, rounds: 0 },
-            1 => Self { embed_budget: 20_000, trivial_start: false, random_trials: 0, rounds: 2 },
-            2 => Self { embed_budget: 100_000, trivial_start: true, random_trials: 2, rounds: 2 },
-            _ => Self { embed_budget: 500_000, trivial_start: true, random_trials: 18, rounds: 4 },
+            0 => Self {
+                embed_budget: 0,
+                trivial_start: true,
+                random_trials: 0,
+                rounds: 0,
+                trust_last: false,
+            },
+            // One forward-backward round from the dense layout: on QFT it
+            // leaves ~0.75x Qiskit's level-1 2-qubit count, at half the
+            // routing passes of two scored rounds.
+            1 => Self {
+                embed_budget: 20_000,
+                trivial_start: false,
+                random_trials: 0,
+                rounds: 1,
+                trust_last: true,
+            },
+            2 => Self {
+                embed_budget: 100_000,
+                trivial_start: true,
+                random_trials: 2,
+                rounds: 2,
+                trust_last: false,
+            },
+            _ => Self {
+                embed_budget: 500_000,
+                trivial_start: true,
+                random_trials: 18,
+                rounds: 4,
+                trust_last: false,
+            },
         }
     }
 }
@@ -43,10 +75,13 @@ impl Effort {
 /// diagonal) on `coupling`: the `keep` best
 /// found, best first (fewer when fewer were tried).
 ///
-/// For small programs trials run one after another, each cut short as soon
-/// as its routing cost exceeds the `keep`-th best score so far; larger ones
-/// run their trials independently, on two threads when available. Either
-/// way the result is deterministic and the same on every machine.
+/// For small programs each trial is cut short as soon as its routing cost
+/// exceeds the `keep`-th best score so far; larger ones run their trials
+/// independently (each cut only by its own best round, which costs fewer
+/// passes there). Trials run one after another on the calling thread: on a
+/// loaded machine a second thread per compilation made level 2 slower and
+/// its time erratic (see `scripts/bench-compile.py`), and a server compiles
+/// many jobs at once anyway. The result is deterministic.
 pub fn choose(
     pairs: &[(u32, u32)],
     costs: &[(u8, bool)],
@@ -85,43 +120,15 @@ pub fn choose(
     let search = Search { forward: &forward, backward: &backward, coupling, effort, seed };
     let mut ranked: Vec<(u64, usize, Layout)> = Vec::with_capacity(keep + 1);
     let mut last_err = None;
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     if pairs.len() >= 64 && starts.len() > 1 {
         // Larger programs: trials run independently (none is cut by the
-        // others' scores), on two threads when there are two, with the same
-        // result either way.
-        let half = starts.len().div_ceil(2);
-        let mut indexed: Vec<(usize, Layout)> = starts.into_iter().enumerate().collect();
-        let second = indexed.split_off(half);
-        let run = |chunk: Vec<(usize, Layout)>| {
-            let mut found = Vec::new();
-            let mut err = None;
-            for (k, start) in chunk {
-                let mut own = Vec::with_capacity(2);
-                if let Some(e) = search.trial(k, start, &mut own, 1) {
-                    err = Some(e);
-                }
-                found.extend(own);
+        // others' scores).
+        for (k, start) in starts.into_iter().enumerate() {
+            let mut own = Vec::with_capacity(2);
+            if let Some(e) = search.trial(k, start, &mut own, 1) {
+                last_err = Some(e);
             }
-            (found, err)
-        };
-        let (a, b) = if threads > 1 {
-            std::thread::scope(|scope| {
-                let other = scope.spawn(|| run(second));
-                let mine = run(indexed);
-                let theirs = other.join().unwrap_or_else(|_| {
-                    (Vec::new(), Some("internal: a layout trial panicked".into()))
-                });
-                (mine, theirs)
-            })
-        } else {
-            (run(indexed), run(second))
-        };
-        for (found, err) in [a, b] {
-            ranked.extend(found);
-            if err.is_some() {
-                last_err = err;
-            }
+            ranked.extend(own);
         }
         // ties keep trial order
         ranked.sort_by_key(|(c, k, _)| (*c, *k));
@@ -206,6 +213,14 @@ impl Search<'_> {
                 break;
             }
             std::mem::swap(&mut layout, &mut scratch);
+            if self.effort.trust_last && round + 1 == self.effort.rounds {
+                // Ranked by the score of the layout it was refined from.
+                ranked.retain(|(_, t, _)| *t != k);
+                let at = ranked.partition_point(|(c, _, _)| *c <= r.cost);
+                ranked.insert(at, (r.cost, k, layout));
+                ranked.truncate(keep);
+                break;
+            }
         }
         None
     }
@@ -388,9 +403,9 @@ mod tests {
     }
 
     #[test]
-    fn trials_on_two_threads_rank_as_one_after_another() {
+    fn large_programs_rank_independent_trials() {
         // every pair of 9 qubits twice (72 pairs): no embedding, so the
-        // level-2 search runs its 4 trials, all kept (the threaded path)
+        // level-2 search runs its 4 trials, all kept (the independent path)
         let coupling = Coupling::new(12, &topology::grid(3, 4));
         let pairs = every_pair_twice(9);
         let effort = Effort::for_level(2);
@@ -421,7 +436,7 @@ mod tests {
     #[test]
     fn level_one_refines_the_dense_layout_alone() {
         // every pair of 9 qubits twice: no embedding, enough pairs for the
-        // threaded path at higher levels
+        // independent-trials path at higher levels
         let coupling = Coupling::new(12, &topology::grid(3, 4));
         let pairs = every_pair_twice(9);
         let effort = Effort::for_level(1);

@@ -14,7 +14,6 @@
 use super::routing::Coupling;
 use super::synth::{self, Mat2, OneQubitBasis};
 use eigen_hal::{Gate, Operation};
-use std::cell::RefCell;
 use std::f64::consts::PI;
 
 /// The device's native 2-qubit gate.
@@ -159,7 +158,9 @@ pub fn fuse_diagonal_swaps(ops: Vec<Operation>) -> Vec<Operation> {
 /// Replaces every `swap` by three `cx`.
 #[must_use]
 pub fn expand_swaps(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
-    let mut out = Vec::with_capacity(ops.len() + 16);
+    let swaps =
+        ops.iter().filter(|op| matches!(op, Operation::Gate { gate: Gate::Swap, .. })).count();
+    let mut out = Vec::with_capacity(ops.len() + 2 * swaps);
     // last 2-qubit gate on each qubit: (index in out, control, target) for cx
     let mut last_cx: Vec<Option<(usize, u32, u32)>> = vec![None; num_qubits];
     for op in ops {
@@ -275,6 +276,10 @@ pub struct MergeConfig<'a> {
     pub accepts: &'a dyn Fn(&str) -> bool,
     /// Fuse runs, cancel and drop (false at level 0: translate gate by gate).
     pub optimize: bool,
+    /// Read `cx a, b` as `h b; cz a, b; h b` (a `cz` device): the same as
+    /// [`translate_2q`] to [`TwoQubitNative::Cz`] first, without building
+    /// the `h` operations only to fuse them away.
+    pub cx_as_cz: bool,
 }
 
 struct Pending {
@@ -287,149 +292,284 @@ struct Pending {
 
 /// One optimization sweep (see the module doc).
 #[must_use]
-pub fn merge(ops: &[Operation], num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec<Operation> {
-    let mut out: Vec<Option<Operation>> = Vec::with_capacity(ops.len());
-    let mut hist: Vec<Vec<usize>> = vec![Vec::new(); num_qubits];
-    let mut pending: Vec<Option<Pending>> = (0..num_qubits).map(|_| None).collect();
+pub fn merge(ops: Vec<Operation>, num_qubits: usize, cfg: &MergeConfig<'_>) -> Vec<Operation> {
+    sweep(ops, num_qubits, cfg).0
+}
 
-    // Runs with the same matrix (bit for bit) synthesize the same way;
-    // programs such as QFT repeat a few runs many times.
-    let synthesized: RefCell<synth::BitsMap<[u64; 8], Vec<Gate>>> = RefCell::default();
-    let flush = |q: u32,
-                 pending: &mut Vec<Option<Pending>>,
-                 out: &mut Vec<Option<Operation>>,
-                 hist: &mut Vec<Vec<usize>>| {
-        let Some(p) = pending[q as usize].take() else {
+/// Sweeps of [`merge`] until one leaves the circuit no shorter, at most
+/// `max_sweeps`. A sweep that cancelled no 2-qubit pair is final: without
+/// a cancellation nothing is pulled back into a run, so another sweep sees
+/// the same 2-qubit gates with the same (already minimal) runs between them
+/// and would only confirm it.
+#[must_use]
+pub fn merge_to_fixed_point(
+    ops: Vec<Operation>,
+    num_qubits: usize,
+    cfg: &MergeConfig<'_>,
+    max_sweeps: usize,
+) -> Vec<Operation> {
+    let (mut ops, mut cancelled) = sweep(ops, num_qubits, cfg);
+    for _ in 1..max_sweeps {
+        if cancelled == 0 {
+            break;
+        }
+        let before = ops.len();
+        (ops, cancelled) = sweep(ops, num_qubits, cfg);
+        if ops.len() >= before {
+            break;
+        }
+    }
+    ops
+}
+
+/// One sweep; also returns the number of 2-qubit pairs it cancelled.
+fn sweep(ops: Vec<Operation>, num_qubits: usize, cfg: &MergeConfig<'_>) -> (Vec<Operation>, usize) {
+    // Reading `cx` as `h; cz; h` can add a gate or two per `cx`.
+    let room = if cfg.cx_as_cz { ops.len() * 2 } else { ops.len() + 16 };
+    let mut m = Merger {
+        cfg,
+        out: Vec::with_capacity(room),
+        hist: (0..num_qubits).map(|_| Vec::with_capacity(2 * room / num_qubits.max(1))).collect(),
+        pending: (0..num_qubits).map(|_| None).collect(),
+        synthesized: synth::BitsMap::default(),
+        spare: Vec::new(),
+        cancelled: 0,
+    };
+    for op in ops {
+        m.op(op);
+    }
+    let cancelled = m.cancelled;
+    (m.finish(), cancelled)
+}
+
+/// The state of one [`merge`] sweep.
+struct Merger<'c, 'a> {
+    cfg: &'c MergeConfig<'a>,
+    /// The output so far; `None` where a gate was cancelled or pulled back.
+    out: Vec<Option<Operation>>,
+    /// Per qubit, the output positions of the operations on it.
+    hist: Vec<Vec<usize>>,
+    /// Per qubit, the run of 1-qubit gates not yet written.
+    pending: Vec<Option<Pending>>,
+    /// Runs with the same matrix (bit for bit) synthesize the same way;
+    /// programs such as QFT repeat a few runs many times.
+    synthesized: synth::BitsMap<[u64; 8], Vec<Gate>>,
+    /// Operand lists of absorbed gates, reused for the gates written (a
+    /// sweep writes about as many 1-qubit gates as it absorbs, so it
+    /// allocates almost none).
+    spare: Vec<Vec<u32>>,
+    /// 2-qubit pairs cancelled so far.
+    cancelled: usize,
+}
+
+impl Merger<'_, '_> {
+    fn operands(&mut self, qs: &[u32]) -> Vec<u32> {
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(qs);
+        v
+    }
+
+    /// Writes `op`, recording it in the history of each of its qubits.
+    fn push(&mut self, op: Operation) {
+        let i = self.out.len();
+        match &op {
+            Operation::Gate { qubits, .. } | Operation::Barrier { qubits } => {
+                for &q in qubits {
+                    self.hist[q as usize].push(i);
+                }
+            }
+            Operation::Measure { qubit, .. } | Operation::Reset { qubit } => {
+                self.hist[*qubit as usize].push(i);
+            }
+            _ => {}
+        }
+        self.out.push(Some(op));
+    }
+
+    /// Writes qubit `q`'s pending run.
+    fn flush(&mut self, q: u32) {
+        let Some(p) = self.pending[q as usize].take() else {
             return;
         };
-        if p.count == 1 && (cfg.accepts)(p.first.name()) {
-            hist[q as usize].push(out.len());
-            out.push(Some(gate(p.first, &[q], &None)));
-        } else if !(cfg.optimize && synth::is_identity_up_to_phase(&p.mat)) {
+        if p.count == 1 && (self.cfg.accepts)(p.first.name()) {
+            let qubits = self.operands(&[q]);
+            self.push(Operation::Gate { gate: p.first, qubits, condition: None });
+        } else if !(self.cfg.optimize && synth::is_identity_up_to_phase(&p.mat)) {
             let [m0, m1, m2, m3] = p.mat.map(|c| [c.re.to_bits(), c.im.to_bits()]);
             let key: [u64; 8] = [m0[0], m0[1], m1[0], m1[1], m2[0], m2[1], m3[0], m3[1]];
-            let mut cache = synthesized.borrow_mut();
-            let gates = cache.entry(key).or_insert_with(|| synth::synth_1q(&p.mat, cfg.basis));
+            let basis = self.cfg.basis;
+            let gates =
+                self.synthesized.entry(key).or_insert_with(|| synth::synth_1q(&p.mat, basis));
             for g in gates.iter() {
-                hist[q as usize].push(out.len());
-                out.push(Some(gate(g.clone(), &[q], &None)));
+                let mut qubits = self.spare.pop().unwrap_or_default();
+                qubits.clear();
+                qubits.push(q);
+                self.hist[q as usize].push(self.out.len());
+                self.out.push(Some(Operation::Gate { gate: g.clone(), qubits, condition: None }));
             }
         }
-    };
-    let emit = |op: Operation,
-                qs: &[u32],
-                out: &mut Vec<Option<Operation>>,
-                hist: &mut Vec<Vec<usize>>| {
-        for &q in qs {
-            hist[q as usize].push(out.len());
-        }
-        out.push(Some(op));
-    };
+    }
 
-    for op in ops {
-        match op {
-            Operation::Gate { gate: g, qubits, condition: None } if qubits.len() == 1 => {
-                let q = qubits[0];
-                if !cfg.optimize {
-                    flush(q, &mut pending, &mut out, &mut hist);
-                }
-                if cfg.optimize && matches!(g, Gate::I) {
-                    continue;
-                }
-                let m = synth::gate_mat(g);
-                let slot = &mut pending[q as usize];
-                match slot {
-                    Some(p) => {
-                        p.mat = synth::mul(&m, &p.mat);
-                        p.count += 1;
-                    }
-                    None => *slot = Some(Pending { mat: m, first: g.clone(), count: 1 }),
-                }
-                if !cfg.optimize {
-                    flush(q, &mut pending, &mut out, &mut hist);
-                }
+    /// Appends an unconditioned 1-qubit gate to `q`'s pending run.
+    fn absorb(&mut self, g: Gate, q: u32) {
+        if !self.cfg.optimize {
+            self.flush(q);
+        }
+        if self.cfg.optimize && matches!(g, Gate::I) {
+            return;
+        }
+        let m = synth::gate_mat(&g);
+        let slot = &mut self.pending[q as usize];
+        match slot {
+            Some(p) => {
+                p.mat = synth::mul(&m, &p.mat);
+                p.count += 1;
             }
-            Operation::Gate { gate: g, qubits, condition } if qubits.len() == 1 => {
+            None => *slot = Some(Pending { mat: m, first: g, count: 1 }),
+        }
+        if !self.cfg.optimize {
+            self.flush(q);
+        }
+    }
+
+    /// An unconditioned 2-qubit gate: pending runs that commute with it
+    /// stay pending, and it cancels with an inverse just before it.
+    fn two_qubit(&mut self, g: Gate, qubits: Vec<u32>) {
+        for (k, &q) in qubits.iter().enumerate() {
+            let commutes = self.pending[q as usize].as_ref().is_some_and(|p| match g {
+                Gate::Cz => synth::is_diagonal(&p.mat),
+                Gate::Cx if k == 0 => synth::is_diagonal(&p.mat),
+                Gate::Cx => synth::commutes_with_x(&p.mat),
+                _ => false,
+            });
+            if !commutes {
+                self.flush(q);
+            }
+        }
+        let (a, b) = (qubits[0] as usize, qubits[1] as usize);
+        if let (Some(&i), Some(&j)) = (self.hist[a].last(), self.hist[b].last())
+            && i == j
+            && let Some(Operation::Gate { gate: prev, qubits: pq, condition: None }) = &self.out[i]
+            && cancels(prev, pq, &g, &qubits)
+        {
+            if let Some(Operation::Gate { qubits: pq, .. }) = self.out[i].take() {
+                self.spare.push(pq);
+            }
+            self.spare.push(qubits);
+            self.cancelled += 1;
+            self.hist[a].pop();
+            self.hist[b].pop();
+            for q in [a, b] {
+                reopen(q, &mut self.out, &mut self.hist, &mut self.pending);
+            }
+            return;
+        }
+        self.push(Operation::Gate { gate: g, qubits, condition: None });
+    }
+
+    fn op(&mut self, op: Operation) {
+        match op {
+            Operation::Gate { gate: Gate::Cx, qubits, condition: None }
+                if self.cfg.cx_as_cz && qubits.len() == 2 =>
+            {
+                let t = qubits[1];
+                self.absorb(Gate::H, t);
+                if self.cfg.optimize {
+                    self.two_qubit(Gate::Cz, qubits);
+                } else {
+                    self.flush(qubits[0]);
+                    self.flush(t);
+                    self.push(Operation::Gate { gate: Gate::Cz, qubits, condition: None });
+                }
+                self.absorb(Gate::H, t);
+            }
+            Operation::Gate { gate: Gate::Cx, qubits, condition: Some(c) }
+                if self.cfg.cx_as_cz && qubits.len() == 2 =>
+            {
+                let t = qubits[1];
+                let h = |q: u32| Operation::Gate {
+                    gate: Gate::H,
+                    qubits: vec![q],
+                    condition: Some(c.clone()),
+                };
+                self.op(h(t));
+                self.op(Operation::Gate { gate: Gate::Cz, qubits, condition: Some(c.clone()) });
+                self.op(h(t));
+            }
+            Operation::Gate { gate: g, mut qubits, condition: None } if qubits.len() == 1 => {
+                let q = qubits[0];
+                qubits.clear();
+                self.spare.push(qubits);
+                self.absorb(g, q);
+            }
+            Operation::Gate { gate: g, qubits, condition: Some(c) } if qubits.len() == 1 => {
                 // Conditioned 1-qubit gate: synthesized on its own, in place.
                 let q = qubits[0];
-                flush(q, &mut pending, &mut out, &mut hist);
-                let gates = if (cfg.accepts)(g.name()) {
-                    vec![g.clone()]
+                self.flush(q);
+                let gates = if (self.cfg.accepts)(g.name()) {
+                    vec![g]
                 } else {
-                    synth::synth_1q(&synth::gate_mat(g), cfg.basis)
+                    synth::synth_1q(&synth::gate_mat(&g), self.cfg.basis)
                 };
                 for s in gates {
-                    emit(gate(s, &[q], condition), &[q], &mut out, &mut hist);
+                    let qs = self.operands(&[q]);
+                    self.push(Operation::Gate { gate: s, qubits: qs, condition: Some(c.clone()) });
                 }
             }
-            Operation::Gate { gate: g, qubits, condition } => {
-                if qubits.len() == 2 && condition.is_none() && cfg.optimize {
-                    for (k, &q) in qubits.iter().enumerate() {
-                        let commutes = pending[q as usize].as_ref().is_some_and(|p| match g {
-                            Gate::Cz => synth::is_diagonal(&p.mat),
-                            Gate::Cx if k == 0 => synth::is_diagonal(&p.mat),
-                            Gate::Cx => synth::commutes_with_x(&p.mat),
-                            _ => false,
-                        });
-                        if !commutes {
-                            flush(q, &mut pending, &mut out, &mut hist);
-                        }
-                    }
-                    let (a, b) = (qubits[0] as usize, qubits[1] as usize);
-                    if let (Some(&i), Some(&j)) = (hist[a].last(), hist[b].last())
-                        && i == j
-                        && let Some(Operation::Gate { gate: prev, qubits: pq, condition: None }) =
-                            &out[i]
-                        && cancels(prev, pq, g, qubits)
-                    {
-                        out[i] = None;
-                        hist[a].pop();
-                        hist[b].pop();
-                        for q in [a, b] {
-                            reopen(q, &mut out, &mut hist, &mut pending);
-                        }
-                        continue;
-                    }
-                } else {
-                    for &q in qubits {
-                        flush(q, &mut pending, &mut out, &mut hist);
-                    }
-                }
-                emit(op.clone(), qubits, &mut out, &mut hist);
+            Operation::Gate { gate: g, qubits, condition: None }
+                if qubits.len() == 2 && self.cfg.optimize =>
+            {
+                self.two_qubit(g, qubits);
             }
-            Operation::Measure { qubit, .. } => {
-                let q = *qubit as usize;
-                if cfg.optimize && pending[q].as_ref().is_some_and(|p| synth::is_diagonal(&p.mat)) {
-                    pending[q] = None;
+            Operation::Gate { gate, qubits, condition } => {
+                for &q in &qubits {
+                    self.flush(q);
                 }
-                flush(*qubit, &mut pending, &mut out, &mut hist);
-                emit(op.clone(), &[*qubit], &mut out, &mut hist);
+                self.push(Operation::Gate { gate, qubits, condition });
+            }
+            Operation::Measure { qubit, clbit } => {
+                let q = qubit as usize;
+                if self.cfg.optimize
+                    && self.pending[q].as_ref().is_some_and(|p| synth::is_diagonal(&p.mat))
+                {
+                    self.pending[q] = None;
+                }
+                self.flush(qubit);
+                self.push(Operation::Measure { qubit, clbit });
             }
             Operation::Reset { qubit } => {
-                if cfg.optimize {
-                    pending[*qubit as usize] = None;
+                if self.cfg.optimize {
+                    self.pending[qubit as usize] = None;
                 }
-                flush(*qubit, &mut pending, &mut out, &mut hist);
-                emit(op.clone(), &[*qubit], &mut out, &mut hist);
+                self.flush(qubit);
+                self.push(Operation::Reset { qubit });
             }
             Operation::Barrier { qubits } => {
-                for &q in qubits {
-                    flush(q, &mut pending, &mut out, &mut hist);
+                for &q in &qubits {
+                    self.flush(q);
                 }
-                emit(op.clone(), qubits, &mut out, &mut hist);
+                self.push(Operation::Barrier { qubits });
             }
-            other => out.push(Some(other.clone())),
+            other => self.push(other),
         }
     }
-    for q in 0..num_qubits {
-        let after_final_measure =
-            hist[q].last().is_some_and(|&i| matches!(out[i], Some(Operation::Measure { .. })));
-        if cfg.optimize && after_final_measure {
-            pending[q] = None;
+
+    fn finish(mut self) -> Vec<Operation> {
+        for q in 0..self.pending.len() {
+            let after_final_measure = self.hist[q]
+                .last()
+                .is_some_and(|&i| matches!(self.out[i], Some(Operation::Measure { .. })));
+            if self.cfg.optimize && after_final_measure {
+                self.pending[q] = None;
+            }
+            self.flush(q as u32);
         }
-        flush(q as u32, &mut pending, &mut out, &mut hist);
+        // `flatten` gives no size hint: count first, allocate once.
+        let mut ops = Vec::with_capacity(self.out.iter().filter(|o| o.is_some()).count());
+        ops.extend(self.out.into_iter().flatten());
+        ops
     }
-    out.into_iter().flatten().collect()
 }
 
 /// After a cancellation, pulls the 1-qubit gates that now end qubit `q`'s
@@ -515,12 +655,92 @@ mod tests {
             .gate(Gate::H, &[0])
             .gate(Gate::Sx, &[2])
             .gate(Gate::Sx, &[2]);
-        let cfg =
-            MergeConfig { basis: OneQubitBasis::ZSx { x: true }, accepts: &zsx, optimize: true };
-        let out = merge(&c.ops, 3, &cfg);
+        let cfg = MergeConfig {
+            basis: OneQubitBasis::ZSx { x: true },
+            accepts: &zsx,
+            optimize: true,
+            cx_as_cz: false,
+        };
+        let out = merge(c.ops.clone(), 3, &cfg);
         // the two cz cancel (rz commutes through), h h vanish, sx sx -> x
         assert!(equal_up_to_phase(&unitary(&c.ops, 3), &unitary(&out, 3)));
         assert_eq!(out.len(), 2, "{out:?}");
+    }
+
+    #[test]
+    fn reading_cx_as_cz_equals_translating_first() {
+        // cx next to cz, conditioned cx, cancelling pairs, level 0 and 1
+        let mut c = Circuit::new(3, 1);
+        c.gate(Gate::H, &[0])
+            .gate(Gate::Cx, &[0, 1])
+            .gate(Gate::Rz(0.3), &[1])
+            .gate(Gate::Cx, &[0, 1])
+            .gate(Gate::Cx, &[0, 1])
+            .gate(Gate::Cz, &[1, 2])
+            .gate(Gate::Cx, &[2, 1])
+            .gate(Gate::Sx, &[2])
+            .measure(2, 0);
+        c.ops.push(Operation::Gate {
+            gate: Gate::Cx,
+            qubits: vec![1, 0],
+            condition: Some(eigen_hal::Condition { clbits: vec![0], value: 1 }),
+        });
+        for optimize in [false, true] {
+            let fused = MergeConfig {
+                basis: OneQubitBasis::ZSx { x: true },
+                accepts: &zsx,
+                optimize,
+                cx_as_cz: true,
+            };
+            let plain = MergeConfig { cx_as_cz: false, ..fused };
+            let want = merge(translate_2q(c.ops.clone(), TwoQubitNative::Cz, None), 3, &plain);
+            assert_eq!(merge(c.ops.clone(), 3, &fused), want, "optimize: {optimize}");
+        }
+    }
+
+    #[test]
+    fn sweeping_stops_early_only_when_another_sweep_would_not_help() {
+        // random 3-qubit circuits rich in cancellable cz/cx pairs: stopping
+        // after a sweep without cancellations leaves as few gates as
+        // sweeping until the length stops shrinking, and the same unitary
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for _ in 0..40 {
+            let mut c = Circuit::new(3, 0);
+            for _ in 0..30 {
+                let (a, b) = (next(3) as u32, next(2) as u32);
+                let b = if b >= a { b + 1 } else { b };
+                match next(6) {
+                    0 => c.gate(Gate::H, &[a]),
+                    1 => c.gate(Gate::Rz(0.1 * next(20) as f64), &[a]),
+                    2 => c.gate(Gate::Sx, &[a]),
+                    3 => c.gate(Gate::Cx, &[a, b]),
+                    _ => c.gate(Gate::Cz, &[a, b]).gate(Gate::Z, &[b]).gate(Gate::Cz, &[b, a]),
+                };
+            }
+            let cfg = MergeConfig {
+                basis: OneQubitBasis::ZSx { x: true },
+                accepts: &zsx,
+                optimize: true,
+                cx_as_cz: true,
+            };
+            let mut full = merge(c.ops.clone(), 3, &cfg);
+            for _ in 0..8 {
+                let before = full.len();
+                full = merge(full, 3, &cfg);
+                if full.len() >= before {
+                    break;
+                }
+            }
+            let fast = merge_to_fixed_point(c.ops.clone(), 3, &cfg, 9);
+            assert_eq!(fast.len(), full.len(), "{:?}", c.ops);
+            assert!(equal_up_to_phase(&unitary(&c.ops, 3), &unitary(&fast, 3)));
+        }
     }
 
     #[test]
@@ -528,8 +748,13 @@ mod tests {
         let mut c = Circuit::new(2, 0);
         c.gate(Gate::Cx, &[1, 0]).gate(Gate::Swap, &[0, 1]);
         let expanded = expand_swaps(c.ops.clone(), 2);
-        let cfg = MergeConfig { basis: OneQubitBasis::Any, accepts: &|_| true, optimize: true };
-        let out = merge(&expanded, 2, &cfg);
+        let cfg = MergeConfig {
+            basis: OneQubitBasis::Any,
+            accepts: &|_| true,
+            optimize: true,
+            cx_as_cz: false,
+        };
+        let out = merge(expanded, 2, &cfg);
         assert!(equal_up_to_phase(&unitary(&c.ops, 2), &unitary(&out, 2)));
         assert_eq!(out.len(), 2);
     }
@@ -579,9 +804,13 @@ mod tests {
         c.gate(Gate::H, &[0]).gate(Gate::Rz(0.4), &[0]).measure(0, 0).gate(Gate::X, &[0]);
         c.gate(Gate::H, &[1]);
         c.ops.push(Operation::Reset { qubit: 1 });
-        let cfg =
-            MergeConfig { basis: OneQubitBasis::ZSx { x: true }, accepts: &zsx, optimize: true };
-        let out = merge(&c.ops, 2, &cfg);
+        let cfg = MergeConfig {
+            basis: OneQubitBasis::ZSx { x: true },
+            accepts: &zsx,
+            optimize: true,
+            cx_as_cz: false,
+        };
+        let out = merge(c.ops.clone(), 2, &cfg);
         let gates = out.iter().filter(|o| matches!(o, Operation::Gate { .. })).count();
         // h on q0 stays (3 gates: rz sx rz), rz before measure, x after it and h before reset go
         assert_eq!(gates, 3, "{out:?}");
