@@ -140,3 +140,25 @@ async fn many_subscribers_each_get_every_event() {
         assert_eq!(seqs(&got), (from..=3).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn a_finished_job_attaches_from_its_recent_events_or_the_store() {
+    let src = source();
+    for s in [TaskState::Pending, TaskState::Validating, TaskState::Compiling, TaskState::Failed] {
+        src.emit(s);
+    }
+    let log = src.log.lock().unwrap();
+    assert_eq!(seqs(&log.recent(2)), [3, 4], "the last ones, in order");
+    assert_eq!(seqs(&log.recent(16)), [1, 2, 3, 4]);
+    let recent = log.recent(2);
+    let backlog = |after| match attach_finished(&recent, after) {
+        Attach::Live { backlog, live: None } => Some(seqs(&backlog)),
+        Attach::Live { live: Some(_), .. } => panic!("a finished job has no live channel"),
+        Attach::FromStore => None,
+    };
+    assert_eq!(backlog(2), Some(vec![3, 4]));
+    assert_eq!(backlog(3), Some(vec![4]));
+    assert_eq!(backlog(4), Some(vec![]), "nothing after the terminal event");
+    assert_eq!(backlog(1), None, "event 2 is only in the store");
+    assert_eq!(backlog(0), None);
+}
