@@ -7,11 +7,16 @@
 //! 1-qubit gate. Criterion prints each case's throughput in bytes/s
 //! (32 * 2^n per pass).
 //!
-//! `sample_vs_gate/{gate_h_qmid,sample_1e6,sample_counts_1e6}/n` (n = 20,
-//! 24): one h pass on the middle qubit, then 10^6 basis indices drawn from
-//! the same 2^n state, then the same draws counted into a map (its size
-//! depends on how many distinct outcomes there are, not on the sampler),
-//! one after the other in one run.
+//! `sample_vs_gate/*/n` (n = 20, 24), one after the other in one run on the
+//! same 2^n state: `gate_h_qmid`, one h pass on the middle qubit;
+//! `gate_h_qmid_then_sample_1e6`, the same pass recording the sampler's run
+//! masses while the amplitudes are in cache, then 10^6 shots as (index,
+//! count) pairs, as a device samples a terminal circuit (its excess over
+//! `gate_h_qmid` is what sampling costs there); `sample_runs_1e6`, the same
+//! shots from the state alone (with a read pass for the masses);
+//! `sample_1e6`, those shots expanded to one index each; and
+//! `sample_counts_1e6`, counted into a map (its size depends on how many
+//! distinct outcomes there are, not on the sampler).
 //!
 //! `h_every_qubit_24/{floor_rmw,h/q}` (only with `EIGEN_BENCH_EVERY_QUBIT=1`):
 //! the floor and an h pass on each of the 24 qubits.
@@ -65,6 +70,16 @@ fn sampling(c: &mut Criterion) {
         // sampler's cost does not depend on which one it reads.
         g.bench_with_input(BenchmarkId::new("gate_h_qmid", n), &n, |b, _| {
             b.iter(|| sv.apply_gate(&Gate::H, &[n / 2]).expect("valid"));
+        });
+        let h = [(Gate::H, vec![n / 2])];
+        g.bench_with_input(BenchmarkId::new("gate_h_qmid_then_sample_1e6", n), &n, |b, _| {
+            b.iter(|| {
+                black_box(sv.apply_gates_and_sample(&h, Default::default(), 1_000_000, 7))
+                    .expect("valid")
+            });
+        });
+        g.bench_with_input(BenchmarkId::new("sample_runs_1e6", n), &n, |b, _| {
+            b.iter(|| black_box(sv.sample_runs(1_000_000, 7)));
         });
         g.bench_with_input(BenchmarkId::new("sample_1e6", n), &n, |b, _| {
             b.iter(|| black_box(sv.sample(1_000_000, 7)));

@@ -222,6 +222,7 @@ impl SimDevice {
             &compaction.physical,
             self.noise.as_ref(),
             self.config.blocking,
+            !options.statevector,
         )?;
         if options.statevector && compiled.terminal.is_none() {
             return Err(DeviceError::new(
@@ -306,14 +307,39 @@ impl SimDevice {
             })
             .collect();
         let total = stages.len().max(1) as f64;
+        // The state starts as |0...0>: qubits no stage has mixed yet are 0
+        // in every amplitude, and groups where they are 1 stay zero (a GHZ
+        // chain's first stage touches one block of 2^15 amplitudes).
+        let mut live = 0u64;
+        // The last pass records the run masses the sampler needs, so
+        // sampling reads only the chunks that hold shots.
+        let sampling = shots > 0 && !pairs.is_empty();
+        let mut runs = None;
         for (k, stage) in stages.iter().enumerate() {
             ctx.check_cancelled()?;
-            crate::exec::run_stage(sv.amplitudes_mut(), stage);
+            let a = sv.amplitudes_mut();
+            if sampling && k + 1 == stages.len() {
+                let mut r = vec![0.0; crate::shots::run_count(a.len())];
+                if crate::exec::run_stage_with(a, stage, live, Some(&mut r)) {
+                    runs = Some(r);
+                }
+            } else {
+                crate::exec::run_stage_with(a, stage, live, None);
+            }
+            live |= stage.mixes;
             ctx.report("run", (k + 1) as f64 / total);
         }
         ctx.check_cancelled()?;
         let statevector = options.statevector.then(|| sv.amplitudes().to_vec());
-        let o = program::sample_terminal(sv, pairs, shots, seed, options.memory);
+        let o = program::sample_terminal(
+            sv,
+            runs,
+            &compiled.relabel,
+            pairs,
+            shots,
+            seed,
+            options.memory,
+        );
         Ok((o, statevector))
     }
 }

@@ -16,6 +16,7 @@ use crate::kernels;
 use crate::ops::C;
 use crate::ops::Kind;
 use crate::plan::{Stage, StageKind, StageOp};
+use crate::shots::{self, RUN};
 use rayon::prelude::*;
 
 /// Applies every stage to `state` (length `2^n`).
@@ -27,56 +28,124 @@ pub(crate) fn run_stages(state: &mut [C], stages: &[Stage]) {
 
 /// Applies one stage: one pass over memory.
 pub(crate) fn run_stage(state: &mut [C], stage: &Stage) {
+    run_stage_with(state, stage, u64::MAX, None);
+}
+
+/// Applies one stage to a state that is zero wherever a qubit outside
+/// `live` is 1 (a state that started as |0...0> and went through stages
+/// mixing only `live`, see [`Stage::mixes`]): the groups there are zero
+/// before and after the stage and are skipped. With `runs` (one per
+/// [`RUN`] amplitudes), also records every run's mass
+/// ([`shots::run_mass`]) while the amplitudes are in cache, and returns
+/// whether it did (not for a lone gate on a high qubit, nor blocks or
+/// segments shorter than a run: the caller then computes them itself).
+pub(crate) fn run_stage_with(
+    state: &mut [C],
+    stage: &Stage,
+    live: u64,
+    mut runs: Option<&mut [f64]>,
+) -> bool {
     let bits = stage.bits();
     let block = 1usize << bits;
-    if state.len() <= block {
-        run_block(state, stage, 0);
-        return;
+    if let Some(r) = runs.as_deref() {
+        debug_assert_eq!(r.len(), shots::run_count(state.len()));
     }
+    if state.len() <= block {
+        run_block(state, stage, 0, runs);
+        return true;
+    }
+    // Index bits of qubits still 0 everywhere.
+    let dead = !(live as usize);
     let parallel = crate::par::worth_it(state.len());
     if stage.contiguous {
-        let run = |(i, chunk): (usize, &mut [C])| run_block(chunk, stage, i << bits);
+        let Some(runs) = runs.filter(|_| block >= RUN) else {
+            let run = |(i, chunk): (usize, &mut [C])| {
+                if (i << bits) & dead == 0 {
+                    run_block(chunk, stage, i << bits, None);
+                }
+            };
+            if parallel {
+                state.par_chunks_mut(block).enumerate().for_each(run);
+            } else {
+                state.chunks_mut(block).enumerate().for_each(run);
+            }
+            return false;
+        };
+        let run = |(i, (chunk, m)): (usize, (&mut [C], &mut [f64]))| {
+            if (i << bits) & dead == 0 {
+                run_block(chunk, stage, i << bits, Some(m));
+            } else {
+                m.fill(0.0);
+            }
+        };
         if parallel {
-            state.par_chunks_mut(block).enumerate().for_each(run);
+            state
+                .par_chunks_mut(block)
+                .zip(runs.par_chunks_mut(block / RUN))
+                .enumerate()
+                .for_each(run);
         } else {
-            state.chunks_mut(block).enumerate().for_each(run);
+            state.chunks_mut(block).zip(runs.chunks_mut(block / RUN)).enumerate().for_each(run);
         }
-        return;
+        return true;
     }
     if let Some((q, kind)) = lone_single_target(stage) {
         run_pairs(state, q, kind, parallel);
-        return;
+        return false;
     }
     let seg = stage.seg_bits;
     let seg_len = 1usize << seg;
+    if seg_len < RUN {
+        runs = None;
+    }
+    let fused = runs.is_some();
     let len = state.len();
     let smask = stage.smask as usize;
     let high = smask & !(seg_len - 1);
     let outer = (len - 1) & !smask;
     let mut segments: Vec<Option<&mut [C]>> = state.chunks_exact_mut(seg_len).map(Some).collect();
+    let mut masses: Vec<Option<&mut [f64]>> = match runs {
+        Some(r) => {
+            r.fill(0.0);
+            r.chunks_exact_mut(seg_len / RUN).map(Some).collect()
+        }
+        None => Vec::new(),
+    };
     let n_groups = len >> bits;
-    let mut groups: Vec<(usize, Vec<&mut [C]>)> = Vec::with_capacity(n_groups);
+    type Group<'a> = (usize, Vec<&'a mut [C]>, Vec<&'a mut [f64]>);
+    let mut groups: Vec<Group<'_>> = Vec::with_capacity(n_groups);
     for_each_subset(outer, |base| {
+        if base & dead != 0 {
+            return;
+        }
         let mut segs = Vec::with_capacity(block / seg_len);
+        let mut ms = Vec::with_capacity(if fused { block / seg_len } else { 0 });
         for_each_subset(high, |h| {
-            if let Some(s) = segments[(base | h) >> seg].take() {
+            let k = (base | h) >> seg;
+            if let Some(s) = segments[k].take() {
                 segs.push(s);
             }
+            if let Some(m) = masses.get_mut(k).and_then(Option::take) {
+                ms.push(m);
+            }
         });
-        groups.push((base, segs));
+        groups.push((base, segs, ms));
     });
-    let gathered = |scratch: &mut Vec<C>, (base, mut segs): (usize, Vec<&mut [C]>)| {
+    let gathered = |scratch: &mut Vec<C>, (base, mut segs, mut ms): Group<'_>| {
         for (dst, src) in scratch.chunks_exact_mut(seg_len).zip(segs.iter()) {
             dst.copy_from_slice(src);
         }
-        run_block(scratch, stage, base);
+        run_block(scratch, stage, base, None);
+        for (src, m) in scratch.chunks_exact(seg_len).zip(ms.iter_mut()) {
+            fill_masses(src, m);
+        }
         for (src, dst) in scratch.chunks_exact(seg_len).zip(segs.iter_mut()) {
             dst.copy_from_slice(src);
         }
     };
     if parallel {
         let threads = rayon::current_num_threads().max(1);
-        let min_len = (n_groups / (threads * 8)).max(1);
+        let min_len = (groups.len() / (threads * 8)).max(1);
         groups
             .into_par_iter()
             .with_min_len(min_len)
@@ -85,6 +154,7 @@ pub(crate) fn run_stage(state: &mut [C], stage: &Stage) {
         let mut scratch = vec![C::new(0.0, 0.0); block];
         groups.into_iter().for_each(|g| gathered(&mut scratch, g));
     }
+    fused
 }
 
 /// The global target and kernel of a stage that is one uncontrolled
@@ -168,25 +238,56 @@ pub(crate) fn for_each_subset(mask: usize, mut f: impl FnMut(usize)) {
 /// Applies `ops` to one block whose outer bits are those of `base`, compiled
 /// for AVX2+FMA when the CPU has them. (An AVX-512 copy was slower: LLVM
 /// turns the 4-amplitude lane loops into gathers there.)
+///
+/// With `runs`, then records the block's run masses (see
+/// [`shots::run_mass`]; the same bits in either compiled copy: Rust never
+/// contracts a multiply and an add into a fused multiply-add by itself).
 #[allow(unsafe_code)]
-fn run_block(block: &mut [C], stage: &Stage, base: usize) {
+fn run_block(block: &mut [C], stage: &Stage, base: usize, runs: Option<&mut [f64]>) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: `run_block_avx2` only requires avx2 and fma, which the
             // CPU was just checked to support.
-            unsafe { run_block_avx2(block, stage, base) };
+            unsafe { run_block_avx2(block, stage, base, runs) };
             return;
         }
     }
     run_block_generic(block, stage, base);
+    if let Some(r) = runs {
+        shots::fill_run_masses(block, r);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn run_block_avx2(block: &mut [C], stage: &Stage, base: usize) {
+fn run_block_avx2(block: &mut [C], stage: &Stage, base: usize, runs: Option<&mut [f64]>) {
     run_block_generic(block, stage, base);
+    if let Some(r) = runs {
+        shots::fill_run_masses(block, r);
+    }
+}
+
+/// Run masses of a gathered segment, compiled for AVX2 when the CPU has it.
+#[allow(unsafe_code)]
+fn fill_masses(seg: &[C], runs: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: `fill_masses_avx2` only requires avx2, which the CPU
+            // was just checked to support.
+            unsafe { fill_masses_avx2(seg, runs) };
+            return;
+        }
+    }
+    shots::fill_run_masses(seg, runs);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fill_masses_avx2(seg: &[C], runs: &mut [f64]) {
+    shots::fill_run_masses(seg, runs);
 }
 
 #[inline(always)]
@@ -210,6 +311,57 @@ fn apply_ops(block: &mut [C], ops: &[StageOp], base: usize) {
     for op in ops {
         if let Some((kind, ctrl)) = op.resolve(base) {
             kernels::apply(block, &kind, ctrl);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{self, Op};
+    use crate::plan::{self, Blocking};
+    use eigen_hal::Gate;
+
+    /// A GHZ-like chain, a layer of rotations and a few diagonals on 14
+    /// qubits: contiguous, gathered and lone-high-qubit stages.
+    fn circuit(n: u32) -> Vec<Op> {
+        let mut gates: Vec<(Gate, Vec<u32>)> = vec![(Gate::H, vec![0])];
+        gates.extend((0..n - 1).map(|q| (Gate::Cx, vec![q, q + 1])));
+        gates.extend((0..n).map(|q| (Gate::Ry(0.2 + 0.1 * f64::from(q)), vec![q])));
+        gates.push((Gate::Cz, vec![0, n - 1]));
+        gates.push((Gate::Rz(0.4), vec![n - 2]));
+        gates.push((Gate::H, vec![n - 1]));
+        ops::fuse(gates.iter().filter_map(|(g, q)| ops::lower(g, q)).collect())
+    }
+
+    #[test]
+    fn skipping_dead_groups_and_recording_masses_change_nothing() {
+        let n = 14;
+        for blocking in [
+            Blocking { block_bits: 9, seg_bits: 6, inner_bits: 7 },
+            Blocking { block_bits: 9, seg_bits: 3, inner_bits: 0 },
+            Blocking::default(),
+        ] {
+            let stages = plan::plan(&circuit(n), n, blocking);
+            let mut plain = vec![C::new(0.0, 0.0); 1 << n];
+            plain[0] = C::new(1.0, 0.0);
+            let mut fast = plain.clone();
+            let mut live = 0u64;
+            let mut fused = 0;
+            for stage in &stages {
+                run_stage(&mut plain, stage);
+                let mut runs = vec![f64::NAN; shots::run_count(fast.len())];
+                if run_stage_with(&mut fast, stage, live, Some(&mut runs)) {
+                    fused += 1;
+                    let expect = shots::run_masses(&fast);
+                    let same = runs.iter().zip(&expect).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "recorded masses are the separate pass's bits");
+                }
+                live |= stage.mixes;
+                assert_eq!(plain, fast, "{blocking:?}");
+            }
+            assert!(stages.len() > 1 || blocking == Blocking::default());
+            assert!(fused > 0, "{blocking:?}");
         }
     }
 }

@@ -9,21 +9,31 @@
 //! - [`plan`]: cache blocking, a gate sequence cut into stages of one memory
 //!   pass each ([`Blocking`] sets the block size).
 //! - `exec` (private): stages run over the state in parallel (rayon), with
-//!   an AVX2 copy of the block loop chosen at run time.
+//!   an AVX2 copy of the block loop chosen at run time; groups known to be
+//!   zero (qubits no earlier stage mixed) skipped, and the sampler's run
+//!   masses recorded by the last pass.
 //! - `par` (private): the size threshold below which work stays on the
 //!   calling thread (tiny circuits never wake rayon's workers).
 //! - [`state`]: the [`StateVector`], memory accounting, the buffer pool.
-//! - `sample` (private): probabilities, collapse, and shot sampling in one
-//!   read pass over the state.
+//! - `sample` (private): probabilities, collapse, random streams, and the
+//!   map from basis indices to outcomes.
+//! - `shots` (private): many shots from one final state: run masses (also
+//!   recorded by the last gate pass), shots split down a tree of chunks by
+//!   exact binomials, then drawn inside each chunk by inversion.
+//! - `binomial` (private): exact binomial draws from random bits only, the
+//!   same on every machine.
 //! - [`noise`]: the [`NoiseModel`] built from calibration data.
 //! - `compact` (private): the qubits a circuit touches relabelled densely,
 //!   so a routed program on a 27-qubit chip simulates only those.
 //! - `program` (private): a circuit validated and compiled into steps, and
-//!   the shot loop (sampling from one final state, or trajectories).
+//!   the shot loop (sampling from one final state, or trajectories); a
+//!   terminal circuit's trailing bit flips, swaps and phases applied to the
+//!   sampled indices instead of simulated.
 //! - [`device`]: [`SimDevice`], the [`eigen_hal::Device`] implementation.
 //! - [`targets`]: `sim`, `sim-noisy`, and the emulated `sim-heavyhex-27` and
 //!   `sim-grid-25` with calibration data; [`default_devices`].
 
+mod binomial;
 mod compact;
 pub mod device;
 mod exec;
@@ -34,6 +44,7 @@ mod par;
 pub mod plan;
 mod program;
 mod sample;
+mod shots;
 pub mod state;
 pub mod targets;
 

@@ -123,6 +123,10 @@ pub(crate) struct Stage {
     pub groups: Vec<(bool, usize)>,
     /// log2 of the sub-block of the inner groups.
     pub inner: u32,
+    /// Global mask of the qubits whose bit the stage's ops may change
+    /// ([`Op::needs`]): a qubit outside every earlier stage's `mixes` is
+    /// still 0 in every amplitude of a state that started as |0...0>.
+    pub mixes: u64,
 }
 
 impl Stage {
@@ -196,7 +200,9 @@ fn build<'a>(
     let local = |q: u32| (smask & ((1u64 << q) - 1)).count_ones();
     let is_local = |q: u32| smask >> q & 1 == 1;
     let mut out = Vec::new();
+    let mut mixes = 0u64;
     for op in ops {
+        mixes |= op.needs();
         let outer_ctrl = (op.ctrl & !smask) as usize;
         let mut local_ctrl = 0u64;
         let mut c = op.ctrl & smask;
@@ -218,7 +224,7 @@ fn build<'a>(
         out.push(StageOp { kind, outer_ctrl, local_ctrl });
     }
     let groups = vec![(false, out.len())];
-    Stage { smask, seg_bits, contiguous, ops: out, groups, inner: 0 }
+    Stage { smask, seg_bits, contiguous, ops: out, groups, inner: 0, mixes }
 }
 
 /// Local qubits an op reads (targets and controls) inside its block.

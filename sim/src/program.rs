@@ -2,7 +2,9 @@
 //!
 //! When every measurement is terminal (and nothing noisy or non-unitary
 //! happens before), the circuit is simulated once and all shots are sampled
-//! from the final state. Otherwise each shot is a trajectory: measurements
+//! from the final state (the trailing permutations and phases of such a
+//! circuit are applied to the sampled indices, see [`peel_suffix`]).
+//! Otherwise each shot is a trajectory: measurements
 //! collapse the state, resets and classically conditioned gates act on the
 //! outcome, noise draws its jumps. Runs of gates between those events are
 //! fused and planned once, and the deterministic prefix before the first
@@ -13,6 +15,7 @@ use crate::noise::NoiseModel;
 use crate::ops::{self, C, Kind, Op};
 use crate::plan::{self, Blocking, Stage};
 use crate::sample::{self, OutcomeMap, domain, uniform};
+use crate::shots;
 use crate::state::StateVector;
 use eigen_hal::circuit::MAX_CLBITS;
 use eigen_hal::{Circuit, DeviceError, ErrorKind, ExecContext, Gate, Operation};
@@ -97,6 +100,12 @@ pub(crate) struct Compiled {
     pub steps: Vec<Step>,
     /// Readout error per qubit (empty without noise).
     pub readout: Vec<f64>,
+    /// For a terminal circuit, the bit flips and swaps (with their
+    /// controls) left out of the simulation because only diagonal gates,
+    /// other such permutations, and gates on other qubits follow them: they
+    /// permute basis states, so they are applied, in this order, to each
+    /// sampled index instead of moving amplitudes ([`peel_suffix`]).
+    pub relabel: Vec<Op>,
 }
 
 /// Checks every operation of `circuit`: qubits and classical bits in
@@ -153,11 +162,16 @@ pub(crate) fn validate(circuit: &Circuit) -> Result<(), DeviceError> {
 /// Validates and compiles `circuit`. `physical[q]` is the device qubit that
 /// simulated qubit `q` stands for (see [`crate::compact`]): noise takes that
 /// qubit's calibration.
+///
+/// With `peel`, a terminal circuit's trailing permutations and diagonal
+/// gates are left out of the simulation (see [`Compiled::relabel`]); a
+/// caller that needs the exact final state passes false.
 pub(crate) fn compile(
     circuit: &Circuit,
     physical: &[u32],
     noise: Option<&NoiseModel>,
     blocking: Blocking,
+    peel: bool,
 ) -> Result<Compiled, DeviceError> {
     validate(circuit)?;
     let n = circuit.num_qubits;
@@ -193,12 +207,17 @@ pub(crate) fn compile(
                 _ => {}
             }
         }
+        // Without a measurement nothing is sampled: the circuit runs whole
+        // (as a benchmark of it expects).
+        let (gates, relabel) =
+            if peel && !pairs.is_empty() { peel_suffix(gates) } else { (gates, Vec::new()) };
         let stages = plan::plan(&ops::fuse(gates), n, blocking);
         return Ok(Compiled {
             n,
             terminal: Some(pairs),
             steps: vec![Step::Gates(stages)],
             readout,
+            relabel,
         });
     }
     let mut steps = Vec::new();
@@ -242,7 +261,61 @@ pub(crate) fn compile(
         }
     }
     flush(&mut pending, &mut steps, n, blocking);
-    Ok(Compiled { n, terminal: None, steps, readout })
+    Ok(Compiled { n, terminal: None, steps, readout, relabel: Vec::new() })
+}
+
+/// Splits a terminal circuit's ops into those to simulate and the bit
+/// flips and swaps to apply to sampled indices instead.
+///
+/// Measurement only sees |amplitude|^2. An op that is a permutation of
+/// basis states (x, cx, ccx, mcx, swap, cswap) or diagonal (z, s, t, rz,
+/// p, cz, cp, rzz, ...), and that only such ops or ops on other qubits
+/// follow, commutes to the end of the circuit; there all of them together
+/// map amplitude `a_i` to `phase_i * a_i` at index `pi(i)`, so the
+/// probabilities are those before them, permuted by `pi`. Sampling the
+/// state before them and applying the permutations to each sampled index
+/// draws from the same distribution, without a pass over memory for each
+/// (a GHZ chain is then one gate on one block of amplitudes). Diagonal ops
+/// drop out. Returns (ops to simulate, permutations in program order).
+pub(crate) fn peel_suffix(ops: Vec<Op>) -> (Vec<Op>, Vec<Op>) {
+    let mut blocked = 0u64;
+    let mut kept = Vec::with_capacity(ops.len());
+    let mut relabel = Vec::new();
+    for op in ops.into_iter().rev() {
+        let support = op.support();
+        let permutes = matches!(op.kind, Kind::X1 { .. } | Kind::Swap { .. });
+        let diagonal = matches!(op.kind, Kind::D1 { .. } | Kind::D2 { .. } | Kind::Phase { .. });
+        if support & blocked == 0 && (permutes || diagonal) {
+            if permutes {
+                relabel.push(op);
+            }
+        } else {
+            blocked |= support;
+            kept.push(op);
+        }
+    }
+    kept.reverse();
+    relabel.reverse();
+    (kept, relabel)
+}
+
+/// Basis index `i` after the permutations `relabel` (bit flips and swaps
+/// with their controls), in order.
+fn relabel_index(relabel: &[Op], mut i: u64) -> u64 {
+    for op in relabel {
+        if i & op.ctrl != op.ctrl {
+            continue;
+        }
+        match op.kind {
+            Kind::X1 { q } => i ^= 1 << q,
+            Kind::Swap { q0, q1 } => {
+                let differ = (i >> q0 ^ i >> q1) & 1;
+                i ^= differ << q0 | differ << q1;
+            }
+            _ => {}
+        }
+    }
+    i
 }
 
 fn flush(pending: &mut Vec<Op>, steps: &mut Vec<Step>, n: u32, blocking: Blocking) {
@@ -287,8 +360,12 @@ fn apply_op(state: &mut [C], n: u32, kind: Kind) {
 }
 
 /// Samples `shots` outcomes from the final `state` of a terminal circuit.
+/// `runs` are the state's run masses when the last gate pass recorded
+/// them (see [`crate::shots`]); otherwise they are computed here.
 pub(crate) fn sample_terminal(
     state: &StateVector,
+    runs: Option<Vec<f64>>,
+    relabel: &[Op],
     pairs: &[(u32, u32)],
     shots: u64,
     seed: u64,
@@ -297,19 +374,40 @@ pub(crate) fn sample_terminal(
     if pairs.is_empty() || shots == 0 {
         return zero_outcomes(shots, memory);
     }
+    let a = state.amplitudes();
+    let runs = runs.unwrap_or_else(|| shots::run_masses(a));
+    let found = shots::sample_counts(a, &runs, shots, seed);
     let map = OutcomeMap::new(state.num_qubits(), pairs);
-    let indices = sample::sample_indices(state.amplitudes(), shots, seed);
-    let mut outcomes: Vec<u64> = if crate::par::worth_it(indices.len()) {
-        indices.par_iter().with_min_len(1 << 12).map(|&i| map.outcome(i)).collect()
+    let outcome = |&(i, k): &(u64, u64)| (map.outcome(relabel_index(relabel, i)), k);
+    let mut by_outcome: Vec<(u64, u64)> = if crate::par::worth_it(found.len()) {
+        found.par_iter().with_min_len(1 << 12).map(outcome).collect()
     } else {
-        indices.iter().map(|&i| map.outcome(i)).collect()
+        found.iter().map(outcome).collect()
     };
-    let counts = count_sorted_or_not(&outcomes);
+    // Indices come in increasing order; outcomes too when every qubit is
+    // read into its own bit and nothing was relabelled, else (unmeasured
+    // qubits, permuted bits) they are sorted and merged.
+    if !by_outcome.windows(2).all(|w| w[0].0 < w[1].0) {
+        if crate::par::worth_it(by_outcome.len()) {
+            by_outcome.par_sort_unstable_by_key(|x| x.0);
+        } else {
+            by_outcome.sort_unstable_by_key(|x| x.0);
+        }
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(by_outcome.len());
+        for (o, k) in by_outcome {
+            match merged.last_mut() {
+                Some((x, c)) if *x == o => *c += k,
+                _ => merged.push((o, k)),
+            }
+        }
+        by_outcome = merged;
+    }
     let memory = memory.then(|| {
-        sample::shuffle(&mut outcomes, seed);
-        outcomes
+        let mut m = shots::expand(&by_outcome);
+        sample::shuffle(&mut m, seed);
+        m
     });
-    Outcomes { counts, memory }
+    Outcomes { counts: by_outcome.into_iter().collect(), memory }
 }
 
 fn zero_outcomes(shots: u64, memory: bool) -> Outcomes {
@@ -508,4 +606,38 @@ fn measure(a: &mut [C], n: u32, q: u32, rng: &mut ChaCha8Rng) -> bool {
     };
     apply_op(a, n, Kind::D1 { q, d });
     one
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(gate: Gate, qubits: &[u32]) -> Op {
+        ops::lower(&gate, qubits).expect("not the identity")
+    }
+
+    #[test]
+    fn only_a_commuting_tail_of_permutations_and_phases_is_peeled() {
+        let ops = vec![
+            op(Gate::H, &[0]),
+            op(Gate::Cx, &[0, 1]),
+            op(Gate::Ry(0.3), &[2]),
+            op(Gate::Cx, &[2, 3]),
+            op(Gate::Rz(0.5), &[1]),
+            op(Gate::H, &[3]),
+            op(Gate::Swap, &[0, 1]),
+        ];
+        let (kept, relabel) = peel_suffix(ops);
+        // cx(2, 3) stays (h on 3 follows); cx(0, 1) and the swap move to
+        // the end; rz drops out.
+        assert_eq!(kept.len(), 4);
+        assert_eq!(relabel, vec![op(Gate::Cx, &[0, 1]), op(Gate::Swap, &[0, 1])]);
+        // |q1 q0> = |01>: cx gives |11>, the swap keeps it.
+        assert_eq!(relabel_index(&relabel, 0b01), 0b11);
+        // |10>: cx does nothing (control 0), the swap gives |01>.
+        assert_eq!(relabel_index(&relabel, 0b10), 0b01);
+        let ccx = [op(Gate::Ccx, &[0, 1, 2])];
+        assert_eq!(relabel_index(&ccx, 0b011), 0b111);
+        assert_eq!(relabel_index(&ccx, 0b001), 0b001);
+    }
 }

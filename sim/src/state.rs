@@ -170,22 +170,24 @@ impl StateVector {
     /// Deterministic for a seed on any thread count.
     #[must_use]
     pub fn sample(&self, shots: u64, seed: u64) -> Vec<u64> {
-        crate::sample::sample_indices(&self.amps, shots, seed)
+        crate::shots::expand(&self.sample_runs(shots, seed))
     }
 
     /// Samples `shots` measurements of every qubit: basis index -> count.
     /// Deterministic for a seed on any thread count.
     #[must_use]
     pub fn sample_counts(&self, shots: u64, seed: u64) -> std::collections::BTreeMap<u64, u64> {
-        // The indices come sorted: count runs, then build the map in bulk.
-        let mut runs: Vec<(u64, u64)> = Vec::new();
-        for i in self.sample(shots, seed) {
-            match runs.last_mut() {
-                Some((x, c)) if *x == i => *c += 1,
-                _ => runs.push((i, 1)),
-            }
-        }
-        runs.into_iter().collect()
+        // The pairs come in increasing index order: the map is built in bulk.
+        self.sample_runs(shots, seed).into_iter().collect()
+    }
+
+    /// Samples `shots` measurements of every qubit: (basis index, count)
+    /// for each index drawn, in increasing index order, without one entry
+    /// per shot. Deterministic for a seed on any thread count.
+    #[must_use]
+    pub fn sample_runs(&self, shots: u64, seed: u64) -> Vec<(u64, u64)> {
+        let runs = crate::shots::run_masses(&self.amps);
+        crate::shots::sample_counts(&self.amps, &runs, shots, seed)
     }
 
     /// Applies `gates` (each with its operands) with fusion and cache
@@ -204,6 +206,41 @@ impl StateVector {
         let stages = plan::plan(&ops::fuse(ops), self.n, blocking);
         exec::run_stages(&mut self.amps, &stages);
         Ok(())
+    }
+
+    /// Applies `gates` like [`StateVector::apply_gates`], the last pass
+    /// also recording the masses the sampler needs while the amplitudes
+    /// are in cache, then samples `shots` measurements of every qubit like
+    /// [`StateVector::sample_runs`] (the same draws for a seed): the way a
+    /// device runs a circuit whose measurements are all at the end, with no
+    /// pass over the state for sampling besides reading the chunks that
+    /// hold shots.
+    pub fn apply_gates_and_sample(
+        &mut self,
+        gates: &[(Gate, Vec<u32>)],
+        blocking: Blocking,
+        shots: u64,
+        seed: u64,
+    ) -> Result<Vec<(u64, u64)>, DeviceError> {
+        let mut ops = Vec::with_capacity(gates.len());
+        for (gate, qubits) in gates {
+            crate::program::check_operands(gate, qubits, self.n)?;
+            ops.extend(ops::lower(gate, qubits));
+        }
+        let stages = plan::plan(&ops::fuse(ops), self.n, blocking);
+        let mut runs = None;
+        for (k, stage) in stages.iter().enumerate() {
+            if k + 1 == stages.len() {
+                let mut r = vec![0.0; crate::shots::run_count(self.amps.len())];
+                if exec::run_stage_with(&mut self.amps, stage, u64::MAX, Some(&mut r)) {
+                    runs = Some(r);
+                }
+            } else {
+                exec::run_stage(&mut self.amps, stage);
+            }
+        }
+        let runs = runs.unwrap_or_else(|| crate::shots::run_masses(&self.amps));
+        Ok(crate::shots::sample_counts(&self.amps, &runs, shots, seed))
     }
 
     /// Applies one gate on its own: one pass over memory, no fusion.
@@ -321,6 +358,20 @@ mod tests {
         assert_eq!(counts.keys().copied().collect::<Vec<_>>(), vec![0, 2]);
         assert_eq!(counts.values().sum::<u64>(), 10_000);
         assert!((counts[&0] as i64 - 5_000).abs() < 300);
+    }
+
+    #[test]
+    fn fused_sampling_draws_what_sampling_draws() {
+        // 17 qubits, default blocking: a contiguous pass, a gathered one.
+        let gates: Vec<_> = (0..17).map(|q| (Gate::Ry(0.1 * f64::from(q + 1)), vec![q])).collect();
+        let mut a = StateVector::zero(17).expect("small");
+        let mut b = a.clone();
+        let fused =
+            a.apply_gates_and_sample(&gates, Blocking::default(), 100_000, 6).expect("valid");
+        b.apply_gates(&gates, Blocking::default()).expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(fused, b.sample_runs(100_000, 6));
+        assert_eq!(fused.iter().map(|x| x.1).sum::<u64>(), 100_000);
     }
 
     #[test]

@@ -124,6 +124,98 @@ fn memory_matches_counts_and_is_shuffled() {
 }
 
 #[test]
+fn heavy_sampling_is_the_same_on_any_thread_count_and_memory_matches_counts() {
+    // 14 qubits with a GHZ core and rotations, measured into a reversed
+    // subset of bits (outcomes merge several indices): one chunk holds
+    // more than one batch of shots, and chunks hold very unequal masses.
+    let n = 14;
+    let mut c = Circuit::new(n, 6);
+    c.gate(Gate::H, &[0]);
+    for q in 0..4 {
+        c.gate(Gate::Cx, &[q, q + 1]);
+    }
+    for q in 5..n {
+        c.gate(Gate::Ry(0.3 * f64::from(q)), &[q]);
+    }
+    for (k, q) in [13, 11, 7, 4, 2, 0].into_iter().enumerate() {
+        c.measure(q, k as u32);
+    }
+    let a = run(&with_threads(1), &c, 300_000, 21, true);
+    let b = run(&with_threads(2), &c, 300_000, 21, true);
+    assert_eq!(a.counts, b.counts);
+    assert_eq!(a.memory, b.memory);
+    assert_eq!(a.counts.values().sum::<u64>(), 300_000);
+    let mem = a.memory.expect("memory asked for");
+    let mut tally = std::collections::BTreeMap::new();
+    for o in &mem {
+        *tally.entry(*o).or_insert(0u64) += 1;
+    }
+    assert_eq!(tally, a.counts, "per-shot memory holds exactly the counts");
+    // Bits 4 and 5 read qubits 2 and 0 of the GHZ core: always equal.
+    assert!(mem.iter().all(|o| (o >> 4 & 1) == (o >> 5 & 1)));
+    assert!(!mem.is_sorted());
+}
+
+#[test]
+fn trailing_permutations_and_phases_keep_the_distribution() {
+    // Entangling rotations, then a tail of bit flips, swaps, controlled
+    // ones and phases that the sampler applies to sampled indices instead
+    // of simulating; unmeasured qubit 6 and permuted bits on top. The
+    // exact probabilities come from the final statevector (asked for, so
+    // nothing is left out there).
+    let n = 7;
+    let mut c = Circuit::new(n, 6);
+    for q in 0..n {
+        c.gate(Gate::Ry(0.35 + 0.4 * f64::from(q)), &[q]);
+    }
+    for q in 0..n - 1 {
+        c.gate(Gate::Cx, &[q, q + 1]);
+    }
+    c.gate(Gate::Ry(0.9), &[6]);
+    c.gate(Gate::Cx, &[2, 4]).gate(Gate::Ccx, &[0, 1, 5]).gate(Gate::Swap, &[1, 3]);
+    c.gate(Gate::Rz(0.3), &[2]).gate(Gate::Cz, &[0, 5]).gate(Gate::X, &[3]);
+    c.gate(Gate::Cswap, &[0, 2, 4]).gate(Gate::Cp(0.7), &[1, 4]).gate(Gate::Cx, &[5, 0]);
+    let bits = [3u32, 0, 5, 1, 4, 2];
+    let full = {
+        let mut u = c.clone();
+        u.num_clbits = 0;
+        u
+    };
+    let opts = ExecOptions { shots: 0, statevector: true, seed: Some(1), memory: false };
+    let ctx = ExecContext::detached();
+    let sv = with_threads(1)
+        .execute(&Executable::Circuit(full), &opts, &ctx)
+        .expect("runs")
+        .statevector
+        .expect("statevector asked for");
+    let mut probs = vec![0.0; 64];
+    for (i, a) in sv.iter().enumerate() {
+        let o: usize = bits.iter().enumerate().map(|(k, &q)| (i >> q & 1) << k).sum();
+        probs[o] += a.norm_sqr();
+    }
+    for (k, &q) in bits.iter().enumerate() {
+        c.measure(q, k as u32);
+    }
+    let shots = 200_000u32;
+    let r = run(&with_threads(2), &c, shots, 17, false);
+    assert_eq!(r.counts.values().sum::<u64>(), u64::from(shots));
+    let mut chi2 = 0.0;
+    let mut cells = 0;
+    for (o, p) in probs.iter().enumerate() {
+        let e = p * f64::from(shots);
+        let got = *r.counts.get(&(o as u64)).unwrap_or(&0) as f64;
+        if e < 1e-9 {
+            assert_eq!(got, 0.0, "outcome {o} has no probability");
+            continue;
+        }
+        chi2 += (got - e).powi(2) / e;
+        cells += 1;
+    }
+    // At most 63 degrees of freedom: P(X > 110) < 0.0002.
+    assert!(cells > 20 && chi2 < 110.0, "chi2 = {chi2} over {cells} outcomes");
+}
+
+#[test]
 fn million_shots_from_one_state() {
     let mut c = Circuit::new(12, 12);
     c.gate(Gate::H, &[0]);
