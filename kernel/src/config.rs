@@ -58,6 +58,12 @@ pub struct KernelConfig {
     /// How long `cancel_job` waits for an executing job to stop before it
     /// returns the status as it is.
     pub cancel_wait: Duration,
+    /// The longest simulator run (as predicted from the program's last run)
+    /// done inline, on the async worker that dispatched it, or during its
+    /// SubmitJob. Below this a hand-off to a blocking thread (and back) costs
+    /// more than the run itself; above it, runs go to blocking threads where
+    /// cancels and timeouts can interrupt them.
+    pub inline_run_limit: Duration,
     /// Per-shot memory or statevectors larger than this (bytes of JSON) are
     /// stored as artifacts rather than inlined in results.
     pub inline_limit_bytes: usize,
@@ -96,6 +102,7 @@ impl Default for KernelConfig {
             device_poll_interval: Duration::from_secs(1),
             max_device_retries: 3,
             cancel_wait: Duration::from_secs(2),
+            inline_run_limit: Duration::from_micros(100),
             inline_limit_bytes: 1 << 20,
             observer: None,
         }

@@ -115,7 +115,8 @@ async fn start_gated(dir: &std::path::Path, dev: &Arc<TestDevice>) -> (Kernel, A
 /// Runs the program once, so the kernel knows it is short.
 async fn warm_up(k: &Kernel) {
     let acme = ctx("acme");
-    let id = k.enqueue_job(&acme, job(10)).await.expect("warm-up submit").job_id;
+    // As many shots as the tests' jobs: their predicted run is this one's.
+    let id = k.enqueue_job(&acme, job(100)).await.expect("warm-up submit").job_id;
     assert_eq!(wait_terminal(k, &acme, &id).await, JobStatus::Done);
 }
 

@@ -46,7 +46,7 @@ pub(super) async fn run_early(
         && job.spec.reservation_id.is_none()
         && entry.accepting.load(Ordering::SeqCst)
         // A simulator (no side effects), a short run, no short timeout.
-        && exec::runs_inline(entry, job, prepared);
+        && exec::runs_inline(inner, entry, job, prepared);
     if !eligible || !inner.sched().claim_idle(device) {
         return None;
     }

@@ -4,7 +4,7 @@
 //!   Executing are committed first, then the async side relays progress,
 //!   emits heartbeats and enforces the timeout while the device runs;
 //! - *inline*, when the executable's last run on a simulator took at most
-//!   [`INLINE_RUN`] (a 2-qubit circuit takes microseconds): the device runs
+//!   `KernelConfig::inline_run_limit` (a 2-qubit circuit takes microseconds): the device runs
 //!   on the dispatching worker and the whole execution is recorded in one
 //!   commit, because for such runs the thread hand-offs and the commit
 //!   before the run cost more than the run itself.
@@ -161,10 +161,6 @@ pub(super) enum Outcome {
     Requeue,
 }
 
-/// The longest run done inline, on the async worker that dispatched it.
-/// Below this a hand-off to a blocking thread (and back) costs more than
-/// the run itself.
-const INLINE_RUN: Duration = Duration::from_micros(100);
 /// Jobs with a timeout shorter than this always run on a blocking thread,
 /// where the timeout can interrupt them.
 const INLINE_MIN_TIMEOUT: Duration = Duration::from_secs(1);
@@ -202,10 +198,16 @@ impl ExecHistory {
 /// Whether `job` runs inline: on a simulator (which computes, never waits
 /// on I/O), without a short timeout, and its executable's last run there
 /// was short.
-pub(super) fn runs_inline(entry: &DeviceEntry, job: &LiveJob, prepared: &Prepared) -> bool {
+pub(super) fn runs_inline(
+    inner: &Inner,
+    entry: &DeviceEntry,
+    job: &LiveJob,
+    prepared: &Prepared,
+) -> bool {
+    let limit = inner.config.inline_run_limit;
     entry.target.kind == DeviceKind::Simulator
         && job.spec.timeout.is_none_or(|t| t >= INLINE_MIN_TIMEOUT)
-        && prepared.history.predict(job.spec.shots).is_some_and(|d| d <= INLINE_RUN)
+        && prepared.history.predict(job.spec.shots).is_some_and(|d| d <= limit)
 }
 
 /// A finished run of the device, not yet recorded.
@@ -296,7 +298,7 @@ async fn execute(
         return Ok(Outcome::Ran(None));
     };
     let queue_duration = job.view().queued_at.map_or(Duration::ZERO, |t| t.elapsed());
-    let run = if runs_inline(entry, job, &prepared) {
+    let run = if runs_inline(inner, entry, job, &prepared) {
         run_inline(job, entry, &prepared)
     } else {
         match run_blocking(inner, job, entry, &prepared).await? {

@@ -212,6 +212,10 @@ pub fn config(dir: &std::path::Path) -> KernelConfig {
     let mut c = KernelConfig::new(dir);
     c.device_poll_interval = Duration::from_millis(20);
     c.heartbeat_interval = Some(Duration::from_secs(3600));
+    // Whether a run goes inline is decided by its predicted time; 2 ms keeps
+    // the tests' instant runs inline even on a loaded machine in a debug
+    // build, and their slow (>= 3 ms) runs on blocking threads.
+    c.inline_run_limit = Duration::from_millis(2);
     c
 }
 
