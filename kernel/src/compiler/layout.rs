@@ -7,6 +7,8 @@
 //! forward routing needs fewest swaps.
 
 use super::routing::{Coupling, Dag, Layout, Rng, route};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// How hard to search, by optimization level.
 #[derive(Debug, Clone, Copy)]
@@ -78,10 +80,9 @@ impl Effort {
 /// For small programs each trial is cut short as soon as its routing cost
 /// exceeds the `keep`-th best score so far; larger ones run their trials
 /// independently (each cut only by its own best round, which costs fewer
-/// passes there). Trials run one after another on the calling thread: on a
-/// loaded machine a second thread per compilation made level 2 slower and
-/// its time erratic (see `scripts/bench-compile.py`), and a server compiles
-/// many jobs at once anyway. The result is deterministic.
+/// passes there), shared with a second thread when the machine has one
+/// (see [`run_shared`]). The result is deterministic and the same on every
+/// machine.
 pub fn choose(
     pairs: &[(u32, u32)],
     costs: &[(u8, bool)],
@@ -117,16 +118,25 @@ pub fn choose(
         starts.push(Layout::from_v2p(perm));
     }
     // (cost, trial index, layout), best first; at most `keep`.
-    let search = Search { forward: &forward, backward: &backward, coupling, effort, seed };
     let mut ranked: Vec<(u64, usize, Layout)> = Vec::with_capacity(keep + 1);
     let mut last_err = None;
     if pairs.len() >= 64 && starts.len() > 1 {
         // Larger programs: trials run independently (none is cut by the
-        // others' scores).
-        for (k, start) in starts.into_iter().enumerate() {
-            let mut own = Vec::with_capacity(2);
-            if let Some(e) = search.trial(k, start, &mut own, 1) {
-                last_err = Some(e);
+        // others' scores), so they can be shared between threads.
+        let shared = Arc::new(Shared {
+            forward,
+            backward,
+            coupling: coupling.clone(),
+            effort,
+            seed,
+            starts,
+            next: AtomicUsize::new(0),
+            outcomes: Mutex::new(Vec::new()),
+            finished: Condvar::new(),
+        });
+        for (_, (own, err)) in run_shared(&shared) {
+            if err.is_some() {
+                last_err = err;
             }
             ranked.extend(own);
         }
@@ -134,6 +144,7 @@ pub fn choose(
         ranked.sort_by_key(|(c, k, _)| (*c, *k));
         ranked.truncate(keep);
     } else {
+        let search = Search { forward: &forward, backward: &backward, coupling, effort, seed };
         for (k, start) in starts.into_iter().enumerate() {
             if let Some(e) = search.trial(k, start, &mut ranked, keep) {
                 last_err = Some(e);
@@ -149,6 +160,97 @@ pub fn choose(
 }
 
 /// What every layout trial shares.
+/// The independent trials of one layout search, owned so that a helper
+/// thread can take some of them.
+struct Shared {
+    forward: Dag,
+    backward: Dag,
+    coupling: Coupling,
+    effort: Effort,
+    seed: u64,
+    starts: Vec<Layout>,
+    /// The next trial not yet taken.
+    next: AtomicUsize,
+    /// Each finished trial: its index, its best layouts, its routing error.
+    outcomes: Mutex<Vec<TrialOutcome>>,
+    /// Signalled when a trial finishes.
+    finished: Condvar,
+}
+
+type TrialOutcome = (usize, (Vec<(u64, usize, Layout)>, Option<String>));
+
+impl Shared {
+    fn search(&self) -> Search<'_> {
+        Search {
+            forward: &self.forward,
+            backward: &self.backward,
+            coupling: &self.coupling,
+            effort: self.effort,
+            seed: self.seed,
+        }
+    }
+
+    /// Takes and runs trials until none is left.
+    fn work(&self) {
+        let search = self.search();
+        loop {
+            let k = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(start) = self.starts.get(k) else { return };
+            let mut own = Vec::with_capacity(2);
+            let err = search.trial(k, start.clone(), &mut own, 1);
+            let mut outcomes = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+            outcomes.push((k, (own, err)));
+            self.finished.notify_all();
+        }
+    }
+}
+
+/// Runs every trial of `shared` and returns their outcomes in trial order.
+///
+/// The calling thread takes trials one by one; a helper thread, started
+/// when the machine has a second core, takes them too. The caller never
+/// waits for the helper to start: on a busy machine where it is not
+/// scheduled, the caller simply runs every trial itself, and the helper
+/// finds nothing left when it does run. It waits only for trials the helper
+/// has already taken. Which thread ran a trial does not change its result.
+fn run_shared(shared: &Arc<Shared>) -> Vec<TrialOutcome> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cores > 1 {
+        let helper = Arc::clone(shared);
+        // A failed spawn (out of threads) only means no help.
+        let _ =
+            std::thread::Builder::new().name("eigen-layout".into()).spawn(move || helper.work());
+    }
+    shared.work();
+    let total = shared.starts.len();
+    let mut outcomes = shared.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+    // A helper that panicked mid-trial never reports it: wait with a bound.
+    let mut waited = std::time::Duration::ZERO;
+    while outcomes.len() < total && waited < HELPER_PATIENCE {
+        let step = std::time::Duration::from_millis(50);
+        outcomes =
+            shared.finished.wait_timeout(outcomes, step).unwrap_or_else(PoisonError::into_inner).0;
+        waited += step;
+    }
+    let mut done = std::mem::take(&mut *outcomes);
+    drop(outcomes);
+    // Anything still missing (a lost helper) is run here.
+    let search = shared.search();
+    for k in 0..total {
+        if !done.iter().any(|(i, _)| *i == k) {
+            let mut own = Vec::with_capacity(2);
+            let err = search.trial(k, shared.starts[k].clone(), &mut own, 1);
+            done.push((k, (own, err)));
+        }
+    }
+    done.sort_by_key(|(k, _)| *k);
+    done
+}
+
+/// How long the caller waits for trials a helper thread took before running
+/// them itself (only a helper lost to a panic takes this long).
+const HELPER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 struct Search<'a> {
     forward: &'a Dag,
     backward: &'a Dag,
