@@ -59,6 +59,16 @@ fn is_terminal(status: i32) -> bool {
         .any(|s| *s as i32 == status)
 }
 
+/// `layers` layers of h on every qubit then a cx chain, on `n` qubits, measured.
+fn layered(n: usize, layers: usize) -> String {
+    let mut p = format!("OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[{n}] q;\nbit[{n}] c;\n");
+    for _ in 0..layers {
+        p.extend((0..n).map(|i| format!("h q[{i}];\n")));
+        p.extend((1..n).map(|i| format!("cx q[{}], q[{i}];\n", i - 1)));
+    }
+    p + "c = measure q;\n"
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_accepted_job_survives_kill_9_and_finishes() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -89,6 +99,15 @@ async fn every_accepted_job_survives_kill_9_and_finishes() {
         assert!(Instant::now() < deadline, "the server accepted too few jobs:\n{}", server.log());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // One job certainly unfinished at the kill, however fast the others
+    // ran: it waits on a dependency that takes tens of milliseconds (a
+    // 20-qubit circuit of 40 layers), and the kill follows its OK at once.
+    let mut jobs = client(&server.addr).await;
+    let heavy = pb::SubmitJobRequest { program: layered(20, 40), ..bell(0, 0) };
+    let heavy = jobs.submit_job(heavy).await.expect("submit the heavy job").into_inner().job_id;
+    let waiting = pb::SubmitJobRequest { dependencies: vec![heavy], ..bell(0, 0) };
+    let waiting = jobs.submit_job(waiting).await.expect("submit the dependent job").into_inner();
+    accepted.lock().expect("lock").push(waiting.job_id);
     // SIGKILL under load: no shutdown, no flush.
     server.kill();
     stop.store(true, Ordering::SeqCst);
