@@ -9,7 +9,7 @@
 //!
 //! `sample_vs_gate/*/n` (n = 20, 24), one after the other in one run on the
 //! same 2^n state: `gate_h_qmid`, one h pass on the middle qubit;
-//! `gate_h_qmid_then_sample_1e6`, the same pass recording the sampler's run
+//! `gate_h_qmid_then_sample_1e6`, the same pass recording the sampler's
 //! masses while the amplitudes are in cache, then 10^6 shots as (index,
 //! count) pairs, as a device samples a terminal circuit (its excess over
 //! `gate_h_qmid` is what sampling costs there); `sample_runs_1e6`, the same

@@ -254,9 +254,9 @@ impl SimDevice {
             (1usize << n).saturating_mul(shots)
         };
         let simulate = || {
-            let mut sv = StateVector::zero_in(n, self.pool.take(1 << n))?;
+            let mut sv = self.pool.take_state(n)?;
             let outcome = self.run_on(&compiled, &mut sv, options, seed, cache_prefix, ctx);
-            self.pool.put(sv.into_amplitudes());
+            self.pool.put_state(sv);
             outcome
         };
         let outcome = match &self.threads {
@@ -314,15 +314,16 @@ impl SimDevice {
         // The last pass records the run masses the sampler needs, so
         // sampling reads only the chunks that hold shots.
         let sampling = shots > 0 && !pairs.is_empty();
-        let mut runs = None;
+        let mut masses = std::mem::take(&mut sv.masses);
+        if sampling {
+            masses = crate::masses::reuse(masses, sv.amplitudes().len());
+        }
+        let mut recorded = false;
         for (k, stage) in stages.iter().enumerate() {
             ctx.check_cancelled()?;
             let a = sv.amplitudes_mut();
             if sampling && k + 1 == stages.len() {
-                let mut r = vec![0.0; crate::shots::run_count(a.len())];
-                if crate::exec::run_stage_with(a, stage, live, Some(&mut r)) {
-                    runs = Some(r);
-                }
+                recorded = crate::exec::run_stage_with(a, stage, live, Some(&mut masses));
             } else {
                 crate::exec::run_stage_with(a, stage, live, None);
             }
@@ -333,13 +334,15 @@ impl SimDevice {
         let statevector = options.statevector.then(|| sv.amplitudes().to_vec());
         let o = program::sample_terminal(
             sv,
-            runs,
+            &mut masses,
+            recorded,
             &compiled.relabel,
             pairs,
             shots,
             seed,
             options.memory,
         );
+        sv.masses = masses;
         Ok((o, statevector))
     }
 }

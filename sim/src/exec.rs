@@ -13,10 +13,10 @@
 //! [`crate::kernels`] (which never fault).
 
 use crate::kernels;
+use crate::masses::{self, RUN, RUN_GROUPS};
 use crate::ops::C;
 use crate::ops::Kind;
 use crate::plan::{Stage, StageKind, StageOp};
-use crate::shots::{self, RUN};
 use rayon::prelude::*;
 
 /// Applies every stage to `state` (length `2^n`).
@@ -34,22 +34,23 @@ pub(crate) fn run_stage(state: &mut [C], stage: &Stage) {
 /// Applies one stage to a state that is zero wherever a qubit outside
 /// `live` is 1 (a state that started as |0...0> and went through stages
 /// mixing only `live`, see [`Stage::mixes`]): the groups there are zero
-/// before and after the stage and are skipped. With `runs` (one per
-/// [`RUN`] amplitudes), also records every run's mass
-/// ([`shots::run_mass`]) while the amplitudes are in cache, and returns
+/// before and after the stage and are skipped. With `record` (of length
+/// [`masses::mass_len`]), also records the sampler's masses
+/// ([`masses::fill`]) while the amplitudes are in cache, and returns
 /// whether it did (not for a lone gate on a high qubit, nor blocks or
 /// segments shorter than a run: the caller then computes them itself).
 pub(crate) fn run_stage_with(
     state: &mut [C],
     stage: &Stage,
     live: u64,
-    mut runs: Option<&mut [f64]>,
+    record: Option<&mut [f64]>,
 ) -> bool {
     let bits = stage.bits();
     let block = 1usize << bits;
-    if let Some(r) = runs.as_deref() {
-        debug_assert_eq!(r.len(), shots::run_count(state.len()));
+    if let Some(m) = record.as_deref() {
+        debug_assert_eq!(m.len(), masses::mass_len(state.len()));
     }
+    let mut runs = record.map(masses::split_mut);
     if state.len() <= block {
         run_block(state, stage, 0, runs);
         return true;
@@ -71,21 +72,29 @@ pub(crate) fn run_stage_with(
             }
             return false;
         };
-        let run = |(i, (chunk, m)): (usize, (&mut [C], &mut [f64]))| {
+        let (ends, runs) = runs;
+        let per = block / RUN;
+        type Piece<'a> = (&'a mut [C], (&'a mut [f64], &'a mut [f64]));
+        let run = |(i, (chunk, (e, m))): (usize, Piece<'_>)| {
             if (i << bits) & dead == 0 {
-                run_block(chunk, stage, i << bits, Some(m));
+                run_block(chunk, stage, i << bits, Some((e, m)));
             } else {
+                e.fill(0.0);
                 m.fill(0.0);
             }
         };
         if parallel {
             state
                 .par_chunks_mut(block)
-                .zip(runs.par_chunks_mut(block / RUN))
+                .zip(ends.par_chunks_mut(per * RUN_GROUPS).zip(runs.par_chunks_mut(per)))
                 .enumerate()
                 .for_each(run);
         } else {
-            state.chunks_mut(block).zip(runs.chunks_mut(block / RUN)).enumerate().for_each(run);
+            state
+                .chunks_mut(block)
+                .zip(ends.chunks_mut(per * RUN_GROUPS).zip(runs.chunks_mut(per)))
+                .enumerate()
+                .for_each(run);
         }
         return true;
     }
@@ -104,15 +113,15 @@ pub(crate) fn run_stage_with(
     let high = smask & !(seg_len - 1);
     let outer = (len - 1) & !smask;
     let mut segments: Vec<Option<&mut [C]>> = state.chunks_exact_mut(seg_len).map(Some).collect();
-    let mut masses: Vec<Option<&mut [f64]>> = match runs {
-        Some(r) => {
-            r.fill(0.0);
-            r.chunks_exact_mut(seg_len / RUN).map(Some).collect()
+    let per = seg_len / RUN;
+    let mut pieces: Vec<Option<Masses<'_>>> = match runs {
+        Some((e, r)) => {
+            e.chunks_exact_mut(per * RUN_GROUPS).zip(r.chunks_exact_mut(per)).map(Some).collect()
         }
         None => Vec::new(),
     };
     let n_groups = len >> bits;
-    type Group<'a> = (usize, Vec<&'a mut [C]>, Vec<&'a mut [f64]>);
+    type Group<'a> = (usize, Vec<&'a mut [C]>, Vec<Masses<'a>>);
     let mut groups: Vec<Group<'_>> = Vec::with_capacity(n_groups);
     for_each_subset(outer, |base| {
         if base & dead != 0 {
@@ -125,19 +134,24 @@ pub(crate) fn run_stage_with(
             if let Some(s) = segments[k].take() {
                 segs.push(s);
             }
-            if let Some(m) = masses.get_mut(k).and_then(Option::take) {
+            if let Some(m) = pieces.get_mut(k).and_then(Option::take) {
                 ms.push(m);
             }
         });
         groups.push((base, segs, ms));
     });
+    // The pieces of skipped groups: zero, like their amplitudes.
+    for (e, r) in pieces.iter_mut().flatten() {
+        e.fill(0.0);
+        r.fill(0.0);
+    }
     let gathered = |scratch: &mut Vec<C>, (base, mut segs, mut ms): Group<'_>| {
         for (dst, src) in scratch.chunks_exact_mut(seg_len).zip(segs.iter()) {
             dst.copy_from_slice(src);
         }
         run_block(scratch, stage, base, None);
-        for (src, m) in scratch.chunks_exact(seg_len).zip(ms.iter_mut()) {
-            fill_masses(src, m);
+        for (src, (e, m)) in scratch.chunks_exact(seg_len).zip(ms.iter_mut()) {
+            masses::fill(src, e, m);
         }
         for (src, dst) in scratch.chunks_exact(seg_len).zip(segs.iter_mut()) {
             dst.copy_from_slice(src);
@@ -239,56 +253,39 @@ pub(crate) fn for_each_subset(mask: usize, mut f: impl FnMut(usize)) {
 /// for AVX2+FMA when the CPU has them. (An AVX-512 copy was slower: LLVM
 /// turns the 4-amplitude lane loops into gathers there.)
 ///
-/// With `runs`, then records the block's run masses (see
-/// [`shots::run_mass`]; the same bits in either compiled copy: Rust never
-/// contracts a multiply and an add into a fused multiply-add by itself).
+/// With `masses`, then records the block's masses (see [`masses::fill`];
+/// the same bits in either compiled copy: Rust never contracts a multiply
+/// and an add into a fused multiply-add by itself).
 #[allow(unsafe_code)]
-fn run_block(block: &mut [C], stage: &Stage, base: usize, runs: Option<&mut [f64]>) {
+fn run_block(block: &mut [C], stage: &Stage, base: usize, masses: Option<Masses<'_>>) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: `run_block_avx2` only requires avx2 and fma, which the
             // CPU was just checked to support.
-            unsafe { run_block_avx2(block, stage, base, runs) };
+            unsafe { run_block_avx2(block, stage, base, masses) };
             return;
         }
     }
     run_block_generic(block, stage, base);
-    if let Some(r) = runs {
-        shots::fill_run_masses(block, r);
+    if let Some((e, m)) = masses {
+        masses::fill(block, e, m);
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn run_block_avx2(block: &mut [C], stage: &Stage, base: usize, runs: Option<&mut [f64]>) {
+fn run_block_avx2(block: &mut [C], stage: &Stage, base: usize, masses: Option<Masses<'_>>) {
     run_block_generic(block, stage, base);
-    if let Some(r) = runs {
-        shots::fill_run_masses(block, r);
+    if let Some((e, m)) = masses {
+        masses::fill(block, e, m);
     }
 }
 
-/// Run masses of a gathered segment, compiled for AVX2 when the CPU has it.
-#[allow(unsafe_code)]
-fn fill_masses(seg: &[C], runs: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: `fill_masses_avx2` only requires avx2, which the CPU
-            // was just checked to support.
-            unsafe { fill_masses_avx2(seg, runs) };
-            return;
-        }
-    }
-    shots::fill_run_masses(seg, runs);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn fill_masses_avx2(seg: &[C], runs: &mut [f64]) {
-    shots::fill_run_masses(seg, runs);
-}
+/// A piece of the masses: its group ends and run masses (see
+/// [`crate::masses`]).
+type Masses<'a> = (&'a mut [f64], &'a mut [f64]);
 
 #[inline(always)]
 fn run_block_generic(block: &mut [C], stage: &Stage, base: usize) {
@@ -350,10 +347,10 @@ mod tests {
             let mut fused = 0;
             for stage in &stages {
                 run_stage(&mut plain, stage);
-                let mut runs = vec![f64::NAN; shots::run_count(fast.len())];
+                let mut runs = vec![f64::NAN; masses::mass_len(fast.len())];
                 if run_stage_with(&mut fast, stage, live, Some(&mut runs)) {
                     fused += 1;
-                    let expect = shots::run_masses(&fast);
+                    let expect = masses::compute(&fast);
                     let same = runs.iter().zip(&expect).all(|(a, b)| a.to_bits() == b.to_bits());
                     assert!(same, "recorded masses are the separate pass's bits");
                 }

@@ -10,16 +10,25 @@
 //!   pass each ([`Blocking`] sets the block size).
 //! - `exec` (private): stages run over the state in parallel (rayon), with
 //!   an AVX2 copy of the block loop chosen at run time; groups known to be
-//!   zero (qubits no earlier stage mixed) skipped, and the sampler's run
+//!   zero (qubits no earlier stage mixed) skipped, and the sampler's
 //!   masses recorded by the last pass.
 //! - `par` (private): the size threshold below which work stays on the
 //!   calling thread (tiny circuits never wake rayon's workers).
 //! - [`state`]: the [`StateVector`], memory accounting, the buffer pool.
 //! - `sample` (private): probabilities, collapse, random streams, and the
 //!   map from basis indices to outcomes.
-//! - `shots` (private): many shots from one final state: run masses (also
-//!   recorded by the last gate pass), shots split down a tree of chunks by
-//!   exact binomials, then drawn inside each chunk by inversion.
+//! - `masses` (private): the masses the sampler reads instead of the
+//!   state (the running group masses of every 64-amplitude run, 1/16 of
+//!   the state), recorded by the last gate pass or computed in one read;
+//!   a spare buffer kept between jobs.
+//! - `shots` (private): many shots from one final state: shots split down
+//!   a tree of 4096-amplitude chunks by exact binomials, then drawn inside
+//!   each chunk.
+//! - `draw` (private): a chunk's shots: an alias table over its runs, the
+//!   shots sorted by run, then per shot the group ends and one read of the
+//!   group's 8 amplitudes, in prefetched batches.
+//! - `rng` (private): the sampler's random streams (xoshiro256++ keyed by
+//!   seed, purpose and index: integer arithmetic, the same everywhere).
 //! - `binomial` (private): exact binomial draws from random bits only, the
 //!   same on every machine.
 //! - [`noise`]: the [`NoiseModel`] built from calibration data.
@@ -36,13 +45,16 @@
 mod binomial;
 mod compact;
 pub mod device;
+mod draw;
 mod exec;
 mod kernels;
+mod masses;
 pub mod noise;
 mod ops;
 mod par;
 pub mod plan;
 mod program;
+mod rng;
 mod sample;
 mod shots;
 pub mod state;

@@ -360,11 +360,14 @@ fn apply_op(state: &mut [C], n: u32, kind: Kind) {
 }
 
 /// Samples `shots` outcomes from the final `state` of a terminal circuit.
-/// `runs` are the state's run masses when the last gate pass recorded
-/// them (see [`crate::shots`]); otherwise they are computed here.
+/// `masses` holds the state's masses when the last gate pass recorded
+/// them (`recorded`, see [`crate::masses`]); otherwise they are computed
+/// into it here.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sample_terminal(
     state: &StateVector,
-    runs: Option<Vec<f64>>,
+    masses: &mut Vec<f64>,
+    recorded: bool,
     relabel: &[Op],
     pairs: &[(u32, u32)],
     shots: u64,
@@ -375,8 +378,11 @@ pub(crate) fn sample_terminal(
         return zero_outcomes(shots, memory);
     }
     let a = state.amplitudes();
-    let runs = runs.unwrap_or_else(|| shots::run_masses(a));
-    let found = shots::sample_counts(a, &runs, shots, seed);
+    if !recorded {
+        *masses = crate::masses::reuse(std::mem::take(masses), a.len());
+        crate::masses::compute_into(a, masses);
+    }
+    let found = shots::sample_counts(a, masses, shots, seed);
     let map = OutcomeMap::new(state.num_qubits(), pairs);
     let outcome = |&(i, k): &(u64, u64)| (map.outcome(relabel_index(relabel, i)), k);
     let mut by_outcome: Vec<(u64, u64)> = if crate::par::worth_it(found.len()) {

@@ -2,10 +2,11 @@
 //! sampled basis indices to outcomes.
 //!
 //! Every reduction sums fixed-size blocks sequentially and then the block
-//! sums in order, and every random draw comes from a ChaCha stream keyed by
-//! (seed, purpose, index), so results do not depend on the thread count or
-//! on rayon's scheduling. Sampling many shots from a final state is in
-//! [`crate::shots`].
+//! sums in order, and every random draw comes from a stream keyed by
+//! (seed, purpose, index) (ChaCha here for trajectories; xoshiro256++ in
+//! [`crate::rng`] for the sampler), so results do not depend on the thread
+//! count or on rayon's scheduling. Sampling many shots from a final state
+//! is in [`crate::shots`].
 
 use crate::ops::C;
 use crate::par;

@@ -1,96 +1,60 @@
-//! Many shots from one final state: counts per basis index without a
-//! per-shot search over the whole state.
-//!
-//! # Masses
-//!
-//! The finest masses kept are those of aligned *runs* of [`RUN`] = 64
-//! amplitudes ([`run_mass`]: the squares of the 128 real components summed
-//! in a fixed order that vectorizes). They cost 1/128 of the state's
-//! memory and come either from the last gate pass, which has every
-//! amplitude in cache (see `exec::run_stage_with`), or from
-//! one read pass ([`run_masses`]); both use [`run_mass`], so they are the
-//! same bits and the shots do not depend on which one ran.
+//! Many shots from one final state: counts per basis index, reading only
+//! the masses of [`crate::masses`] (recorded by the last gate pass) and,
+//! per shot, the 8 amplitudes of the group it lands in.
 //!
 //! # Sampling `S` shots
 //!
 //! 1. *Chunks* of 4096 amplitudes (64 runs) are the leaves of a binary tree
-//!    whose nodes hold the sum of their children's masses. The `S` shots go
-//!    down the tree: a node's `k` shots split between its children by an
-//!    exact `Binomial(k, left / (left + right))` ([`crate::binomial`]) drawn
-//!    from the node's own random stream `(seed, node)`. So the counts per
-//!    chunk do not depend on the thread count or the order of the work,
-//!    and cost about `2 S log2(chunks)` random bits in all.
-//! 2. Each chunk with shots is read once (its 8-amplitude group masses) and
-//!    its `k` shots are drawn independently by inversion, from the chunk's
-//!    own stream (one per batch of 2^16 shots, so a chunk holding most of
-//!    the mass still spreads over cores): an alias table over its 64 runs
-//!    picks the run with one uniform (whose leftover fraction is the
-//!    position inside the run), then the group inside the run and the
-//!    amplitude inside the group come from running sums, without
-//!    data-dependent branches. Counts go to a per-chunk table and come out
-//!    in index order.
+//!    whose nodes hold the sum of their children's masses (a chunk's mass
+//!    is its run masses folded in halves). The `S` shots go down the tree:
+//!    a node's `k` shots split between its children by an exact
+//!    `Binomial(k, left / (left + right))` ([`crate::binomial`], integer
+//!    arithmetic only) drawn from the node's own random stream
+//!    `(seed, node)` ([`crate::rng`]). So the counts per chunk do not
+//!    depend on the thread count or the order of the work, and cost about
+//!    `2 S log2(chunks)` random bits in all.
+//! 2. Each chunk's shots are drawn independently, from the chunk's own
+//!    stream (one per batch of [`BATCH`] shots, so a chunk holding most of
+//!    the mass still spreads over cores), by [`crate::draw`]: an alias
+//!    table over the chunk's 64 runs, the shots sorted by run, then per
+//!    shot the run's group ends and the group's 8 amplitudes, with the
+//!    amplitudes of the next batch of shots prefetched. Counts come out in
+//!    index order, one entry per amplitude drawn.
+//! 3. The chunks' entries are concatenated (in parallel for large outputs).
 //!
-//! The cost is `O(2^n / 64 + S)` plus one read of the chunks that hold
-//! shots, with no sorting and no per-shot output unless per-shot memory is
-//! asked for (then the counts are expanded and shuffled). Per shot it is
-//! still some 50 cycles of dependent loads and sums, so 10^6 shots at
-//! n = 20-24 cost more than one gate pass (see the crate's benchmarks).
+//! # Cost
+//!
+//! Besides the masses (1/16 of the state, written by the last gate pass
+//! while its amplitudes are in cache): `O(2^n / 4096)` for the tree, one
+//! read of the group ends of the runs that hold shots, and per shot one
+//! random word, some 120 instructions and one 128-byte read of the state,
+//! in address order within each chunk. No per-shot output unless per-shot
+//! memory is asked for (then the counts are expanded and shuffled).
+//!
+//! Per shot that is some 13 ns of one core: `10^6` shots cost about 6.5 ms
+//! on two cores, plus the masses' share of the last pass. That is more
+//! than one gate pass up to n = 24 (a pass there moves 512 MiB in some
+//! 7 ms; below n = 22 it runs from cache) and less from n = 26 on (see
+//! `sim-bench-sample`).
 
 use crate::binomial::binomial;
+use crate::draw::{CHUNK, CHUNK_RUNS, Drawer};
+use crate::masses::{self, RUN, RUN_GROUPS};
 use crate::ops::C;
 use crate::par;
-use crate::sample::{domain, stream};
-use rand::RngCore;
+use crate::sample::domain;
 use rayon::prelude::*;
 
-/// log2 of the amplitudes of a run.
-pub(crate) const RUN_BITS: u32 = 6;
-/// Amplitudes per run.
-pub(crate) const RUN: usize = 1 << RUN_BITS;
-/// log2 of the amplitudes of a chunk.
-const CHUNK_BITS: u32 = 12;
-/// Runs per chunk.
-const CHUNK_RUNS: usize = 1 << (CHUNK_BITS - RUN_BITS);
-/// Amplitudes per group (the unit inside a run).
-const GROUP: usize = 8;
-/// Groups per run.
-const RUN_GROUPS: usize = RUN / GROUP;
 /// Most shots one chunk draws with one stream: more are drawn in batches
-/// that run in parallel.
-const BATCH: u64 = 1 << 16;
-/// Shots taken one step at a time together inside a chunk.
-const SHOT_BATCH: usize = 64;
+/// that run in parallel (and a batch's shot buffers stay in L2).
+const BATCH: u64 = 1 << 14;
 /// Shots at a tree node from which its two subtrees are split in parallel.
 const PARALLEL_SPLIT: u64 = 1 << 16;
 
-/// The mass of one run (at most [`RUN`] amplitudes; a shorter one, only in
-/// a state of fewer than 64 amplitudes, counts as padded with zeros): the
-/// squares of the real components summed into 8 lanes (component `j` into
-/// lane `j % 8`, in order), then the lanes as a fixed tree. It vectorizes
-/// into two 4-wide accumulators, so recording it in a gate pass costs
-/// little. Every mass of a run anywhere in the crate is this function, so
-/// its bits do not depend on the code path.
+/// Folds 64 values in halves (`x[i] += x[i + half]`) down to one.
 #[inline(always)]
-pub(crate) fn run_mass(r: &[C]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut quads = r.chunks_exact(4);
-    for c in &mut quads {
-        for k in 0..4 {
-            acc[2 * k] += c[k].re * c[k].re;
-            acc[2 * k + 1] += c[k].im * c[k].im;
-        }
-    }
-    for (k, c) in quads.remainder().iter().enumerate() {
-        acc[2 * k] += c.re * c.re;
-        acc[2 * k + 1] += c.im * c.im;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-}
-
-/// Folds 128 values in halves (`x[i] += x[i + half]`) down to one.
-#[inline(always)]
-fn fold(q: &mut [f64; 2 * RUN]) -> f64 {
-    let mut half = RUN;
+fn fold(q: &mut [f64; RUN]) -> f64 {
+    let mut half = RUN / 2;
     while half > 0 {
         for i in 0..half {
             q[i] += q[i + half];
@@ -100,71 +64,26 @@ fn fold(q: &mut [f64; 2 * RUN]) -> f64 {
     q[0]
 }
 
-/// Writes the mass of every run of `a` into `out` (one per run; the last
-/// run may be short only when `a` is).
-#[inline(always)]
-pub(crate) fn fill_run_masses(a: &[C], out: &mut [f64]) {
-    for (m, r) in out.iter_mut().zip(a.chunks(RUN)) {
-        *m = run_mass(r);
-    }
-}
-
-/// The number of runs of a state of `len` amplitudes.
-pub(crate) fn run_count(len: usize) -> usize {
-    len.div_ceil(RUN)
-}
-
-/// The masses of every run, in one read pass (parallel for large states).
-pub(crate) fn run_masses(a: &[C]) -> Vec<f64> {
-    let mut out = vec![0.0; run_count(a.len())];
-    fill_run_masses_dispatch(a, &mut out);
-    out
-}
-
-/// [`fill_run_masses`] over the whole state, compiled for AVX2 when the
-/// CPU has it (the same bits: no fused multiply-add, the same order).
-#[allow(unsafe_code)]
-fn fill_run_masses_dispatch(a: &[C], out: &mut [f64]) {
-    const PIECE: usize = 1 << 14;
-    let piece = |(o, c): (&mut [f64], &[C])| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: `fill_avx2` only requires avx2, which the CPU was
-                // just checked to support.
-                unsafe { fill_avx2(c, o) };
-                return;
-            }
-        }
-        fill_run_masses(c, o);
-    };
-    if par::worth_it(a.len()) {
-        out.par_chunks_mut(PIECE / RUN).zip(a.par_chunks(PIECE)).for_each(piece);
-    } else {
-        out.chunks_mut(PIECE / RUN).zip(a.chunks(PIECE)).for_each(piece);
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn fill_avx2(a: &[C], out: &mut [f64]) {
-    fill_run_masses(a, out);
-}
-
 /// Draws `shots` basis indices from |a|^2 (which need not be normalized),
-/// given the run masses `runs` of `a`, as (index, count) in increasing
-/// index order. Deterministic for a seed, at any thread count. A zero (or
-/// non-finite) state has no distribution: every shot reads index 0.
-pub(crate) fn sample_counts(a: &[C], runs: &[f64], shots: u64, seed: u64) -> Vec<(u64, u64)> {
+/// given the masses `m` of `a` ([`crate::masses`]), as (index, count) in
+/// increasing index order. Deterministic for a seed, at any thread count.
+/// A zero (or non-finite) state has no distribution: every shot reads
+/// index 0.
+pub(crate) fn sample_counts(a: &[C], m: &[f64], shots: u64, seed: u64) -> Vec<(u64, u64)> {
     if shots == 0 {
         return Vec::new();
     }
-    debug_assert_eq!(runs.len(), run_count(a.len()));
+    debug_assert_eq!(m.len(), masses::mass_len(a.len()));
+    if a.len() < RUN {
+        // One short run, whose masses are those of its zero padding.
+        let mut padded = [C::new(0.0, 0.0); RUN];
+        padded[..a.len()].copy_from_slice(a);
+        return sample_counts(&padded, m, shots, seed);
+    }
+    let (ends, runs) = masses::split(m);
     let parallel = par::worth_it(a.len());
-    // Chunk masses: the run masses of each chunk folded like a run's
-    // components (zero-padded when the state is smaller than a chunk).
     let chunk_mass = |r: &[f64]| {
-        let mut q = [0.0f64; 2 * RUN];
+        let mut q = [0.0f64; RUN];
         q[..r.len()].copy_from_slice(r);
         fold(&mut q)
     };
@@ -187,7 +106,6 @@ pub(crate) fn sample_counts(a: &[C], runs: &[f64], shots: u64, seed: u64) -> Vec
     }
     let mut per_chunk = vec![0u64; c];
     split(&tree, 1, shots, seed, &mut per_chunk, parallel);
-    let chunk_len = 1usize << CHUNK_BITS;
     // A chunk's shots in batches of at most BATCH, each with its own
     // stream, so a chunk holding most of the mass still splits over cores.
     let mut work: Vec<(usize, u64, u64)> = Vec::new();
@@ -201,34 +119,76 @@ pub(crate) fn sample_counts(a: &[C], runs: &[f64], shots: u64, seed: u64) -> Vec
             b += 1;
         }
     }
-    let one = |scratch: &mut Box<Scratch>, &(i, b, k): &(usize, u64, u64)| {
-        let start = i * chunk_len;
-        let chunk = &a[start..(start + chunk_len).min(a.len())];
-        let chunk_runs = &runs[i * CHUNK_RUNS..((i + 1) * CHUNK_RUNS).min(runs.len())];
-        let mut out = Vec::new();
-        let stream_domain = domain::IN_CHUNK | (b << 8);
-        scratch.sample(chunk, chunk_runs, start as u64, k, seed, stream_domain, i as u64, &mut out);
-        (i, out)
+    let e = CHUNK_RUNS * RUN_GROUPS;
+    let one = |&(i, b, k): &(usize, u64, u64)| {
+        let start = i * CHUNK;
+        let chunk = &a[start..(start + CHUNK).min(a.len())];
+        let runs = &runs[i * CHUNK_RUNS..((i + 1) * CHUNK_RUNS).min(runs.len())];
+        let ends = &ends[i * e..((i + 1) * e).min(ends.len())];
+        let mut rng = crate::rng::stream(seed, domain::IN_CHUNK | (b << 8), i as u64);
+        // At most one entry per shot and per amplitude.
+        let mut out = Vec::with_capacity(usize::try_from(k).unwrap_or(CHUNK).min(chunk.len()));
+        with_drawer(|d| d.draw(chunk, ends, runs, start as u64, k, &mut rng, &mut out));
+        out
     };
-    let parts: Vec<(usize, Vec<(u64, u64)>)> = if parallel && work.len() > 1 {
-        work.par_iter().map_init(Scratch::new, one).collect()
+    let parts: Vec<Vec<(u64, u64)>> = if parallel && work.len() > 1 {
+        work.par_iter().map(one).collect()
     } else {
-        let mut s = Scratch::new();
-        work.iter().map(|w| one(&mut s, w)).collect()
+        work.iter().map(one).collect()
     };
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum());
-    let mut from = 0usize;
-    let mut chunk = usize::MAX;
-    for (i, p) in parts {
-        if i != chunk {
-            merge_tail(&mut out, from);
-            from = out.len();
-            chunk = i;
+    if work.windows(2).any(|w| w[0].0 == w[1].0) {
+        // A chunk drew in several batches: merge its parts (rare: a chunk
+        // holding more than BATCH shots).
+        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        let mut from = 0usize;
+        let mut chunk = usize::MAX;
+        for (&(i, _, _), p) in work.iter().zip(parts) {
+            if i != chunk {
+                merge_tail(&mut out, from);
+                from = out.len();
+                chunk = i;
+            }
+            out.extend(p);
         }
-        out.extend(p);
+        merge_tail(&mut out, from);
+        out
+    } else {
+        concat(parts, parallel)
     }
-    merge_tail(&mut out, from);
+}
+
+/// The parts one after the other, copied in parallel for large outputs.
+fn concat(parts: Vec<Vec<(u64, u64)>>, parallel: bool) -> Vec<(u64, u64)> {
+    let total: usize = parts.iter().map(Vec::len).sum();
+    if !parallel || total < par::MIN_PARALLEL {
+        return parts.concat();
+    }
+    let mut out = vec![(0u64, 0u64); total];
+    let mut slots = Vec::with_capacity(parts.len());
+    let mut rest = out.as_mut_slice();
+    for p in &parts {
+        let (here, after) = rest.split_at_mut(p.len());
+        slots.push(here);
+        rest = after;
+    }
+    slots.into_par_iter().zip(parts.par_iter()).for_each(|(d, p)| d.copy_from_slice(p));
     out
+}
+
+thread_local! {
+    /// Each thread's drawer, kept between chunks and jobs (its tables are
+    /// some 20 KiB, and its shot buffers grow to the largest batch).
+    static DRAWER: std::cell::RefCell<Option<Box<Drawer>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's drawer.
+fn with_drawer<R>(f: impl FnOnce(&mut Drawer) -> R) -> R {
+    DRAWER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => f(slot.get_or_insert_with(Drawer::new)),
+        // Only reachable if `f` re-entered this function on the same
+        // thread; a fresh drawer is as good.
+        Err(_) => f(&mut Drawer::new()),
+    })
 }
 
 /// Sorts `out[from..]` (one chunk's batches, each in index order) by index
@@ -261,7 +221,7 @@ fn split(tree: &[f64], node: usize, k: u64, seed: u64, leaves: &mut [u64], paral
         return;
     }
     let (l, r) = (tree[2 * node], tree[2 * node + 1]);
-    let mut rng = stream(seed, domain::CHUNK_SPLIT, node as u64);
+    let mut rng = crate::rng::stream(seed, domain::CHUNK_SPLIT, node as u64);
     let left = binomial(&mut rng, k, l / (l + r));
     let (lo, hi) = leaves.split_at_mut(leaves.len() / 2);
     if parallel && k >= PARALLEL_SPLIT {
@@ -273,292 +233,6 @@ fn split(tree: &[f64], node: usize, k: u64, seed: u64, leaves: &mut [u64], paral
         split(tree, 2 * node, left, seed, lo, parallel);
         split(tree, 2 * node + 1, k - left, seed, hi, parallel);
     }
-}
-
-/// Per-worker tables for sampling inside one chunk.
-struct Scratch {
-    /// Mass of each 8-amplitude group of the chunk.
-    groups: [f64; CHUNK_RUNS * RUN_GROUPS],
-    /// |a|^2 of each amplitude of the chunk.
-    probs: [f64; 1 << CHUNK_BITS],
-    /// Alias table over the chunk's runs: column `i` keeps run `i` for a
-    /// uniform `f < keep[i]`, else gives run `alias[i]`. Indexed by [kept,
-    /// given] (0 or 1, no branch): the run `to`, and `(f - base) * rescale`
-    /// a fresh uniform inside it.
-    keep: [f64; CHUNK_RUNS],
-    alias: [u8; CHUNK_RUNS],
-    to: [[u8; 2]; CHUNK_RUNS],
-    base: [[f64; 2]; CHUNK_RUNS],
-    rescale: [[f64; 2]; CHUNK_RUNS],
-    /// Shots per amplitude (only those marked in `hit` are non-zero).
-    counts: [u64; 1 << CHUNK_BITS],
-    hit: [u64; (1 << CHUNK_BITS) / 64],
-}
-
-impl Scratch {
-    fn new() -> Box<Self> {
-        Box::new(Self {
-            groups: [0.0; CHUNK_RUNS * RUN_GROUPS],
-            probs: [0.0; 1 << CHUNK_BITS],
-            keep: [0.0; CHUNK_RUNS],
-            alias: [0; CHUNK_RUNS],
-            to: [[0; 2]; CHUNK_RUNS],
-            base: [[0.0; 2]; CHUNK_RUNS],
-            rescale: [[0.0; 2]; CHUNK_RUNS],
-            counts: [0; 1 << CHUNK_BITS],
-            hit: [0; (1 << CHUNK_BITS) / 64],
-        })
-    }
-
-    /// Draws `k` shots from `chunk` (whose run masses are `runs` and whose
-    /// first index is `origin`) with the random stream `(seed, dom, index)`,
-    /// appending (index, count) in increasing order to `out`. Compiled for
-    /// AVX2 when the CPU has it (the same bits either way).
-    #[allow(unsafe_code, clippy::too_many_arguments)]
-    fn sample(
-        &mut self,
-        chunk: &[C],
-        runs: &[f64],
-        origin: u64,
-        k: u64,
-        seed: u64,
-        dom: u64,
-        index: u64,
-        out: &mut Vec<(u64, u64)>,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: `sample_avx2` only requires avx2, which the CPU
-                // was just checked to support.
-                unsafe { self.sample_avx2(chunk, runs, origin, k, seed, dom, index, out) };
-                return;
-            }
-        }
-        self.sample_generic(chunk, runs, origin, k, seed, dom, index, out);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    #[allow(clippy::too_many_arguments)]
-    fn sample_avx2(
-        &mut self,
-        chunk: &[C],
-        runs: &[f64],
-        origin: u64,
-        k: u64,
-        seed: u64,
-        dom: u64,
-        index: u64,
-        out: &mut Vec<(u64, u64)>,
-    ) {
-        self.sample_generic(chunk, runs, origin, k, seed, dom, index, out);
-    }
-
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn sample_generic(
-        &mut self,
-        chunk: &[C],
-        runs: &[f64],
-        origin: u64,
-        k: u64,
-        seed: u64,
-        dom: u64,
-        index: u64,
-        out: &mut Vec<(u64, u64)>,
-    ) {
-        // Group masses: one read of the chunk.
-        for ((m, p), g) in
-            self.groups.iter_mut().zip(self.probs.chunks_mut(GROUP)).zip(chunk.chunks(GROUP))
-        {
-            for (pk, x) in p.iter_mut().zip(g) {
-                *pk = x.norm_sqr();
-            }
-            *m = group_mass(&p[..g.len()]);
-        }
-        if !self.build_alias(runs) {
-            // Unreachable for a chunk that drew shots (its mass is
-            // positive); keep to its first amplitude rather than fail.
-            out.push((origin, k));
-            return;
-        }
-        let columns = runs.len();
-        let width = columns as f64 * (1.0 / (1u64 << 53) as f64);
-        let groups_total = chunk.len().div_ceil(GROUP);
-        let mut rng = stream(seed, dom, index);
-        // Shots in batches, each step over the whole batch: the steps of
-        // one shot form a long chain of dependent loads, and independent
-        // shots side by side (with no data-dependent branches) let the
-        // core overlap them.
-        let mut left = k;
-        let mut rs = [0usize; SHOT_BATCH];
-        let mut us = [0.0f64; SHOT_BATCH];
-        let mut gis = [0usize; SHOT_BATCH];
-        let mut ats = [0.0f64; SHOT_BATCH];
-        while left > 0 {
-            let m = usize::try_from(left).unwrap_or(SHOT_BATCH).min(SHOT_BATCH);
-            left -= m as u64;
-            for j in 0..m {
-                // A column, and the uniform left over inside it.
-                let x = (rng.next_u64() >> 11) as f64 * width;
-                let i = (x as usize).min(columns - 1);
-                let f = x - i as f64;
-                let give = usize::from(f >= self.keep[i]);
-                let r = self.to[i][give] as usize;
-                let w = (f - self.base[i][give]) * self.rescale[i][give];
-                rs[j] = r;
-                us[j] = w * runs[r];
-            }
-            for j in 0..m {
-                // The group inside the run.
-                let g0 = rs[j] * RUN_GROUPS;
-                let gs = &self.groups[g0..(g0 + RUN_GROUPS).min(groups_total)];
-                let (g, at) = match <&[f64; RUN_GROUPS]>::try_from(gs) {
-                    Ok(gs) => group_of(gs, us[j]),
-                    Err(_) => group_of(gs, us[j]),
-                };
-                gis[j] = g0 + g;
-                ats[j] = at;
-            }
-            for j in 0..m {
-                // The amplitude inside the group.
-                let gi = gis[j];
-                let group = &self.probs[gi * GROUP..((gi + 1) * GROUP).min(chunk.len())];
-                let i = gi * GROUP + lane_of(group, ats[j], us[j]);
-                self.counts[i] += 1;
-                self.hit[i / 64] |= 1 << (i % 64);
-            }
-        }
-        for (w, word) in self.hit.iter_mut().enumerate() {
-            let mut bits = std::mem::take(word);
-            while bits != 0 {
-                let i = w * 64 + bits.trailing_zeros() as usize;
-                out.push((origin + i as u64, std::mem::take(&mut self.counts[i])));
-                bits &= bits - 1;
-            }
-        }
-    }
-
-    /// Builds the alias table over the run masses `runs` (Vose's method);
-    /// false when they hold no mass. A run without mass is never chosen:
-    /// its column keeps nothing and gives to a run with mass.
-    fn build_alias(&mut self, runs: &[f64]) -> bool {
-        let n = runs.len();
-        let total: f64 = runs.iter().sum();
-        if !(total > 0.0 && total.is_finite()) {
-            return false;
-        }
-        let scale = n as f64 / total;
-        let mut p = [0.0f64; CHUNK_RUNS];
-        let mut small = [0u8; CHUNK_RUNS];
-        let mut large = [0u8; CHUNK_RUNS];
-        let (mut ns, mut nl) = (0usize, 0usize);
-        let mut heaviest = 0usize;
-        for (j, &m) in runs.iter().enumerate() {
-            p[j] = m * scale;
-            if m > runs[heaviest] {
-                heaviest = j;
-            }
-            if p[j] < 1.0 {
-                small[ns] = j as u8;
-                ns += 1;
-            } else {
-                large[nl] = j as u8;
-                nl += 1;
-            }
-        }
-        while ns > 0 && nl > 0 {
-            ns -= 1;
-            let l = usize::from(small[ns]);
-            let g = usize::from(large[nl - 1]);
-            self.keep[l] = p[l];
-            self.alias[l] = g as u8;
-            p[g] = (p[g] + p[l]) - 1.0;
-            if p[g] < 1.0 {
-                nl -= 1;
-                small[ns] = g as u8;
-                ns += 1;
-            }
-        }
-        // What rounding leaves over is within an ulp of a full column.
-        for &j in large[..nl].iter().chain(&small[..ns]) {
-            self.keep[usize::from(j)] = 1.0;
-        }
-        for (j, &m) in runs.iter().enumerate() {
-            // Only a leftover can keep a run without mass: give its column
-            // to a run with mass instead.
-            if m <= 0.0 && self.keep[j] > 0.0 {
-                self.keep[j] = 0.0;
-                self.alias[j] = heaviest as u8;
-            }
-            let keep = self.keep[j];
-            self.to[j] = [j as u8, self.alias[j]];
-            self.base[j] = [0.0, keep];
-            self.rescale[j] = [
-                if keep > 0.0 { 1.0 / keep } else { 0.0 },
-                if keep < 1.0 { 1.0 / (1.0 - keep) } else { 0.0 },
-            ];
-        }
-        true
-    }
-}
-
-/// The group of a run (whose group masses are `gs`) where `u` (in [0, the
-/// run's mass)) lands, and the running mass at the group's start: the
-/// number of groups whose running mass is at most `u`, which is always a
-/// group with mass. Without branches (the array form unrolls); only when
-/// rounding puts `u` past every group, the last group with mass.
-#[inline(always)]
-fn group_of(gs: &[f64], u: f64) -> (usize, f64) {
-    let mut ends = [0.0f64; RUN_GROUPS + 1];
-    let mut c = 0.0;
-    let mut below = 0usize;
-    for (j, &m) in gs.iter().enumerate() {
-        c += m;
-        ends[j + 1] = c;
-        below += usize::from(c <= u);
-    }
-    if below < gs.len() {
-        return (below, ends[below]);
-    }
-    (gs.iter().rposition(|&m| m > 0.0).unwrap_or(0), u)
-}
-
-/// The mass of one group from its lanes' |a|^2 (up to 8), as a fixed tree.
-#[inline(always)]
-fn group_mass(p: &[f64]) -> f64 {
-    if let Ok(p) = <&[f64; GROUP]>::try_from(p) {
-        return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    }
-    p.iter().sum()
-}
-
-/// The lane of a group (whose lanes' |a|^2 are `group` and whose running
-/// mass starts at `acc <= d`) where the draw `d` lands: the number of lanes
-/// whose running mass is at most `d`, which is always a lane with mass;
-/// only when rounding inside the group puts `d` past them all, the last
-/// lane with mass.
-#[inline(always)]
-fn lane_of(group: &[f64], acc: f64, d: f64) -> usize {
-    #[inline(always)]
-    fn count(group: &[f64], acc: f64, d: f64) -> usize {
-        let mut c = acc;
-        let mut below = 0usize;
-        for &p in group {
-            c += p;
-            below += usize::from(c <= d);
-        }
-        below
-    }
-    let below = match <&[f64; GROUP]>::try_from(group) {
-        Ok(g) => count(g, acc, d),
-        Err(_) => count(group, acc, d),
-    };
-    if below < group.len() {
-        return below;
-    }
-    group.iter().rposition(|&p| p > 0.0).unwrap_or(0)
 }
 
 /// Expands (index, count) pairs into one index per shot, in index order.
@@ -576,18 +250,7 @@ mod tests {
     use super::*;
 
     fn sample(a: &[C], shots: u64, seed: u64) -> Vec<(u64, u64)> {
-        sample_counts(a, &run_masses(a), shots, seed)
-    }
-
-    #[test]
-    fn run_masses_sum_the_probabilities() {
-        let a: Vec<C> = (0..300).map(|i| C::new(f64::from(i % 7), -f64::from(i % 3))).collect();
-        let runs = run_masses(&a);
-        assert_eq!(runs.len(), 5);
-        for (r, m) in a.chunks(RUN).zip(&runs) {
-            let plain: f64 = r.iter().map(|x| x.norm_sqr()).sum();
-            assert!((plain - m).abs() < 1e-12 * plain.max(1.0), "{plain} vs {m}");
-        }
+        sample_counts(a, &masses::compute(a), shots, seed)
     }
 
     #[test]

@@ -62,10 +62,23 @@ pub(crate) fn check_memory(n: u32, copies: u64, limit: u64) -> Result<u64, Devic
 
 /// A state of `n` qubits as `2^n` complex128 amplitudes; qubit 0 is the
 /// least significant bit of an amplitude's index.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct StateVector {
     n: u32,
     amps: Vec<C>,
+    /// The sampler's scratch (see [`crate::masses`], 1/14 of the state's
+    /// bytes once used): kept with the state, and pooled with it by a
+    /// device, so repeated sampling does not page-fault a fresh buffer.
+    /// Its contents are stale between uses; not part of the state's value.
+    pub(crate) masses: Vec<f64>,
+}
+
+/// Two states are equal when their qubit counts and amplitudes are; the
+/// sampler's scratch does not count.
+impl PartialEq for StateVector {
+    fn eq(&self, other: &Self) -> bool {
+        self.n == other.n && self.amps == other.amps
+    }
 }
 
 impl StateVector {
@@ -76,7 +89,7 @@ impl StateVector {
         amps.try_reserve_exact(len).map_err(|e| alloc_error(n, &e))?;
         amps.resize(len, C::new(0.0, 0.0));
         amps[0] = C::new(1.0, 0.0);
-        Ok(Self { n, amps })
+        Ok(Self { n, amps, masses: Vec::new() })
     }
 
     /// |0...0> in a reused buffer (its contents are overwritten).
@@ -87,7 +100,7 @@ impl StateVector {
             buf.try_reserve_exact(len).map_err(|e| alloc_error(n, &e))?;
         }
         buf.resize(len, C::new(0.0, 0.0));
-        let mut s = Self { n, amps: buf };
+        let mut s = Self { n, amps: buf, masses: Vec::new() };
         s.reset_zero();
         Ok(s)
     }
@@ -124,7 +137,7 @@ impl StateVector {
                 format!("{} amplitudes is not a power of two", amps.len()),
             ));
         }
-        Ok(Self { n: amps.len().trailing_zeros(), amps })
+        Ok(Self { n: amps.len().trailing_zeros(), amps, masses: Vec::new() })
     }
 
     /// The number of qubits.
@@ -186,8 +199,8 @@ impl StateVector {
     /// per shot. Deterministic for a seed on any thread count.
     #[must_use]
     pub fn sample_runs(&self, shots: u64, seed: u64) -> Vec<(u64, u64)> {
-        let runs = crate::shots::run_masses(&self.amps);
-        crate::shots::sample_counts(&self.amps, &runs, shots, seed)
+        let m = crate::masses::compute(&self.amps);
+        crate::shots::sample_counts(&self.amps, &m, shots, seed)
     }
 
     /// Applies `gates` (each with its operands) with fusion and cache
@@ -228,19 +241,21 @@ impl StateVector {
             ops.extend(ops::lower(gate, qubits));
         }
         let stages = plan::plan(&ops::fuse(ops), self.n, blocking);
-        let mut runs = None;
+        let mut m = crate::masses::reuse(std::mem::take(&mut self.masses), self.amps.len());
+        let mut recorded = false;
         for (k, stage) in stages.iter().enumerate() {
             if k + 1 == stages.len() {
-                let mut r = vec![0.0; crate::shots::run_count(self.amps.len())];
-                if exec::run_stage_with(&mut self.amps, stage, u64::MAX, Some(&mut r)) {
-                    runs = Some(r);
-                }
+                recorded = exec::run_stage_with(&mut self.amps, stage, u64::MAX, Some(&mut m));
             } else {
                 exec::run_stage(&mut self.amps, stage);
             }
         }
-        let runs = runs.unwrap_or_else(|| crate::shots::run_masses(&self.amps));
-        Ok(crate::shots::sample_counts(&self.amps, &runs, shots, seed))
+        if !recorded {
+            crate::masses::compute_into(&self.amps, &mut m);
+        }
+        let found = crate::shots::sample_counts(&self.amps, &m, shots, seed);
+        self.masses = m;
+        Ok(found)
     }
 
     /// Applies one gate on its own: one pass over memory, no fusion.
@@ -276,6 +291,8 @@ fn alloc_error(n: u32, e: &std::collections::TryReserveError) -> DeviceError {
 #[derive(Debug, Default)]
 pub struct BufferPool {
     buffers: Mutex<Vec<Vec<C>>>,
+    /// The largest sampler scratch returned (see [`StateVector::masses`]).
+    masses: Mutex<Vec<f64>>,
 }
 
 impl BufferPool {
@@ -313,7 +330,29 @@ impl BufferPool {
     /// Bytes held by pooled buffers (they count as available to a new job).
     pub fn pooled_bytes(&self) -> u64 {
         let bufs = self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        bufs.iter().map(|b| b.capacity() as u64 * BYTES_PER_AMPLITUDE).sum()
+        let masses = self.masses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        bufs.iter().map(|b| b.capacity() as u64 * BYTES_PER_AMPLITUDE).sum::<u64>()
+            + masses.capacity() as u64 * 8
+    }
+
+    /// |0...0> on `n` qubits in pooled buffers (the state's and the
+    /// sampler's scratch), or an error when they cannot be allocated.
+    pub fn take_state(&self, n: u32) -> Result<StateVector, DeviceError> {
+        let mut sv = StateVector::zero_in(n, self.take(1 << n))?;
+        sv.masses = std::mem::take(
+            &mut *self.masses.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        Ok(sv)
+    }
+
+    /// Returns a state's buffers for later jobs.
+    pub fn put_state(&self, sv: StateVector) {
+        let StateVector { amps, masses, .. } = sv;
+        self.put(amps);
+        let mut kept = self.masses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if masses.capacity() > kept.capacity() {
+            *kept = masses;
+        }
     }
 }
 
@@ -340,8 +379,9 @@ mod tests {
     #[test]
     fn twenty_eight_qubits_fit_in_24_gib() {
         // The state is 4 GiB; the scratch beside it is small: a 512 KiB
-        // block per worker for gathered stages, and for sampling 8 bytes
-        // per shot plus 8 bytes per 4096 amplitudes (512 KiB at n = 28).
+        // block per worker for gathered stages, and for sampling 16 bytes
+        // per distinct outcome plus the masses, 9 values per 64 amplitudes
+        // (288 MiB at n = 28).
         let machine = 24u64 << 30;
         assert_eq!(state_bytes(28), Some(4 << 30));
         assert!(check_memory(28, 1, machine).is_ok());
@@ -384,5 +424,22 @@ mod tests {
         assert_eq!(again.amplitudes().as_ptr(), ptr);
         assert_eq!(again.amplitudes()[0], C::new(1.0, 0.0));
         assert!(again.amplitudes()[1..].iter().all(|a| *a == C::new(0.0, 0.0)));
+    }
+
+    #[test]
+    fn pool_keeps_the_sampler_scratch_with_the_state() {
+        let pool = BufferPool::default();
+        let mut s = pool.take_state(12).expect("small");
+        let h: Vec<_> = (0..12).map(|q| (Gate::H, vec![q])).collect();
+        let first = s.apply_gates_and_sample(&h, Blocking::default(), 1000, 3).expect("valid");
+        let scratch = s.masses.as_ptr();
+        assert!(!s.masses.is_empty());
+        pool.put_state(s);
+        assert!(pool.pooled_bytes() > (1 << 12) * BYTES_PER_AMPLITUDE);
+        let mut again = pool.take_state(12).expect("reuse");
+        assert_eq!(again.masses.as_ptr(), scratch);
+        // Stale scratch changes nothing.
+        let second = again.apply_gates_and_sample(&h, Blocking::default(), 1000, 3).expect("valid");
+        assert_eq!(first, second);
     }
 }
