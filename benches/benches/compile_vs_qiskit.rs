@@ -21,6 +21,9 @@
 //! on the Qiskit side), in this process (no process start-up in a sample).
 //!
 //! Environment: `EIGEN_BENCH_CIRCUITS` (default `/work/shared/bench/circuits`),
+//! `EIGEN_BENCH_NAMES` (comma-separated circuit file stems to load instead
+//! of the four benchmark circuits, e.g. `qft_24,ghz_26` to check that a
+//! change keeps the compiled output on more programs),
 //! `EIGEN_BENCH_REPEATS` (default 15), `EIGEN_BENCH_ONLY` (comma-separated
 //! substrings of circuit names to keep), `EIGEN_BENCH_LEVELS` (comma-separated
 //! optimization levels, default `1,2`), `EIGEN_BENCH_SERVE`.
@@ -61,16 +64,23 @@ fn json_edges(edges: &[(u32, u32)]) -> String {
     format!("[{}]", parts.join(","))
 }
 
+/// The benchmark's circuits (file stems in the circuit directory).
+const DEFAULT_CIRCUITS: [&str; 4] = ["qft_16", "qft_20", "random_16_d20", "random_20_d20"];
+
 /// The benchmark circuits, parsed.
 struct Case {
-    name: &'static str,
+    name: String,
     path: String,
     circuit: eigen_hal::Circuit,
 }
 
 fn load(dir: &str, only: &[String]) -> Vec<Case> {
     let mut cases = Vec::new();
-    for name in ["qft_16", "qft_20", "random_16_d20", "random_20_d20"] {
+    let names: Vec<String> = match std::env::var("EIGEN_BENCH_NAMES") {
+        Ok(list) => list.split(',').map(str::to_owned).filter(|s| !s.is_empty()).collect(),
+        Err(_) => DEFAULT_CIRCUITS.iter().map(|&s| s.to_owned()).collect(),
+    };
+    for name in names {
         if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
             continue;
         }

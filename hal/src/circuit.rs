@@ -22,6 +22,13 @@ pub type Qubit = u32;
 /// A classical bit index within a circuit.
 pub type Clbit = u32;
 
+/// The operand list of an operation: up to four qubits are stored inline
+/// (no heap allocation per gate, which the compiler's passes create and
+/// drop by the thousand); wider multi-controlled gates spill to the heap.
+/// Same size as a `Vec`, and serialized as a plain sequence. Build one with
+/// `Qubits::from_slice(&[a, b])`, `slice.into()` or `collect()`.
+pub type Qubits = smallvec::SmallVec<[Qubit; 4]>;
+
 /// The most classical bits a circuit may have: an outcome is one `u64`.
 pub const MAX_CLBITS: usize = 64;
 
@@ -462,7 +469,7 @@ pub enum Operation {
         /// The gate.
         gate: Gate,
         /// Its operands, in the gate's order (controls first).
-        qubits: Vec<Qubit>,
+        qubits: Qubits,
         /// A classical condition, or `None` to always apply.
         condition: Option<Condition>,
     },
@@ -481,7 +488,7 @@ pub enum Operation {
     /// An optimization and scheduling fence; no effect on the state.
     Barrier {
         /// The qubits the fence spans.
-        qubits: Vec<Qubit>,
+        qubits: Qubits,
     },
 }
 
@@ -524,7 +531,7 @@ impl Circuit {
 
     /// Appends an unconditioned gate.
     pub fn gate(&mut self, gate: Gate, qubits: &[Qubit]) -> &mut Self {
-        self.ops.push(Operation::Gate { gate, qubits: qubits.to_vec(), condition: None });
+        self.ops.push(Operation::Gate { gate, qubits: qubits.into(), condition: None });
         self
     }
 
@@ -642,6 +649,20 @@ mod tests {
         assert_eq!(c.format_outcome(0b101), "1 01");
         let single = Circuit::new(2, 2);
         assert_eq!(single.format_outcome(0b10), "10");
+    }
+
+    #[test]
+    fn operand_lists_are_inline_and_serialize_as_sequences() {
+        // as small as a Vec, and a 2-qubit gate's operands need no heap
+        assert_eq!(std::mem::size_of::<Qubits>(), std::mem::size_of::<Vec<Qubit>>());
+        let op =
+            Operation::Gate { gate: Gate::Cx, qubits: [3, 1].as_slice().into(), condition: None };
+        let Operation::Gate { qubits, .. } = &op else { unreachable!() };
+        assert!(!qubits.spilled());
+        // the wire format is unchanged: a plain JSON array
+        let json = serde_json::to_string(&op).expect("serializes");
+        assert!(json.contains("\"qubits\":[3,1]"), "{json}");
+        assert_eq!(serde_json::from_str::<Operation>(&json).expect("parses"), op);
     }
 
     #[test]

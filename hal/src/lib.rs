@@ -22,7 +22,7 @@ pub mod target;
 pub mod topology;
 pub mod units;
 
-pub use circuit::{Circuit, ClassicalRegister, Condition, Gate, Operation};
+pub use circuit::{Circuit, ClassicalRegister, Condition, Gate, Operation, Qubits};
 pub use device::{
     CancelToken, Device, DeviceError, DeviceStatus, ErrorKind, ExecContext, ExecOptions,
     ExecResult, Executable, Progress, ProgressSink,

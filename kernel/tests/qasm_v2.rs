@@ -135,7 +135,7 @@ U(0.1,0.2,0.3) q[1]; CX q[1],q[0];
     assert_eq!(got[want_prefix.len() + 2], U(0.1, 0.2, 0.3));
     assert_eq!(got[want_prefix.len() + 3], Cx);
     let Operation::Gate { qubits, .. } = &c.ops[want_prefix.len() + 1] else { panic!() };
-    assert_eq!(qubits, &[0, 1, 2, 3, 4]);
+    assert_eq!(qubits[..], [0, 1, 2, 3, 4]);
 }
 
 #[test]
@@ -198,18 +198,18 @@ barrier a, b[0];
     assert_eq!(c.cregs[1].name, "d");
     assert_eq!(c.cregs[1].offset, 2);
     let want = vec![
-        Operation::Gate { gate: Gate::H, qubits: vec![0], condition: None },
-        Operation::Gate { gate: Gate::H, qubits: vec![1], condition: None },
-        Operation::Gate { gate: Gate::Cx, qubits: vec![0, 2], condition: None },
-        Operation::Gate { gate: Gate::Cx, qubits: vec![1, 3], condition: None },
-        Operation::Gate { gate: Gate::Cx, qubits: vec![0, 2], condition: None },
-        Operation::Gate { gate: Gate::Cx, qubits: vec![0, 3], condition: None },
+        Operation::Gate { gate: Gate::H, qubits: [0].as_slice().into(), condition: None },
+        Operation::Gate { gate: Gate::H, qubits: [1].as_slice().into(), condition: None },
+        Operation::Gate { gate: Gate::Cx, qubits: [0, 2].as_slice().into(), condition: None },
+        Operation::Gate { gate: Gate::Cx, qubits: [1, 3].as_slice().into(), condition: None },
+        Operation::Gate { gate: Gate::Cx, qubits: [0, 2].as_slice().into(), condition: None },
+        Operation::Gate { gate: Gate::Cx, qubits: [0, 3].as_slice().into(), condition: None },
         Operation::Reset { qubit: 2 },
         Operation::Reset { qubit: 3 },
         Operation::Measure { qubit: 0, clbit: 0 },
         Operation::Measure { qubit: 1, clbit: 1 },
         Operation::Measure { qubit: 3, clbit: 2 },
-        Operation::Barrier { qubits: vec![0, 1, 2] },
+        Operation::Barrier { qubits: [0, 1, 2].as_slice().into() },
     ];
     assert_eq!(c.ops, want);
 }
@@ -229,7 +229,7 @@ if(c==5) h q;
         .ops
         .iter()
         .filter_map(|o| match o {
-            Operation::Gate { condition, qubits, .. } => Some((condition.clone(), qubits.clone())),
+            Operation::Gate { condition, qubits, .. } => Some((condition.clone(), qubits.to_vec())),
             _ => None,
         })
         .collect();

@@ -57,8 +57,8 @@ barrier;
             Operation::Reset { qubit: 1 },
             Operation::Reset { qubit: 2 },
             Operation::Reset { qubit: 3 },
-            Operation::Barrier { qubits: vec![0, 1, 2, 3] },
-            Operation::Barrier { qubits: vec![0, 1, 2, 3] },
+            Operation::Barrier { qubits: [0, 1, 2, 3].as_slice().into() },
+            Operation::Barrier { qubits: [0, 1, 2, 3].as_slice().into() },
         ]
     );
 }

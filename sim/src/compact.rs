@@ -133,14 +133,14 @@ mod tests {
     fn touched_qubits_are_relabelled_in_order() {
         let mut c = Circuit::new(27, 2);
         c.gate(Gate::H, &[20]).gate(Gate::Cx, &[20, 3]);
-        c.ops.push(Operation::Barrier { qubits: vec![3, 7, 20] });
+        c.ops.push(Operation::Barrier { qubits: [3, 7, 20].as_slice().into() });
         c.measure(3, 0).measure(20, 1);
         let k = compact(&c).expect("valid");
         assert_eq!(k.physical, [3, 20]);
         assert_eq!(k.circuit.num_qubits, 2);
         let mut want = Circuit::new(2, 2);
         want.gate(Gate::H, &[1]).gate(Gate::Cx, &[1, 0]);
-        want.ops.push(Operation::Barrier { qubits: vec![0, 1] });
+        want.ops.push(Operation::Barrier { qubits: [0, 1].as_slice().into() });
         want.measure(0, 0).measure(1, 1);
         assert_eq!(*k.circuit, want);
     }

@@ -238,7 +238,7 @@ fn mid_circuit_measurement_and_conditions() {
     c.gate(Gate::H, &[0]).measure(0, 0);
     c.ops.push(Operation::Gate {
         gate: Gate::X,
-        qubits: vec![1],
+        qubits: [1].as_slice().into(),
         condition: Some(Condition { clbits: vec![0], value: 1 }),
     });
     c.measure(1, 1);

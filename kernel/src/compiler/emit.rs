@@ -359,7 +359,7 @@ mod tests {
         c.gate(Gate::Rz(0.5), &[0]).gate(Gate::Cz, &[0, 2]).gate(Gate::Ecr, &[1, 2]).measure(2, 1);
         c.ops.push(Operation::Gate {
             gate: Gate::X,
-            qubits: vec![1],
+            qubits: [1].as_slice().into(),
             condition: Some(Condition { clbits: vec![0, 1], value: 2 }),
         });
         let text = program(&c);

@@ -8,7 +8,7 @@
 //! gates instead of changing the program.
 
 use super::synth::{self, Mat2};
-use eigen_hal::{Gate, Operation};
+use eigen_hal::{Gate, Operation, Qubits};
 use num_complex::Complex64;
 use std::f64::consts::FRAC_PI_2;
 
@@ -192,11 +192,15 @@ pub fn synthesize(u: &Mat4, q0: u32, q1: u32) -> Option<Vec<Operation>> {
         let mut out = Vec::with_capacity(16);
         let g1 = |out: &mut Vec<Operation>, m: &Mat2, q: u32| {
             for g in synth::synth_1q(m, synth::OneQubitBasis::Any) {
-                out.push(Operation::Gate { gate: g, qubits: vec![q], condition: None });
+                out.push(Operation::Gate {
+                    gate: g,
+                    qubits: Qubits::from_slice(&[q]),
+                    condition: None,
+                });
             }
         };
         let gate = |out: &mut Vec<Operation>, g: Gate, qs: &[u32]| {
-            out.push(Operation::Gate { gate: g, qubits: qs.to_vec(), condition: None });
+            out.push(Operation::Gate { gate: g, qubits: qs.into(), condition: None });
         };
         g1(&mut out, &a2, q0);
         g1(&mut out, &b2, q1);
@@ -418,15 +422,10 @@ pub fn consolidate(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
     }
     let added: usize = replacement.iter().flatten().map(|&(t, ..)| templates[t].len()).sum();
     let mut out = Vec::with_capacity(ops.len() + added);
-    // Operand lists of the replaced gates, reused for their replacements.
-    let mut spare: Vec<Vec<u32>> = Vec::new();
     for (i, op) in ops.into_iter().enumerate() {
         let k = owner[i] as usize;
         match replacement.get(k).copied().flatten() {
             Some((t, a, b)) => {
-                if let Operation::Gate { qubits, .. } = op {
-                    spare.push(qubits);
-                }
                 if blocks[k].last != i {
                     continue;
                 }
@@ -435,9 +434,7 @@ pub fn consolidate(ops: Vec<Operation>, num_qubits: usize) -> Vec<Operation> {
                         out.push(g.clone());
                         continue;
                     };
-                    let mut qubits = spare.pop().unwrap_or_default();
-                    qubits.clear();
-                    qubits.extend(tq.iter().map(|&q| if q == 0 { a } else { b }));
+                    let qubits = tq.iter().map(|&q| if q == 0 { a } else { b }).collect();
                     out.push(Operation::Gate {
                         gate: gate.clone(),
                         qubits,
@@ -456,8 +453,7 @@ mod tests {
     use super::*;
 
     fn random_block(seed: f64) -> Vec<Operation> {
-        let g =
-            |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.to_vec(), condition: None };
+        let g = |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.into(), condition: None };
         vec![
             g(Gate::U(seed, 0.3, -0.2), &[3]),
             g(Gate::Cp(seed * 0.7), &[3, 5]),
@@ -483,9 +479,17 @@ mod tests {
         // special cases: identity, swap, cz, local
         for ops in [
             vec![],
-            vec![Operation::Gate { gate: Gate::Swap, qubits: vec![0, 1], condition: None }],
-            vec![Operation::Gate { gate: Gate::Cz, qubits: vec![0, 1], condition: None }],
-            vec![Operation::Gate { gate: Gate::H, qubits: vec![1], condition: None }],
+            vec![Operation::Gate {
+                gate: Gate::Swap,
+                qubits: [0, 1].as_slice().into(),
+                condition: None,
+            }],
+            vec![Operation::Gate {
+                gate: Gate::Cz,
+                qubits: [0, 1].as_slice().into(),
+                condition: None,
+            }],
+            vec![Operation::Gate { gate: Gate::H, qubits: [1].as_slice().into(), condition: None }],
         ] {
             let u = block_unitary(&ops, 0, 1).expect("block");
             assert!(synthesize(&u, 0, 1).is_some(), "{ops:?}");
@@ -494,8 +498,7 @@ mod tests {
 
     #[test]
     fn consolidation_shrinks_swap_after_phase() {
-        let g =
-            |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.to_vec(), condition: None };
+        let g = |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.into(), condition: None };
         let mut ops = Vec::new();
         super::super::synth::Emitter { out: &mut ops, condition: None }.controlled(
             &synth::gate_mat(&Gate::P(0.4)),

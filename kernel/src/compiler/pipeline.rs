@@ -20,7 +20,7 @@ use super::routing::{self, Coupling, Dag, Layout, Rng, Step, route};
 use super::synth::OneQubitBasis;
 use super::unroll::{self, UnrollTo};
 use super::{CompileOptions, Compiled, Diagnostic, ProgramFormat, Severity};
-use eigen_hal::{Circuit, Gate, Operation, Target};
+use eigen_hal::{Circuit, Gate, Operation, Qubits, Target};
 
 /// Fixed seed: the same program and target always compile the same way.
 const SEED: u64 = 0x005E_ED0F_E16E;
@@ -336,7 +336,11 @@ fn route_attempt(
     let routed = route(dag, coupling, &mut layout, &mut rng, u64::MAX, |step, l| match step {
         Step::Node(i) => out.push(map_op(&ops[i as usize], l)),
         Step::Swap(a, b) => {
-            out.push(Operation::Gate { gate: Gate::Swap, qubits: vec![a, b], condition: None });
+            out.push(Operation::Gate {
+                gate: Gate::Swap,
+                qubits: Qubits::from_slice(&[a, b]),
+                condition: None,
+            });
         }
     })?
     .ok_or("internal: routing without a limit stopped")?;
@@ -450,7 +454,7 @@ mod tests {
     use super::*;
 
     fn g(gate: Gate, qubits: &[u32]) -> Operation {
-        Operation::Gate { gate, qubits: qubits.to_vec(), condition: None }
+        Operation::Gate { gate, qubits: qubits.into(), condition: None }
     }
 
     #[test]

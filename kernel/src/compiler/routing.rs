@@ -623,20 +623,24 @@ pub fn route(
         let mut best_score = f64::INFINITY;
         best.clear();
         for &(s0, s1) in &candidates {
-            // [lookahead, front] distance changes
-            let mut delta = [0i64; 2];
+            // Lookahead and front distance changes. Two scalar accumulators
+            // and no branch per pair: an accumulator array indexed by the
+            // flag would chain every addition through memory.
+            let (mut de, mut df) = (0i64, 0i64);
             for (from, to) in [(s0, s1), (s1, s0)] {
                 let (row_from, row_to) = (coupling.dist_row(from), coupling.dist_row(to));
                 for &(other, front) in &incident[from as usize] {
                     // a pair on both swapped qubits keeps its distance
-                    if other == to {
-                        continue;
-                    }
-                    delta[usize::from(front)] +=
-                        i64::from(row_to[other as usize]) - i64::from(row_from[other as usize]);
+                    let x = if other == to {
+                        0
+                    } else {
+                        i64::from(row_to[other as usize]) - i64::from(row_from[other as usize])
+                    };
+                    let f = i64::from(front);
+                    df += x * f;
+                    de += x * (1 - f);
                 }
             }
-            let [de, df] = delta;
             // Qiskit's weighting: the front layer's total, plus half the
             // lookahead set's mean; then a bonus for a swap that merges
             // with the block just run on its pair.

@@ -269,7 +269,7 @@ impl Emitter<'_> {
     pub fn gate(&mut self, gate: Gate, qubits: &[u32]) {
         self.out.push(Operation::Gate {
             gate,
-            qubits: qubits.to_vec(),
+            qubits: qubits.into(),
             condition: self.condition.clone(),
         });
     }

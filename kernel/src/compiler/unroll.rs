@@ -241,10 +241,18 @@ pub(crate) mod tests {
         // a generic entangling unitary: Crx(0.9) * (U ⊗ Ry) * iSWAP
         let local = unitary(
             &[
-                Operation::Gate { gate: U(0.3, 0.7, -1.1), qubits: vec![1], condition: None },
-                Operation::Gate { gate: Ry(0.4), qubits: vec![0], condition: None },
-                Operation::Gate { gate: Iswap, qubits: vec![1, 0], condition: None },
-                Operation::Gate { gate: Crx(0.9), qubits: vec![1, 0], condition: None },
+                Operation::Gate {
+                    gate: U(0.3, 0.7, -1.1),
+                    qubits: [1].as_slice().into(),
+                    condition: None,
+                },
+                Operation::Gate { gate: Ry(0.4), qubits: [0].as_slice().into(), condition: None },
+                Operation::Gate { gate: Iswap, qubits: [1, 0].as_slice().into(), condition: None },
+                Operation::Gate {
+                    gate: Crx(0.9),
+                    qubits: [1, 0].as_slice().into(),
+                    condition: None,
+                },
             ],
             2,
         );
@@ -279,7 +287,8 @@ pub(crate) mod tests {
         ];
         for (g, qs) in cases {
             let n = 4;
-            let op = Operation::Gate { gate: g.clone(), qubits: qs.clone(), condition: None };
+            let op =
+                Operation::Gate { gate: g.clone(), qubits: qs.as_slice().into(), condition: None };
             let out = unroll(std::slice::from_ref(&op), UnrollTo::TwoQubitBasis).expect("unrolls");
             assert!(out.iter().all(|o| matches!(o, Operation::Gate { gate, .. }
                 if gate.arity() == Some(1) || matches!(gate, Cx | Cz | Swap))));

@@ -52,7 +52,7 @@ pub fn gates(c: &Circuit) -> Vec<(String, Vec<f64>, Vec<u32>)> {
         .iter()
         .filter_map(|op| match op {
             Operation::Gate { gate, qubits, .. } => {
-                Some((gate.name().to_string(), gate.params(), qubits.clone()))
+                Some((gate.name().to_string(), gate.params(), qubits.to_vec()))
             }
             _ => None,
         })

@@ -228,7 +228,7 @@ impl Lowerer<'_> {
                     }
                 }
                 if !qubits.is_empty() {
-                    self.push(Operation::Barrier { qubits }, s.span)?;
+                    self.push(Operation::Barrier { qubits: qubits.into() }, s.span)?;
                 }
                 Ok(())
             }
@@ -512,7 +512,7 @@ impl Lowerer<'_> {
             for p in body.prims {
                 let op = Operation::Gate {
                     gate: p.gate,
-                    qubits: p.qubits,
+                    qubits: p.qubits.into(),
                     condition: condition.clone(),
                 };
                 self.push(op, call.span)?;
