@@ -53,6 +53,19 @@ struct Side {
     run: usize,
 }
 
+/// One chunk to draw from: whole runs of amplitudes with their masses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Chunk<'a> {
+    /// The chunk's amplitudes.
+    pub(crate) amplitudes: &'a [C],
+    /// Its runs' group ends (see [`crate::masses`]).
+    pub(crate) ends: &'a [f64],
+    /// Its run masses.
+    pub(crate) runs: &'a [f64],
+    /// The state index of its first amplitude.
+    pub(crate) origin: u64,
+}
+
 /// Per-worker tables for drawing inside one chunk.
 #[derive(Debug)]
 pub(crate) struct Drawer {
@@ -85,18 +98,13 @@ impl Drawer {
     }
 
     /// Draws `k` shots (at most `u32::MAX`: the caller's batches are far
-    /// smaller) from `chunk` (whole runs; its
-    /// group ends are `ends` and its run masses `runs`, and its first
-    /// index is `origin`) with the words of `rng`, appending (index,
+    /// smaller) from `chunk` with the words of `rng`, appending (index,
     /// count) in increasing index order to `out`. Compiled for AVX2 when
     /// the CPU has it (the same bits either way).
-    #[allow(unsafe_code, clippy::too_many_arguments)]
+    #[allow(unsafe_code)]
     pub(crate) fn draw(
         &mut self,
-        chunk: &[C],
-        ends: &[f64],
-        runs: &[f64],
-        origin: u64,
+        chunk: Chunk<'_>,
         k: u64,
         rng: &mut Stream,
         out: &mut Vec<(u64, u64)>,
@@ -108,44 +116,31 @@ impl Drawer {
             {
                 // SAFETY: `draw_avx2` only requires avx2 and popcnt, which
                 // the CPU was just checked to support.
-                unsafe { self.draw_avx2(chunk, ends, runs, origin, k, rng, out) };
+                unsafe { self.draw_avx2(chunk, k, rng, out) };
                 return;
             }
         }
-        self.draw_generic(chunk, ends, runs, origin, k, rng, out, lane_of);
+        self.draw_generic(chunk, k, rng, out, lane_of);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,popcnt")]
-    #[allow(clippy::too_many_arguments)]
-    fn draw_avx2(
-        &mut self,
-        chunk: &[C],
-        ends: &[f64],
-        runs: &[f64],
-        origin: u64,
-        k: u64,
-        rng: &mut Stream,
-        out: &mut Vec<(u64, u64)>,
-    ) {
+    fn draw_avx2(&mut self, chunk: Chunk<'_>, k: u64, rng: &mut Stream, out: &mut Vec<(u64, u64)>) {
         let lane = |g: &[C; GROUP], start, u| lane_of_avx2(g, start, u);
-        self.draw_generic(chunk, ends, runs, origin, k, rng, out, lane);
+        self.draw_generic(chunk, k, rng, out, lane);
     }
 
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     fn draw_generic(
         &mut self,
-        chunk: &[C],
-        ends: &[f64],
-        runs: &[f64],
-        origin: u64,
+        chunk: Chunk<'_>,
         k: u64,
         rng: &mut Stream,
         out: &mut Vec<(u64, u64)>,
         lane_of: impl Fn(&[C; GROUP], f64, f64) -> usize,
     ) {
-        let (groups, _) = chunk.as_chunks::<GROUP>();
+        let Chunk { amplitudes, ends, runs, origin } = chunk;
+        let (groups, _) = amplitudes.as_chunks::<GROUP>();
         let (ends, _) = ends.as_chunks::<RUN_GROUPS>();
         let columns = runs.len().min(ends.len()).min(groups.len() / RUN_GROUPS);
         // `k` fits: it is at most u32::MAX.
@@ -393,7 +388,7 @@ mod tests {
         let (ends, runs) = masses::split(&m);
         let mut out = Vec::new();
         let mut rng = crate::rng::stream(1, domain::IN_CHUNK, 0);
-        Drawer::new().draw(a, ends, runs, 100, k, &mut rng, &mut out);
+        Drawer::new().draw(Chunk { amplitudes: a, ends, runs, origin: 100 }, k, &mut rng, &mut out);
         out
     }
 

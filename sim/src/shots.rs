@@ -38,7 +38,7 @@
 //! `sim-bench-sample`).
 
 use crate::binomial::binomial;
-use crate::draw::{CHUNK, CHUNK_RUNS, Drawer};
+use crate::draw::{CHUNK, CHUNK_RUNS, Chunk, Drawer};
 use crate::masses::{self, RUN, RUN_GROUPS};
 use crate::ops::C;
 use crate::par;
@@ -128,7 +128,8 @@ pub(crate) fn sample_counts(a: &[C], m: &[f64], shots: u64, seed: u64) -> Vec<(u
         let mut rng = crate::rng::stream(seed, domain::IN_CHUNK | (b << 8), i as u64);
         // At most one entry per shot and per amplitude.
         let mut out = Vec::with_capacity(usize::try_from(k).unwrap_or(CHUNK).min(chunk.len()));
-        with_drawer(|d| d.draw(chunk, ends, runs, start as u64, k, &mut rng, &mut out));
+        let chunk = Chunk { amplitudes: chunk, ends, runs, origin: start as u64 };
+        with_drawer(|d| d.draw(chunk, k, &mut rng, &mut out));
         out
     };
     let parts: Vec<Vec<(u64, u64)>> = if parallel && work.len() > 1 {
