@@ -14,7 +14,8 @@
 //!   submitted or run), and back to back (one submitter that does not wait
 //!   for DONE, so each submit shares the store with earlier jobs' commits);
 //! - the floor under a submit: one store commit of the same writes, with no
-//!   kernel around the store;
+//!   kernel around the store, and one of what a job finished at submit
+//!   commits (the job, its whole event log, its results);
 //! - both store modes: `process` (commit survives a crash or kill -9 of the
 //!   process; the default) and `power` (every group commit fsynced).
 //!
@@ -24,13 +25,15 @@
 //! Run: `cargo bench -p eigen-benches --bench kernel`
 //! (`EIGEN_BENCH_JOBS=N` jobs per scenario, default 5000;
 //! `EIGEN_BENCH_SLOTS=N` execution slots on `sim`, default 2;
-//! `EIGEN_BENCH_SYNC=process|power` runs one store mode only.)
+//! `EIGEN_BENCH_SYNC=process|power` runs one store mode only;
+//! `EIGEN_BENCH_STORE_ONLY=1` measures only the store commits, N of each.)
 
 use eigen_hal::Device;
-use eigen_kernel::gateway::JobEvent;
-use eigen_kernel::gateway::{KernelGateway, RequestContext, SubmitJob};
+use eigen_kernel::gateway::{
+    ExecutionMetadata, JobEvent, JobResults, KernelGateway, RequestContext, SubmitJob,
+};
 use eigen_kernel::job::JobStatus;
-use eigen_kernel::job::{JobId, TaskState};
+use eigen_kernel::job::{ExecStage, JobId, TaskState};
 use eigen_kernel::store::{JobStore, SqliteStore, StoredJob, SyncMode, Write};
 use eigen_kernel::{Kernel, KernelConfig};
 use futures::StreamExt;
@@ -136,43 +139,83 @@ async fn lone_submits(k: &Kernel, n: usize) -> Vec<Duration> {
     out
 }
 
+/// What a submit writes: the job and its first four events; with
+/// `finished`, also what a job run while it is submitted adds to the same
+/// transaction (its execution events, its terminal state and its results):
+/// the batch every short simulator job commits.
+fn submit_batch(finished: bool) -> Vec<Write> {
+    let id = JobId::new();
+    let now = eigen_kernel::store::now();
+    let mut batch = vec![Write::InsertJob(Box::new(StoredJob {
+        id: id.clone(),
+        tenant: "t".into(),
+        trace_id: "bench".into(),
+        spec: bell(),
+        created_at: now,
+        recoveries: 0,
+        final_state: None,
+        finished_at: None,
+    }))];
+    let mut path = vec![
+        (TaskState::Pending, "accepted"),
+        (TaskState::Validating, ""),
+        (TaskState::Compiling, ""),
+        (TaskState::Queued, "compiled: depth 3, 1 two-qubit gates"),
+    ];
+    if finished {
+        path.extend([
+            (TaskState::Allocating, ""),
+            (TaskState::Executing(ExecStage::Upload), ""),
+            (TaskState::Executing(ExecStage::Run), ""),
+            (TaskState::Executing(ExecStage::Readout), ""),
+            (TaskState::Completed, "completed"),
+        ]);
+    }
+    for (seq, (state, message)) in (1..).zip(path) {
+        batch.push(Write::Event(JobEvent {
+            job_id: id.clone(),
+            event_seq: seq,
+            state,
+            status: state.status(),
+            stage: state.stage().map(Into::into),
+            progress: None,
+            message: message.into(),
+            timestamp: now,
+        }));
+    }
+    if finished {
+        let results = JobResults {
+            counts: [("00".to_string(), 507), ("11".to_string(), 493)].into_iter().collect(),
+            metadata: ExecutionMetadata {
+                device: "sim".into(),
+                shots: SHOTS,
+                seed: 0x5eed,
+                execution_duration: Duration::from_micros(30),
+                calibration_id: "ideal".into(),
+                compiler_version: "0.1.0".into(),
+                ..ExecutionMetadata::default()
+            },
+            ..JobResults::default()
+        };
+        batch.push(Write::Results { job_id: id.clone(), results: Arc::new(results) });
+        batch.push(Write::Finish { job_id: id, state: TaskState::Completed, at: now });
+    }
+    batch
+}
+
 /// The floor under a durable submit: one store commit of what a submit
-/// writes (the job and its first four events), one at a time, on a store of
-/// its own (no kernel around it).
-async fn store_commits(sync: SyncMode, n: usize) -> Vec<Duration> {
+/// writes (see [`submit_batch`]), one at a time, on a store of its own (no
+/// kernel around the store).
+async fn store_commits(sync: SyncMode, n: usize, finished: bool) -> Vec<Duration> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path(), sync).await.expect("store");
+    // Warm up (statement caches, the file's first pages).
+    for _ in 0..100 {
+        store.commit(submit_batch(finished)).await.expect("commit");
+    }
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let id = JobId::new();
-        let now = eigen_kernel::store::now();
-        let mut batch = vec![Write::InsertJob(Box::new(StoredJob {
-            id: id.clone(),
-            tenant: "t".into(),
-            trace_id: "bench".into(),
-            spec: bell(),
-            created_at: now,
-            recoveries: 0,
-            final_state: None,
-            finished_at: None,
-        }))];
-        for (seq, state) in (1..).zip([
-            TaskState::Pending,
-            TaskState::Validating,
-            TaskState::Compiling,
-            TaskState::Queued,
-        ]) {
-            batch.push(Write::Event(JobEvent {
-                job_id: id.clone(),
-                event_seq: seq,
-                state,
-                status: state.status(),
-                stage: None,
-                progress: None,
-                message: String::new(),
-                timestamp: now,
-            }));
-        }
+        let batch = submit_batch(finished);
         let t = Instant::now();
         store.commit(batch).await.expect("commit");
         out.push(t.elapsed());
@@ -191,8 +234,18 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let only = std::env::var("EIGEN_BENCH_SYNC").ok();
+    let store_only = std::env::var("EIGEN_BENCH_STORE_ONLY").is_ok_and(|v| v == "1");
     for (name, sync) in [("process", SyncMode::Process), ("power", SyncMode::Power)] {
         if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        if store_only {
+            rt.block_on(async {
+                let commits = store_commits(sync, jobs, false).await;
+                let finished = store_commits(sync, jobs, true).await;
+                println!("[sync={name}]");
+                print_commits(&commits, &finished);
+            });
             continue;
         }
         rt.block_on(async {
@@ -204,7 +257,8 @@ fn main() {
             let (rate64, lat64) = scenario(&k, 64, jobs).await;
             let lone = lone_submits(&k, 1000).await;
             k.shutdown().await;
-            let commits = store_commits(sync, 1000).await;
+            let commits = store_commits(sync, 1000, false).await;
+            let finished = store_commits(sync, 1000, true).await;
             println!("[sync={name}]");
             println!(
                 "  1 submitter:    {rate1:>9.0} jobs/s  (one durable submit at a time: p50 {:>7.1} us, p99 {:>7.1} us)",
@@ -221,11 +275,21 @@ fn main() {
                 micros(percentile(&lone, 0.5)),
                 micros(percentile(&lone, 0.99))
             );
-            println!(
-                "  store commit alone (job + 4 events, no kernel): p50 {:>7.1} us, p99 {:>7.1} us",
-                micros(percentile(&commits, 0.5)),
-                micros(percentile(&commits, 0.99))
-            );
+            print_commits(&commits, &finished);
         });
     }
+}
+
+fn print_commits(commits: &[Duration], finished: &[Duration]) {
+    println!(
+        "  store commit alone (job + 4 events, no kernel): p50 {:>7.1} us, p99 {:>7.1} us",
+        micros(percentile(commits, 0.5)),
+        micros(percentile(commits, 0.99))
+    );
+    println!(
+        "  store commit alone, job finished at submit (job + 9 events + results): \
+         p50 {:>7.1} us, p99 {:>7.1} us",
+        micros(percentile(finished, 0.5)),
+        micros(percentile(finished, 0.99))
+    );
 }

@@ -2,7 +2,11 @@
 //! the resumable stream a client reads.
 //!
 //! Every event is in the store before it is published here, so a
-//! subscriber can always fill a gap from the store. Publishing never waits:
+//! subscriber can always fill a gap from the store. The reverse does not
+//! hold: a job's next events may be durable a moment before they are
+//! published (and before the job's status moves with them), so a stream
+//! reads from the store only up to the last event published, and never
+//! shows a client a DONE that the job's status does not show yet. Publishing never waits:
 //! each subscriber has a small bounded buffer, and one that is full is
 //! dropped from the live list; its stream notices (its channel closes
 //! without a terminal event) and catches up from the tail or the store after
@@ -44,8 +48,13 @@ pub enum Attach {
         /// Live events, `None` when the job is finished.
         live: Option<mpsc::Receiver<JobEvent>>,
     },
-    /// Older events than the tail holds are needed: read the store first.
-    FromStore,
+    /// Older events than the tail holds are needed: read the store first,
+    /// up to and including `upto` (the last event published; later ones
+    /// come from a fresh attach).
+    FromStore {
+        /// The last sequence number the store may be read up to.
+        upto: u64,
+    },
 }
 
 impl EventLog {
@@ -82,7 +91,7 @@ impl EventLog {
     pub fn attach(&mut self, after_seq: u64, finished: bool) -> Attach {
         let first_in_tail = self.tail.front().map_or(self.last_seq + 1, |e| e.event_seq);
         if after_seq + 1 < first_in_tail && after_seq < self.last_seq {
-            return Attach::FromStore;
+            return Attach::FromStore { upto: self.last_seq };
         }
         let backlog: Vec<JobEvent> =
             self.tail.iter().filter(|e| e.event_seq > after_seq).cloned().collect();
@@ -122,7 +131,7 @@ pub fn attach_finished(recent: &[JobEvent], after_seq: u64) -> Attach {
     let last = recent.last().map_or(0, |e| e.event_seq);
     let first = recent.first().map_or(last + 1, |e| e.event_seq);
     if after_seq + 1 < first && after_seq < last {
-        return Attach::FromStore;
+        return Attach::FromStore { upto: last };
     }
     let backlog = recent.iter().filter(|e| e.event_seq > after_seq).cloned().collect();
     Attach::Live { backlog, live: None }
@@ -210,7 +219,21 @@ async fn next_event(mut s: StreamState) -> Option<(JobEvent, StreamState)> {
                     s.buffer.extend(page);
                 }
             }
-            Some(Attach::FromStore) | None => {
+            Some(Attach::FromStore { upto }) => {
+                // Events after `upto` may be durable but not yet published:
+                // they come from the next attach, once they are.
+                let page = s.source.stored_after(&s.job, s.last, STORE_PAGE).await;
+                let before = page.len();
+                s.buffer.extend(page.into_iter().filter(|e| e.event_seq <= upto));
+                if before == 0 || s.buffer.is_empty() {
+                    // Nothing stored up to `upto` after `last`, which the
+                    // log promised: the store failed (logged by the source).
+                    return None;
+                }
+            }
+            None => {
+                // Not live and not remembered: finished, and every event
+                // is both stored and long published.
                 let page = s.source.stored_after(&s.job, s.last, STORE_PAGE).await;
                 if page.is_empty() {
                     return None;

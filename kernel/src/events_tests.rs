@@ -154,11 +154,55 @@ fn a_finished_job_attaches_from_its_recent_events_or_the_store() {
     let backlog = |after| match attach_finished(&recent, after) {
         Attach::Live { backlog, live: None } => Some(seqs(&backlog)),
         Attach::Live { live: Some(_), .. } => panic!("a finished job has no live channel"),
-        Attach::FromStore => None,
+        Attach::FromStore { upto } => {
+            assert_eq!(upto, 4, "the store is read up to the terminal event");
+            None
+        }
     };
     assert_eq!(backlog(2), Some(vec![3, 4]));
     assert_eq!(backlog(3), Some(vec![4]));
     assert_eq!(backlog(4), Some(vec![]), "nothing after the terminal event");
     assert_eq!(backlog(1), None, "event 2 is only in the store");
     assert_eq!(backlog(0), None);
+}
+
+#[tokio::test]
+async fn a_stream_never_reads_past_what_is_published() {
+    // A recovered job: events 1..=3 are only in the store; event 4 (DONE)
+    // is durable but not yet published, as between a commit and its
+    // publish.
+    let src = source();
+    *src.log.lock().unwrap() = EventLog::resumed(3);
+    let event = |seq: u64, state: TaskState| JobEvent {
+        job_id: JobId("j".into()),
+        event_seq: seq,
+        state,
+        status: state.status(),
+        stage: None,
+        progress: None,
+        message: String::new(),
+        timestamp: SystemTime::now(),
+    };
+    let path = [TaskState::Pending, TaskState::Validating, TaskState::Compiling];
+    for (seq, state) in (1..).zip(path) {
+        src.stored.lock().unwrap().push(event(seq, state));
+    }
+    let done = event(4, TaskState::Completed);
+    src.stored.lock().unwrap().push(done.clone());
+    let source: Arc<dyn EventSource> = src.clone();
+    let mut stream = event_stream(source, JobId("j".into()), 0);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(stream.next().await.expect("stored events"));
+    }
+    assert_eq!(seqs(&got), [1, 2, 3]);
+    // The terminal event is not delivered before it is published...
+    let early = tokio::time::timeout(std::time::Duration::from_millis(50), stream.next()).await;
+    assert!(early.is_err(), "delivered an unpublished event: {early:?}");
+    // ...and is once it is, then the stream ends.
+    *src.finished.lock().unwrap() = true;
+    src.log.lock().unwrap().publish(done);
+    let last = stream.next().await.expect("the terminal event");
+    assert_eq!(last.event_seq, 4);
+    assert!(stream.next().await.is_none());
 }

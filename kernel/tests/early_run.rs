@@ -32,6 +32,8 @@ struct GateStore {
     fail_next: AtomicBool,
     /// Hold commits while set, until `release` gives a permit.
     hold: AtomicBool,
+    /// The same, for commits that finish a job (its outcome) only.
+    hold_outcome: AtomicBool,
     release: Semaphore,
     /// Told when a commit is being held.
     holding: Notify,
@@ -45,6 +47,7 @@ impl GateStore {
             inner: SqliteStore::open(dir, SyncMode::Process).await.expect("store opens"),
             fail_next: AtomicBool::new(false),
             hold: AtomicBool::new(false),
+            hold_outcome: AtomicBool::new(false),
             release: Semaphore::new(0),
             holding: Notify::new(),
             batches: Mutex::new(Vec::new()),
@@ -63,7 +66,9 @@ impl JobStore for GateStore {
         if self.fail_next.swap(false, Ordering::SeqCst) {
             return Err(StoreError::new(StoreErrorKind::Unavailable, "injected: disk full"));
         }
-        if self.hold.load(Ordering::SeqCst) {
+        let outcome = batch.iter().any(|w| matches!(w, Write::Finish { .. }));
+        if self.hold.load(Ordering::SeqCst) || (outcome && self.hold_outcome.load(Ordering::SeqCst))
+        {
             self.holding.notify_one();
             self.release.acquire().await.expect("never closed").forget();
         }
@@ -256,9 +261,10 @@ async fn no_event_of_a_queued_run_is_published_before_its_commit() {
     // A timeout under a second keeps the job off the inline paths.
     let mut j = job(100);
     j.timeout = Some(Duration::from_millis(900));
+    // Hold its outcome's commit. (Set before the submit: the job may run
+    // as soon as it is queued, before the submit's caller resumes.)
+    store.hold_outcome.store(true, Ordering::SeqCst);
     let id = k.enqueue_job(&acme, j).await.unwrap().job_id;
-    // Let it start, then hold the next commit (its outcome).
-    store.hold.store(true, Ordering::SeqCst);
     store.holding.notified().await;
     let held = store.last_batch();
     let published = k.get_job_status(&acme, &id).await.unwrap();
@@ -275,7 +281,7 @@ async fn no_event_of_a_queued_run_is_published_before_its_commit() {
     );
     assert!(!published.status.is_terminal());
     assert!(k.get_job_results(&acme, &id).await.is_err(), "no results before their commit");
-    store.hold.store(false, Ordering::SeqCst);
+    store.hold_outcome.store(false, Ordering::SeqCst);
     store.release.add_permits(1);
     assert_eq!(wait_terminal(&k, &acme, &id).await, JobStatus::Done);
     k.shutdown().await;
