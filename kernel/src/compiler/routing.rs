@@ -10,11 +10,12 @@
 use eigen_hal::Operation;
 
 const UNREACHABLE: u32 = u32::MAX;
-/// Size of the lookahead set and its weight.
+/// Size of the lookahead set (weighted one half, see `route`).
 const EXTENDED_SET: usize = 20;
-const EXTENDED_WEIGHT: f64 = 0.5;
-const DECAY_STEP: f64 = 0.001;
+/// Swaps before the decay resets. The decay of a qubit is
+/// `1 + k / DECAY_SCALE` after `k` swaps on it since the last reset.
 const DECAY_RESET: u32 = 5;
+const DECAY_SCALE: i64 = 1000;
 
 /// The device's connectivity with all-pairs distances.
 #[derive(Debug, Clone)]
@@ -416,9 +417,10 @@ impl Blocks {
     }
 }
 
-/// How much a swap that merges into the block on its pair is preferred
-/// (per native 2-qubit gate saved, in units of the distance heuristic).
-const ABSORB_BONUS: f64 = 0.7;
+/// How much a swap that merges into the block on its pair is preferred:
+/// `ABSORB_BONUS_TENTHS / 10` per native 2-qubit gate saved, in units of
+/// the distance heuristic.
+const ABSORB_BONUS_TENTHS: i64 = 7;
 
 /// Routes `dag` from `layout` (updated in place to the final layout),
 /// calling `emit` for every step. Returns `None` as soon as the swaps'
@@ -438,7 +440,7 @@ pub fn route(
     let mut indeg = dag.indeg.clone();
     let mut front: Vec<u32> = Vec::new();
     let mut ready: Vec<u32> = (0..dag.len() as u32).filter(|&i| indeg[i as usize] == 0).collect();
-    let mut decay = vec![1.0f64; n];
+    let mut decay = vec![0u32; n];
     let mut blocks = Blocks::new(n);
     let mut routed = Routed { swaps: 0, cost: 0 };
     let mut since_progress = 0usize;
@@ -518,7 +520,7 @@ pub fn route(
             return Ok(None);
         }
         if progressed {
-            decay.fill(1.0);
+            decay.fill(0);
             since_progress = 0;
             since_reset = 0;
         }
@@ -597,11 +599,15 @@ pub fn route(
             incident[a as usize].push((b, front));
             incident[b as usize].push((a, front));
         }
-        // Integer sums (exact; u64 as an unreachable pair counts u32::MAX).
-        let base = |range: std::ops::Range<usize>| -> f64 {
-            all[range].iter().map(|&(a, b)| u64::from(coupling.dist(a, b))).sum::<u64>() as f64
+        // Integer sums (exact; an unreachable pair counts u32::MAX).
+        let base = |range: std::ops::Range<usize>| -> i64 {
+            all[range].iter().map(|&(a, b)| i64::from(coupling.dist(a, b))).sum::<i64>()
         };
         let (base_f, base_e) = (base(0..nf), base(nf..nf + ne));
+        // Scores are exact integers: the heuristic scaled by
+        // `20 * ne * DECAY_SCALE` (see below), so ties are exact.
+        let ne_s = ne.max(1) as i64;
+        let max_bonus = 3 * 2 * ne_s * ABSORB_BONUS_TENTHS * DECAY_SCALE;
         candidates.clear();
         cand_stamp = cand_stamp.wrapping_add(1);
         if cand_stamp == 0 {
@@ -620,7 +626,7 @@ pub fn route(
                 }
             }
         }
-        let mut best_score = f64::INFINITY;
+        let mut best_score = i64::MAX;
         best.clear();
         for &(s0, s1) in &candidates {
             // Lookahead and front distance changes. Two scalar accumulators
@@ -641,25 +647,30 @@ pub fn route(
                     de += x * (1 - f);
                 }
             }
-            // Qiskit's weighting: the front layer's total, plus half the
-            // lookahead set's mean; then a bonus for a swap that merges
-            // with the block just run on its pair.
-            let mut h = base_f + df as f64;
-            if ne > 0 {
-                h += EXTENDED_WEIGHT * (base_e + de as f64) / ne as f64;
-            }
-            h *= decay[s0 as usize].max(decay[s1 as usize]);
-            // The bonus is at most 3 * ABSORB_BONUS: a swap that cannot
-            // reach the best score even with it is not scored further.
-            if h - (3.0 * ABSORB_BONUS + 0.1) > best_score {
+            // Qiskit's weighting: the front layer's total F, plus half the
+            // lookahead set's mean E / ne, times the decay 1 + k / 1000;
+            // then a bonus of 0.7 per gate for a swap that merges with the
+            // block just run on its pair. Times 20 * ne * 1000, that is
+            // (20 ne F + 10 E)(1000 + k) - 14000 ne * saving: integers
+            // (far inside i64 even with unreachable lookahead pairs), so
+            // equal scores tie exactly; with ne = 0, E = 0 and ne counts 1.
+            let k = i64::from(decay[s0 as usize].max(decay[s1 as usize]));
+            let mut h = (20 * ne_s * (base_f + df) + 10 * (base_e + de)) * (DECAY_SCALE + k);
+            // A swap that cannot reach the best score even with the
+            // largest bonus (3 gates) is not scored further.
+            if h - max_bonus > best_score {
                 continue;
             }
-            h -= ABSORB_BONUS * f64::from(blocks.swap_saving(s0, s1));
-            if h < best_score - 1e-12 {
+            h -= 2
+                * ne_s
+                * ABSORB_BONUS_TENTHS
+                * DECAY_SCALE
+                * i64::from(blocks.swap_saving(s0, s1));
+            if h < best_score {
                 best_score = h;
                 best.clear();
                 best.push((s0, s1));
-            } else if (h - best_score).abs() <= 1e-12 {
+            } else if h == best_score {
                 best.push((s0, s1));
             }
         }
@@ -673,10 +684,10 @@ pub fn route(
         do_swap(s0, s1, layout, &mut blocks, &mut routed, &mut emit);
         since_progress += 1;
         since_reset += 1;
-        decay[s0 as usize] += DECAY_STEP;
-        decay[s1 as usize] += DECAY_STEP;
+        decay[s0 as usize] += 1;
+        decay[s1 as usize] += 1;
         if since_reset >= DECAY_RESET {
-            decay.fill(1.0);
+            decay.fill(0);
             since_reset = 0;
         }
     }
