@@ -1,5 +1,7 @@
 use super::*;
-use crate::gateway::JobResults;
+use crate::gateway::{JobResults, SubmitJob};
+use crate::job::TaskState;
+use crate::store::{StoreErrorKind, from_micros};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -200,4 +202,72 @@ async fn a_job_finished_in_its_insert_batch_and_one_finished_later_both_land() {
         assert_eq!((j.final_state, j.finished_at), (Some(state), Some(at)), "{id}");
     }
     assert!(store.unfinished_jobs().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn failed_batches_leave_nothing_of_themselves_and_the_rest_of_their_group_lands() {
+    let (_dir, store) = open().await;
+    store
+        .commit(vec![
+            Write::InsertJob(Box::new(job("a", None))),
+            Write::Event(event("a", 1, TaskState::Pending)),
+        ])
+        .await
+        .unwrap();
+    // Sent at once, so most share group commits: every third batch inserts
+    // a job and then an event that already exists.
+    let mut tasks = Vec::new();
+    for i in 0..90 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("j{i}");
+            let mut batch = vec![
+                Write::InsertJob(Box::new(job(&id, None))),
+                Write::Event(event(&id, 1, TaskState::Pending)),
+            ];
+            if i % 3 == 0 {
+                batch.push(Write::Event(event("a", 1, TaskState::Validating)));
+            }
+            s.commit(batch).await
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let outcome = t.await.unwrap();
+        let id = JobId(format!("j{i}"));
+        if i % 3 == 0 {
+            assert_eq!(outcome.unwrap_err().kind(), StoreErrorKind::Conflict, "j{i}");
+            assert!(store.job(&id).await.unwrap().is_none(), "j{i} was rolled back");
+            assert!(store.events_after(&id, 0, 10).await.unwrap().is_empty(), "j{i}");
+        } else {
+            outcome.unwrap();
+            assert!(store.job(&id).await.unwrap().is_some(), "j{i} landed");
+            assert_eq!(store.events_after(&id, 0, 10).await.unwrap().len(), 1, "j{i}");
+        }
+    }
+    let a = store.events_after(&JobId("a".into()), 0, 10).await.unwrap();
+    assert_eq!(a, vec![event("a", 1, TaskState::Pending)]);
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_kernel_is_refused() {
+    let (dir, store) = open().await;
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("eigen.db")).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(dir.path(), SyncMode::Process).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable);
+    assert!(err.to_string().contains("999"), "{err}");
+}
+
+#[tokio::test]
+async fn a_reopened_store_keeps_its_schema_version() {
+    let (dir, store) = open().await;
+    store.commit(vec![Write::InsertJob(Box::new(job("kept", None)))]).await.unwrap();
+    drop(store);
+    let store = SqliteStore::open(dir.path(), SyncMode::Process).await.unwrap();
+    assert!(store.job(&JobId("kept".into())).await.unwrap().is_some());
+    let conn = rusqlite::Connection::open(dir.path().join("eigen.db")).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert!(version >= 1);
 }
