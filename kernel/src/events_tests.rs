@@ -16,16 +16,7 @@ struct Source {
 impl Source {
     fn emit(&self, state: TaskState) {
         let mut log = self.log.lock().unwrap();
-        let ev = JobEvent {
-            job_id: JobId("j".into()),
-            event_seq: log.last_seq() + 1,
-            state,
-            status: state.status(),
-            stage: None,
-            progress: None,
-            message: String::new(),
-            timestamp: SystemTime::now(),
-        };
+        let ev = event(log.last_seq() + 1, state);
         self.stored.lock().unwrap().push(ev.clone());
         if state.is_terminal() {
             *self.finished.lock().unwrap() = true;
@@ -53,6 +44,20 @@ impl EventSource for Source {
             .take(limit as usize)
             .cloned()
             .collect()
+    }
+}
+
+/// Event `seq` of job "j", entering `state`.
+fn event(seq: u64, state: TaskState) -> JobEvent {
+    JobEvent {
+        job_id: JobId("j".into()),
+        event_seq: seq,
+        state,
+        status: state.status(),
+        stage: None,
+        progress: None,
+        message: String::new(),
+        timestamp: SystemTime::now(),
     }
 }
 
@@ -173,16 +178,6 @@ async fn a_stream_never_reads_past_what_is_published() {
     // publish.
     let src = source();
     *src.log.lock().unwrap() = EventLog::resumed(3);
-    let event = |seq: u64, state: TaskState| JobEvent {
-        job_id: JobId("j".into()),
-        event_seq: seq,
-        state,
-        status: state.status(),
-        stage: None,
-        progress: None,
-        message: String::new(),
-        timestamp: SystemTime::now(),
-    };
     let path = [TaskState::Pending, TaskState::Validating, TaskState::Compiling];
     for (seq, state) in (1..).zip(path) {
         src.stored.lock().unwrap().push(event(seq, state));
