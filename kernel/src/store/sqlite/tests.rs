@@ -74,16 +74,15 @@ async fn job_and_events_round_trip_and_survive_reopen() {
     assert_eq!(store.job_by_idempotency_key("other", "k1").await.unwrap(), None);
 }
 
+/// What accepting job `id` writes: the job and its first event.
+fn accepted(id: &str) -> Vec<Write> {
+    vec![Write::InsertJob(Box::new(job(id, None))), Write::Event(event(id, 1, TaskState::Pending))]
+}
+
 #[tokio::test]
 async fn a_duplicate_event_seq_fails_only_its_own_batch() {
     let (_dir, store) = open().await;
-    store
-        .commit(vec![
-            Write::InsertJob(Box::new(job("a", None))),
-            Write::Event(event("a", 1, TaskState::Pending)),
-        ])
-        .await
-        .unwrap();
+    store.commit(accepted("a")).await.unwrap();
     let dup = store.commit(vec![Write::Event(event("a", 1, TaskState::Validating))]);
     let ok = store.commit(vec![Write::InsertJob(Box::new(job("b", None)))]);
     let (dup, ok) = tokio::join!(dup, ok);
@@ -207,13 +206,7 @@ async fn a_job_finished_in_its_insert_batch_and_one_finished_later_both_land() {
 #[tokio::test]
 async fn failed_batches_leave_nothing_of_themselves_and_the_rest_of_their_group_lands() {
     let (_dir, store) = open().await;
-    store
-        .commit(vec![
-            Write::InsertJob(Box::new(job("a", None))),
-            Write::Event(event("a", 1, TaskState::Pending)),
-        ])
-        .await
-        .unwrap();
+    store.commit(accepted("a")).await.unwrap();
     // Sent at once, so most share group commits: every third batch inserts
     // a job and then an event that already exists.
     let mut tasks = Vec::new();
