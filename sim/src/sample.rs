@@ -23,6 +23,9 @@ pub(crate) mod domain {
     /// The draws inside one chunk: batch `b` of a chunk uses `IN_CHUNK | b << 8`
     /// (never one of the values above).
     pub const IN_CHUNK: u64 = 6;
+    /// The binomial split of shots at a node of a small state's amplitude
+    /// tree.
+    pub const AMPLITUDE_SPLIT: u64 = 7;
 }
 
 fn splitmix(mut x: u64) -> u64 {

@@ -22,6 +22,13 @@
 //!    index order, one entry per amplitude drawn.
 //! 3. The chunks' entries are concatenated (in parallel for large outputs).
 //!
+//! A state smaller than one chunk, with at least as many shots as
+//! amplitudes, skips both: the tree of step 1 is built over its amplitudes
+//! themselves, and the shots go down it to the leaves. That costs at most
+//! one binomial per amplitude, whatever the number of shots, and none under
+//! a node without shots or with all its mass on one side (GHZ-5: 1,000
+//! shots in one binomial instead of 1,000 draws).
+//!
 //! # Cost
 //!
 //! Besides the masses (1/16 of the state, written by the last gate pass
@@ -50,6 +57,9 @@ use rayon::prelude::*;
 const BATCH: u64 = 1 << 14;
 /// Shots at a tree node from which its two subtrees are split in parallel.
 const PARALLEL_SPLIT: u64 = 1 << 16;
+/// States with fewer amplitudes than this (and no more of them than shots)
+/// are sampled down a tree over their amplitudes (see the module docs).
+const AMPLITUDE_TREE_BELOW: usize = CHUNK;
 
 /// Folds 64 values in halves (`x[i] += x[i + half]`) down to one.
 #[inline(always)]
@@ -74,6 +84,9 @@ pub(crate) fn sample_counts(a: &[C], m: &[f64], shots: u64, seed: u64) -> Vec<(u
         return Vec::new();
     }
     debug_assert_eq!(m.len(), masses::mass_len(a.len()));
+    if a.len() < AMPLITUDE_TREE_BELOW && a.len() as u64 <= shots {
+        return amplitude_tree(a, shots, seed);
+    }
     if a.len() < RUN {
         // One short run, whose masses are those of its zero padding.
         let mut padded = [C::new(0.0, 0.0); RUN];
@@ -105,7 +118,7 @@ pub(crate) fn sample_counts(a: &[C], m: &[f64], shots: u64, seed: u64) -> Vec<(u
         return vec![(0, shots)];
     }
     let mut per_chunk = vec![0u64; c];
-    split(&tree, 1, shots, seed, &mut per_chunk, parallel);
+    split(&tree, 1, shots, (seed, domain::CHUNK_SPLIT), &mut per_chunk, parallel);
     // A chunk's shots in batches of at most BATCH, each with its own
     // stream, so a chunk holding most of the mass still splits over cores.
     let mut work: Vec<(usize, u64, u64)> = Vec::new();
@@ -156,6 +169,26 @@ pub(crate) fn sample_counts(a: &[C], m: &[f64], shots: u64, seed: u64) -> Vec<(u
     } else {
         concat(parts, parallel)
     }
+}
+
+/// Sends `shots` down a perfect binary tree over the masses of `a` (padded
+/// with zeros to a power of two), sequentially; (index, count) for the
+/// leaves that got shots, in index order.
+fn amplitude_tree(a: &[C], shots: u64, seed: u64) -> Vec<(u64, u64)> {
+    let c = a.len().next_power_of_two();
+    let mut tree = vec![0.0; 2 * c];
+    for (leaf, x) in tree[c..].iter_mut().zip(a) {
+        *leaf = x.norm_sqr();
+    }
+    for i in (1..c).rev() {
+        tree[i] = tree[2 * i] + tree[2 * i + 1];
+    }
+    if !(tree[1] > 0.0 && tree[1].is_finite()) {
+        return vec![(0, shots)];
+    }
+    let mut per_leaf = vec![0u64; c];
+    split(&tree, 1, shots, (seed, domain::AMPLITUDE_SPLIT), &mut per_leaf, false);
+    (0u64..).zip(per_leaf).filter(|&(_, k)| k > 0).collect()
 }
 
 /// The parts one after the other, copied in parallel for large outputs.
@@ -212,8 +245,16 @@ fn merge_tail(out: &mut Vec<(u64, u64)>, from: usize) {
     out.truncate(w);
 }
 
-/// Sends the `k` shots of `node` down to the leaves under it (`leaves`).
-fn split(tree: &[f64], node: usize, k: u64, seed: u64, leaves: &mut [u64], parallel: bool) {
+/// Sends the `k` shots of `node` down to the leaves under it (`leaves`),
+/// splitting at each node with the stream `(seed, domain, node)`.
+fn split(
+    tree: &[f64],
+    node: usize,
+    k: u64,
+    stream: (u64, u64),
+    leaves: &mut [u64],
+    parallel: bool,
+) {
     if leaves.len() == 1 {
         leaves[0] = k;
         return;
@@ -222,17 +263,23 @@ fn split(tree: &[f64], node: usize, k: u64, seed: u64, leaves: &mut [u64], paral
         return;
     }
     let (l, r) = (tree[2 * node], tree[2 * node + 1]);
-    let mut rng = crate::rng::stream(seed, domain::CHUNK_SPLIT, node as u64);
-    let left = binomial(&mut rng, k, l / (l + r));
+    let left = if r == 0.0 {
+        k
+    } else if l == 0.0 {
+        0
+    } else {
+        let mut rng = crate::rng::stream(stream.0, stream.1, node as u64);
+        binomial(&mut rng, k, l / (l + r))
+    };
     let (lo, hi) = leaves.split_at_mut(leaves.len() / 2);
     if parallel && k >= PARALLEL_SPLIT {
         rayon::join(
-            || split(tree, 2 * node, left, seed, lo, parallel),
-            || split(tree, 2 * node + 1, k - left, seed, hi, parallel),
+            || split(tree, 2 * node, left, stream, lo, parallel),
+            || split(tree, 2 * node + 1, k - left, stream, hi, parallel),
         );
     } else {
-        split(tree, 2 * node, left, seed, lo, parallel);
-        split(tree, 2 * node + 1, k - left, seed, hi, parallel);
+        split(tree, 2 * node, left, stream, lo, parallel);
+        split(tree, 2 * node + 1, k - left, stream, hi, parallel);
     }
 }
 
@@ -281,6 +328,43 @@ mod tests {
         let two = [C::new(0.6, 0.0), C::new(0.0, 0.8)];
         let s = sample(&two, 10_000, 2);
         assert_eq!(s.iter().map(|x| x.1).sum::<u64>(), 10_000);
+        // Fewer shots than amplitudes: drawn one by one, never where there
+        // is no mass.
+        for seed in 0..50 {
+            let s = sample(&a, 5, seed);
+            assert_eq!(s.iter().map(|x| x.1).sum::<u64>(), 5);
+            assert!(s.iter().all(|&(i, _)| i == 1 || i == 6), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn small_states_pass_a_chi_square_test_down_their_amplitude_tree() {
+        // 2^11 amplitudes (below one chunk), shots above that count: every
+        // weight from 0 to 12, so the tree has empty and lopsided nodes.
+        let a: Vec<C> =
+            (0..1usize << 11).map(|i| C::new(((i * 7) % 13) as f64, 0.0).sqrt()).collect();
+        let p: Vec<f64> = a.iter().map(|x| x.norm_sqr()).collect();
+        let total: f64 = p.iter().sum();
+        let shots = 1u64 << 20;
+        let s = sample(&a, shots, 11);
+        assert_eq!(s, sample(&a, shots, 11), "a seed gives the same counts");
+        assert_eq!(s.iter().map(|x| x.1).sum::<u64>(), shots);
+        assert!(s.iter().all(|&(i, k)| p[i as usize] > 0.0 && k > 0));
+        // Cells of 16 consecutive amplitudes, each expecting ~3,900 shots.
+        let mut observed = [0.0f64; 128];
+        for &(i, k) in &s {
+            observed[i as usize / 16] += k as f64;
+        }
+        let chi2: f64 = observed
+            .iter()
+            .enumerate()
+            .map(|(c, o)| {
+                let e = p[c * 16..(c + 1) * 16].iter().sum::<f64>() / total * shots as f64;
+                (o - e).powi(2) / e
+            })
+            .sum();
+        // 127 degrees of freedom: mean 127, standard deviation ~16.
+        assert!(chi2 < 127.0 + 6.0 * 16.0, "chi2 = {chi2}");
     }
 
     /// Chi-square of counts against |a|^2 over many states and seeds,

@@ -57,7 +57,8 @@ const QUEUED_COMMANDS: usize = 16_384;
 /// The SQLite job store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: mpsc::Sender<Command>,
+    writer: Arc<writer::Writer>,
+    queue: mpsc::Sender<Command>,
     reads: Arc<Reads>,
 }
 
@@ -90,9 +91,10 @@ impl SqliteStore {
         schema::migrate(&mut conn)?;
         let reads = Reads::new(path.clone(), sync, schema::connect(&path, sync)?);
         let checkpoints = schema::connect(&path, sync)?;
-        let (tx, rx) = mpsc::channel(QUEUED_COMMANDS);
-        writer::spawn(conn, checkpoints, rx, alive, exited)?;
-        Ok(Self { writer: tx, reads })
+        let (queue, rx) = mpsc::channel(QUEUED_COMMANDS);
+        let inline = sync == SyncMode::Process;
+        let writer = writer::spawn(conn, checkpoints, rx, alive, inline, exited)?;
+        Ok(Self { writer, queue, reads })
     }
 
     async fn ask<T>(
@@ -101,7 +103,11 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel();
         let stopped = || unavailable("the store writer has stopped");
-        self.writer.send(cmd(tx)).await.map_err(|_| stopped())?;
+        self.writer.queued();
+        if self.queue.send(cmd(tx)).await.is_err() {
+            self.writer.unqueued();
+            return Err(stopped());
+        }
         rx.await.map_err(|_| stopped())?
     }
 }
@@ -109,7 +115,10 @@ impl SqliteStore {
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn commit(&self, batch: Vec<Write>) -> Result<(), StoreError> {
-        self.ask(|ack| Command::Commit(batch, ack)).await
+        match self.writer.try_commit(batch) {
+            Ok(outcome) => outcome,
+            Err(batch) => self.ask(|ack| Command::Commit(batch, ack)).await,
+        }
     }
 
     async fn job(&self, id: &JobId) -> Result<Option<StoredJob>, StoreError> {

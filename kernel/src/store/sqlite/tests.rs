@@ -207,8 +207,10 @@ async fn a_job_finished_in_its_insert_batch_and_one_finished_later_both_land() {
 async fn failed_batches_leave_nothing_of_themselves_and_the_rest_of_their_group_lands() {
     let (_dir, store) = open().await;
     store.commit(accepted("a")).await.unwrap();
-    // Sent at once, so most share group commits: every third batch inserts
-    // a job and then an event that already exists.
+    // Queued while the connection is busy, so they share group commits:
+    // every third batch inserts a job and then an event that already
+    // exists.
+    let busy = store.writer.hold();
     let mut tasks = Vec::new();
     for i in 0..90 {
         let s = store.clone();
@@ -224,6 +226,10 @@ async fn failed_batches_leave_nothing_of_themselves_and_the_rest_of_their_group_
             s.commit(batch).await
         }));
     }
+    while store.writer.pending() < 90 {
+        tokio::task::yield_now().await;
+    }
+    drop(busy);
     for (i, t) in tasks.into_iter().enumerate() {
         let outcome = t.await.unwrap();
         let id = JobId(format!("j{i}"));
@@ -263,4 +269,47 @@ async fn a_reopened_store_keeps_its_schema_version() {
     let conn = rusqlite::Connection::open(dir.path().join("eigen.db")).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert!(version >= 1);
+}
+
+fn results_of(id: &str, zeros: u64) -> Write {
+    let results =
+        JobResults { counts: BTreeMap::from([("0".to_string(), zeros)]), ..JobResults::default() };
+    Write::Results { job_id: JobId(id.into()), results: std::sync::Arc::new(results) }
+}
+
+#[tokio::test]
+async fn a_lone_commit_runs_on_the_callers_thread_and_a_power_store_queues_it() {
+    use futures::FutureExt;
+    let (_dir, store) = open().await;
+    // Done within its first poll: no hand-off to the writer thread.
+    let lone = store.commit(vec![results_of("j", 1)]).now_or_never();
+    assert!(matches!(lone, Some(Ok(()))), "{lone:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let power = SqliteStore::open(dir.path(), SyncMode::Power).await.unwrap();
+    // Every commit is an fsync there: never on the runtime's threads.
+    let mut queued = std::pin::pin!(power.commit(vec![results_of("j", 1)]));
+    assert!((&mut queued).now_or_never().is_none());
+    queued.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_commit_never_overtakes_one_handed_in_before_it() {
+    let (_dir, store) = open().await;
+    let busy = store.writer.hold();
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move { store.commit(vec![results_of("j", 1)]).await }
+    });
+    while store.writer.pending() < 1 {
+        tokio::task::yield_now().await;
+    }
+    // The connection is free, yet the earlier batch still waits: this one
+    // must queue behind it rather than commit inline.
+    drop(busy);
+    let second = store.commit(vec![results_of("j", 2)]);
+    let (first, second) = tokio::join!(first, second);
+    first.unwrap().unwrap();
+    second.unwrap();
+    let counts = store.results(&JobId("j".into())).await.unwrap().unwrap().counts;
+    assert_eq!(counts["0"], 2, "the later batch wrote last");
 }

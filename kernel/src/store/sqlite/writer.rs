@@ -1,13 +1,21 @@
-//! The writer: one OS thread that owns the only write connection and
-//! applies group commits.
+//! The writer: the only write connection, and the group commits it runs.
 //!
-//! Why a thread of its own: SQLite is a synchronous library, and a commit
-//! is a few dozen microseconds of CPU and `pwrite`s. Run on the thread that
-//! holds the connection, a whole group costs the callers exactly one
-//! hand-off in (the channel wakes the thread) and one out (each caller's
-//! answer wakes its task), whatever the number of statements; no step of a
-//! transaction waits for the async runtime, and the runtime is never woken
-//! per statement.
+//! Who writes: a commit that arrives while nothing else is waiting or being
+//! written runs at once on the caller's thread (see [`Writer::try_commit`]);
+//! every other goes to one OS thread that applies them as group commits.
+//! The first case is a lone client's, whose job then costs no thread
+//! hand-off at all: on a virtual machine, waking a parked thread and being
+//! woken back costs more than the commit itself. The second is a busy
+//! server's, where one transaction takes a whole group, and the runtime is
+//! never blocked on SQLite for long.
+//!
+//! Why a thread of its own for groups: SQLite is a synchronous library, and
+//! a commit is a few dozen microseconds of CPU and `pwrite`s. Run on the
+//! thread that holds the connection, a whole group costs the callers
+//! exactly one hand-off in (the channel wakes the thread) and one out (each
+//! caller's answer wakes its task), whatever the number of statements; no
+//! step of a transaction waits for the async runtime, and the runtime is
+//! never woken per statement.
 //!
 //! A group is every batch that arrived while the previous transaction was
 //! committing, up to [`MAX_GROUP`]. It is one transaction; each batch in it
@@ -18,14 +26,19 @@
 //! each batch is retried in a transaction of its own, so it fails alone or
 //! not at all. Each caller is answered once the transaction holding its
 //! batch committed (or failed).
+//!
+//! Order: batches commit in the order they were handed in. A caller commits
+//! inline only when it holds the connection and no batch handed in before
+//! it is still waiting ([`Writer::pending`] counts them from before they
+//! are queued until after they are answered), so it never overtakes one.
 
 use super::super::{StoreError, StoreErrorKind, Write, to_micros};
 use super::schema::unavailable;
 use crate::job::{JobId, TaskState};
 use rusqlite::{Connection, params};
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -90,30 +103,146 @@ impl RuntimeAlive {
     }
 }
 
+/// The write connection and the bookkeeping that goes with it; whoever
+/// holds it (the writer thread, or a caller committing inline) writes.
+struct WriteSide {
+    conn: Connection,
+    /// Rows written since the checkpointer was last asked to run.
+    since_checkpoint: usize,
+    checkpoint: std::sync::mpsc::SyncSender<()>,
+}
+
+impl WriteSide {
+    /// Counts `rows` written and asks for a checkpoint when enough were.
+    fn wrote(&mut self, rows: usize) {
+        self.since_checkpoint += rows;
+        // A full channel means one is already asked for.
+        if self.since_checkpoint >= CHECKPOINT_EVERY_WRITES && self.checkpoint.try_send(()).is_ok()
+        {
+            self.since_checkpoint = 0;
+        }
+    }
+}
+
+/// The store's write side, shared by the store's handles and the writer
+/// thread.
+#[derive(Debug)]
+pub(super) struct Writer {
+    side: Mutex<WriteSide>,
+    /// Batches handed in and not answered yet (queued or being written).
+    pending: AtomicUsize,
+    /// Whether callers may commit on their own thread: not when every
+    /// commit is an fsync, which would block the runtime for milliseconds.
+    inline: bool,
+    alive: RuntimeAlive,
+}
+
+impl std::fmt::Debug for WriteSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteSide").field("since_checkpoint", &self.since_checkpoint).finish()
+    }
+}
+
+impl Writer {
+    fn side(&self) -> MutexGuard<'_, WriteSide> {
+        // The side holds whole values only between statements; SQLite
+        // itself keeps a transaction atomic if a panic cut one short.
+        self.side.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Commits `batch` on this thread if the connection is free and nothing
+    /// handed in earlier still waits; gives the batch back otherwise, to be
+    /// queued with [`Writer::queued`].
+    pub(super) fn try_commit(
+        &self,
+        batch: Vec<Write>,
+    ) -> Result<Result<(), StoreError>, Vec<Write>> {
+        if !self.inline || self.pending.load(Ordering::Acquire) != 0 {
+            return Err(batch);
+        }
+        let mut side = match self.side.try_lock() {
+            Ok(side) => side,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(batch),
+        };
+        // Looked at again under the lock: a batch queued in between must
+        // commit first.
+        if self.pending.load(Ordering::Acquire) != 0 {
+            return Err(batch);
+        }
+        let outcome = transaction(&side.conn, &[batch.as_slice()])
+            .and_then(|mut o| o.pop().unwrap_or(Ok(())));
+        side.wrote(batch.len());
+        Ok(outcome)
+    }
+
+    /// Counts a batch about to be queued for the writer thread.
+    pub(super) fn queued(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Uncounts a batch that could not be queued after all.
+    pub(super) fn unqueued(&self) {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+impl Writer {
+    /// Holds the connection on a thread of its own (as a long commit
+    /// would) until the returned sender is dropped.
+    pub(super) fn hold(self: &Arc<Self>) -> std::sync::mpsc::Sender<()> {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (held, is_held) = std::sync::mpsc::channel();
+        let me = Arc::clone(self);
+        std::thread::spawn(move || {
+            let _side = me.side();
+            let _ = held.send(());
+            let _ = released.recv();
+        });
+        is_held.recv().expect("the holding thread runs");
+        release
+    }
+
+    /// Batches handed in and not answered yet.
+    pub(super) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+}
+
 /// Starts the writer thread on `conn` (migrated) and the checkpointer on
-/// `checkpoints` (a second connection to the same file). Both end once
-/// every sender of `rx` is gone, or once `alive` is cleared; `exited` is
-/// dropped when the writer ends.
+/// `checkpoints` (a second connection to the same file); returns the write
+/// side that callers share. Both threads end once every sender of `rx` is
+/// gone, or once `alive` is cleared; `exited` is dropped when the writer
+/// ends. Callers commit inline only if `inline`.
 pub(super) fn spawn(
     conn: Connection,
     checkpoints: Connection,
     rx: mpsc::Receiver<Command>,
     alive: RuntimeAlive,
+    inline: bool,
     exited: oneshot::Sender<()>,
-) -> Result<(), StoreError> {
+) -> Result<Arc<Writer>, StoreError> {
     let (ask, asked) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("eigen-store-ckpt".into())
         .spawn(move || checkpoint_loop(&checkpoints, &asked))
         .map_err(|e| unavailable(format!("cannot start the store's checkpointer: {e}")))?;
+    let writer = Arc::new(Writer {
+        side: Mutex::new(WriteSide { conn, since_checkpoint: 0, checkpoint: ask }),
+        pending: AtomicUsize::new(0),
+        inline,
+        alive,
+    });
+    let mine = Arc::clone(&writer);
     std::thread::Builder::new()
         .name("eigen-store-writer".into())
         .spawn(move || {
-            write_loop(conn, rx, &ask, &alive);
+            write_loop(&mine, rx);
             drop(exited);
         })
         .map_err(|e| unavailable(format!("cannot start the store writer: {e}")))?;
-    Ok(())
+    Ok(writer)
 }
 
 /// Checkpoints the WAL whenever the writer asks, while the writer goes on
@@ -127,14 +256,8 @@ fn checkpoint_loop(conn: &Connection, asked: &std::sync::mpsc::Receiver<()>) {
     }
 }
 
-fn write_loop(
-    mut conn: Connection,
-    mut rx: mpsc::Receiver<Command>,
-    checkpoint: &std::sync::mpsc::SyncSender<()>,
-    alive: &RuntimeAlive,
-) {
+fn write_loop(writer: &Writer, mut rx: mpsc::Receiver<Command>) {
     let mut group: Vec<(Vec<Write>, Ack)> = Vec::with_capacity(MAX_GROUP);
-    let mut since_checkpoint = 0usize;
     while let Some(first) = rx.blocking_recv() {
         let mut prune = None;
         match first {
@@ -148,21 +271,20 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        if !alive.get() {
+        if !writer.alive.get() {
             // The runtime is gone, and every caller with it.
             return;
         }
+        let answered = group.len() + usize::from(prune.is_some());
+        let mut side = writer.side();
         if !group.is_empty() {
-            since_checkpoint += group.iter().map(|(w, _)| w.len()).sum::<usize>();
-            commit_group(&conn, &mut group);
-            // A full channel means one is already asked for.
-            if since_checkpoint >= CHECKPOINT_EVERY_WRITES && checkpoint.try_send(()).is_ok() {
-                since_checkpoint = 0;
-            }
+            side.wrote(group.iter().map(|(w, _)| w.len()).sum::<usize>());
+            commit_group(&side.conn, &mut group);
         }
         if let Some((before, ack)) = prune {
-            let _ = ack.send(prune_in(&mut conn, before));
+            let _ = ack.send(prune_in(&mut side.conn, before));
         }
+        writer.pending.fetch_sub(answered, Ordering::AcqRel);
     }
 }
 
