@@ -6,9 +6,9 @@
 //! several starting layouts (trivial, dense, random), keeping the one whose
 //! forward routing needs fewest swaps.
 
-use super::routing::{Coupling, Dag, Layout, Rng, route};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use super::routing::{Coupling, Dag, Layout, Rng, RouteScratch, Step, route_with};
+
+pub(super) mod parallel;
 
 /// How hard to search, by optimization level.
 #[derive(Debug, Clone, Copy)]
@@ -80,9 +80,9 @@ impl Effort {
 /// For small programs each trial is cut short as soon as its routing cost
 /// exceeds the `keep`-th best score so far; larger ones run their trials
 /// independently (each cut only by its own best round, which costs fewer
-/// passes there), shared with a second thread when the machine has one
-/// (see [`run_shared`]). The result is deterministic and the same on every
-/// machine.
+/// passes there), shared with the compiler's helper thread when the machine
+/// has a second core (see [`parallel::run_indexed`]). The result is
+/// deterministic and the same on every machine.
 pub fn choose(
     pairs: &[(u32, u32)],
     costs: &[(u8, bool)],
@@ -123,18 +123,9 @@ pub fn choose(
     if pairs.len() >= 64 && starts.len() > 1 {
         // Larger programs: trials run independently (none is cut by the
         // others' scores), so they can be shared between threads.
-        let shared = Arc::new(Shared {
-            forward,
-            backward,
-            coupling: coupling.clone(),
-            effort,
-            seed,
-            starts,
-            next: AtomicUsize::new(0),
-            outcomes: Mutex::new(Vec::new()),
-            finished: Condvar::new(),
-        });
-        for (_, (own, err)) in run_shared(&shared) {
+        let count = starts.len();
+        let trials = Trials { forward, backward, coupling: coupling.clone(), effort, seed, starts };
+        for (own, err) in parallel::run_indexed(trials, count, Trials::run) {
             if err.is_some() {
                 last_err = err;
             }
@@ -145,8 +136,9 @@ pub fn choose(
         ranked.truncate(keep);
     } else {
         let search = Search { forward: &forward, backward: &backward, coupling, effort, seed };
+        let mut memory = RouteScratch::default();
         for (k, start) in starts.into_iter().enumerate() {
-            if let Some(e) = search.trial(k, start, &mut ranked, keep) {
+            if let Some(e) = search.trial(k, start, &mut ranked, keep, &mut memory) {
                 last_err = Some(e);
             }
         }
@@ -159,97 +151,36 @@ pub fn choose(
     Ok(ranked.into_iter().map(|(_, _, l)| l).collect())
 }
 
-/// What every layout trial shares.
-/// The independent trials of one layout search, owned so that a helper
+/// The independent trials of one layout search, owned so that the helper
 /// thread can take some of them.
-struct Shared {
+struct Trials {
     forward: Dag,
     backward: Dag,
     coupling: Coupling,
     effort: Effort,
     seed: u64,
     starts: Vec<Layout>,
-    /// The next trial not yet taken.
-    next: AtomicUsize,
-    /// Each finished trial: its index, its best layouts, its routing error.
-    outcomes: Mutex<Vec<TrialOutcome>>,
-    /// Signalled when a trial finishes.
-    finished: Condvar,
 }
 
-type TrialOutcome = (usize, (Vec<(u64, usize, Layout)>, Option<String>));
+/// One trial's best layout (at most one) and the routing error that ended
+/// it.
+type TrialOutcome = (Vec<(u64, usize, Layout)>, Option<String>);
 
-impl Shared {
-    fn search(&self) -> Search<'_> {
-        Search {
+impl Trials {
+    /// Runs trial `k` with the calling thread's routing `memory`.
+    fn run(&self, memory: &mut RouteScratch, k: usize) -> TrialOutcome {
+        let search = Search {
             forward: &self.forward,
             backward: &self.backward,
             coupling: &self.coupling,
             effort: self.effort,
             seed: self.seed,
-        }
-    }
-
-    /// Takes and runs trials until none is left.
-    fn work(&self) {
-        let search = self.search();
-        loop {
-            let k = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(start) = self.starts.get(k) else { return };
-            let mut own = Vec::with_capacity(2);
-            let err = search.trial(k, start.clone(), &mut own, 1);
-            let mut outcomes = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
-            outcomes.push((k, (own, err)));
-            self.finished.notify_all();
-        }
+        };
+        let mut own = Vec::with_capacity(2);
+        let err = search.trial(k, self.starts[k].clone(), &mut own, 1, memory);
+        (own, err)
     }
 }
-
-/// Runs every trial of `shared` and returns their outcomes in trial order.
-///
-/// The calling thread takes trials one by one; a helper thread, started
-/// when the machine has a second core, takes them too. The caller never
-/// waits for the helper to start: on a busy machine where it is not
-/// scheduled, the caller simply runs every trial itself, and the helper
-/// finds nothing left when it does run. It waits only for trials the helper
-/// has already taken. Which thread ran a trial does not change its result.
-fn run_shared(shared: &Arc<Shared>) -> Vec<TrialOutcome> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if cores > 1 {
-        let helper = Arc::clone(shared);
-        // A failed spawn (out of threads) only means no help.
-        let _ =
-            std::thread::Builder::new().name("eigen-layout".into()).spawn(move || helper.work());
-    }
-    shared.work();
-    let total = shared.starts.len();
-    let mut outcomes = shared.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
-    // A helper that panicked mid-trial never reports it: wait with a bound.
-    let mut waited = std::time::Duration::ZERO;
-    while outcomes.len() < total && waited < HELPER_PATIENCE {
-        let step = std::time::Duration::from_millis(50);
-        outcomes =
-            shared.finished.wait_timeout(outcomes, step).unwrap_or_else(PoisonError::into_inner).0;
-        waited += step;
-    }
-    let mut done = std::mem::take(&mut *outcomes);
-    drop(outcomes);
-    // Anything still missing (a lost helper) is run here.
-    let search = shared.search();
-    for k in 0..total {
-        if !done.iter().any(|(i, _)| *i == k) {
-            let mut own = Vec::with_capacity(2);
-            let err = search.trial(k, shared.starts[k].clone(), &mut own, 1);
-            done.push((k, (own, err)));
-        }
-    }
-    done.sort_by_key(|(k, _)| *k);
-    done
-}
-
-/// How long the caller waits for trials a helper thread took before running
-/// them itself (only a helper lost to a panic takes this long).
-const HELPER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 struct Search<'a> {
     forward: &'a Dag,
@@ -262,13 +193,14 @@ struct Search<'a> {
 impl Search<'_> {
     /// Refines start layout number `k`, recording its best scored layouts
     /// in `ranked` (best first, at most `keep`, one per trial); returns a
-    /// routing error that ended it.
+    /// routing error that ended it. `memory` is the passes' working memory.
     fn trial(
         &self,
         k: usize,
         start: Layout,
         ranked: &mut Vec<(u64, usize, Layout)>,
         keep: usize,
+        memory: &mut RouteScratch,
     ) -> Option<String> {
         let mut rng = Rng::new(self.seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut scratch = trivial_scratch(self.coupling.len());
@@ -282,13 +214,14 @@ impl Search<'_> {
             let bound = if ranked.len() >= keep { ranked[keep - 1].0 } else { u64::MAX };
             let limit = best.map_or(bound, |b| b.min(bound));
             scratch.clone_from(&layout);
-            let r = match route(
+            let r = match route_with(
+                memory,
                 self.forward,
                 self.coupling,
                 &mut scratch,
                 &mut rng,
                 limit,
-                |_, _| {},
+                ignore,
             ) {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
@@ -309,7 +242,15 @@ impl Search<'_> {
                 break;
             }
             if !matches!(
-                route(self.backward, self.coupling, &mut scratch, &mut rng, u64::MAX, |_, _| {}),
+                route_with(
+                    memory,
+                    self.backward,
+                    self.coupling,
+                    &mut scratch,
+                    &mut rng,
+                    u64::MAX,
+                    ignore,
+                ),
                 Ok(Some(_))
             ) {
                 break;
@@ -327,6 +268,10 @@ impl Search<'_> {
         None
     }
 }
+
+/// The layout passes need no routed program: one function for both
+/// directions keeps a single copy of the router for them.
+fn ignore(_: Step, _: &Layout) {}
 
 fn trivial_scratch(n: usize) -> Layout {
     Layout::from_v2p((0..n as u32).collect())
@@ -528,8 +473,9 @@ mod tests {
             starts.push(Layout::from_v2p(perm));
         }
         let mut ranked = Vec::new();
+        let mut memory = RouteScratch::default();
         for (k, start) in starts.into_iter().enumerate() {
-            assert!(search.trial(k, start, &mut ranked, 4).is_none());
+            assert!(search.trial(k, start, &mut ranked, 4, &mut memory).is_none());
         }
         let want: Vec<Layout> = ranked.into_iter().map(|(_, _, l)| l).collect();
         assert_eq!(got, want);
@@ -548,7 +494,10 @@ mod tests {
         let search =
             Search { forward: &forward, backward: &backward, coupling: &coupling, effort, seed: 7 };
         let mut ranked = Vec::new();
-        assert!(search.trial(0, dense(&pairs, 9, &coupling), &mut ranked, 1).is_none());
+        let mut memory = RouteScratch::default();
+        assert!(
+            search.trial(0, dense(&pairs, 9, &coupling), &mut ranked, 1, &mut memory).is_none()
+        );
         let want: Vec<Layout> = ranked.into_iter().map(|(_, _, l)| l).collect();
         assert_eq!(got, want);
     }

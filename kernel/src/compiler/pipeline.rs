@@ -215,7 +215,7 @@ fn run(
                 (ops, Vec::new())
             };
             let (mut ops, layout, swaps) =
-                place_and_route(&body, nv, c, level).map_err(|m| vec![error(m)])?;
+                place_and_route(body, nv, c, level).map_err(|m| vec![error(m)])?;
             ops.extend(finals.iter().map(|m| map_op(m, &layout)));
             let finals = wire_of.iter().map(|&w| layout.v2p[w as usize]).collect();
             (ops, c.len(), finals, swaps)
@@ -255,10 +255,11 @@ fn run(
 
 /// Lays out and routes `ops` (on `nv` program qubits) onto `coupling`;
 /// returns physical operations (with `swap`s), the final layout and the
-/// number of swaps. Everything runs on the calling thread (see
-/// [`layout::choose`] for why).
+/// number of swaps. The layout trials and the routing attempts are shared
+/// with the compiler's helper thread when there is one (see
+/// [`layout::choose`]); the result does not depend on it.
 fn place_and_route(
-    ops: &[Operation],
+    ops: Vec<Operation>,
     nv: usize,
     coupling: &Coupling,
     level: u8,
@@ -267,7 +268,7 @@ fn place_and_route(
     // on one pair route as one.
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     let mut costs: Vec<(u8, bool)> = Vec::new();
-    for op in ops {
+    for op in &ops {
         if let Operation::Gate { gate, qubits, condition } = op
             && qubits.len() == 2
         {
@@ -295,20 +296,44 @@ fn place_and_route(
     };
     let layouts =
         layout::choose(&pairs, &costs, nv, coupling, Effort::for_level(level), SEED, keep)?;
-    let dag = Dag::from_ops(ops, nv);
+    let dag = Dag::from_ops(&ops, nv);
+    let count = layouts.len() * seeds;
+    let program = Program { ops, dag, coupling: coupling.clone(), layouts, seeds };
     // Every (layout, seed) attempt in order; the cheapest wins, the earliest
     // among equals.
+    let attempts = if count > 1 {
+        layout::parallel::run_indexed(program, count, Program::attempt)
+    } else {
+        (0..count).map(|i| Program::attempt(&program, &mut (), i)).collect()
+    };
     let mut best: Option<Attempt> = None;
-    for initial in &layouts {
-        for t in 0..seeds {
-            let a = route_attempt(ops, &dag, coupling, initial, t)?;
-            if best.as_ref().is_none_or(|b| a.cost < b.cost) {
-                best = Some(a);
-            }
+    for a in attempts {
+        let a = a?;
+        if best.as_ref().is_none_or(|b| a.cost < b.cost) {
+            best = Some(a);
         }
     }
     best.map(|a| (a.ops, a.layout, a.swaps))
         .ok_or_else(|| "internal: no routing attempt ran".into())
+}
+
+/// What the routing attempts of one program share.
+struct Program {
+    ops: Vec<Operation>,
+    dag: Dag,
+    coupling: Coupling,
+    /// Initial layouts, best first.
+    layouts: Vec<Layout>,
+    /// Tie-break seeds per layout.
+    seeds: usize,
+}
+
+impl Program {
+    /// Attempt `i`: layout `i / seeds` with seed number `i % seeds`.
+    fn attempt(&self, (): &mut (), i: usize) -> Result<Attempt, String> {
+        let initial = &self.layouts[i / self.seeds];
+        route_attempt(&self.ops, &self.dag, &self.coupling, initial, i % self.seeds)
+    }
 }
 
 /// One routing of the program from an initial layout.

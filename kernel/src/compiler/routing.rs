@@ -9,6 +9,10 @@
 
 use eigen_hal::Operation;
 
+mod blocks;
+
+use blocks::Blocks;
+
 const UNREACHABLE: u32 = u32::MAX;
 /// Size of the lookahead set (weighted one half, see `route`).
 const EXTENDED_SET: usize = 20;
@@ -148,7 +152,11 @@ pub struct Dag {
     diagonal: Vec<bool>,
     /// For each 1-qubit node, its virtual qubit (`u32::MAX` otherwise).
     single: Vec<u32>,
-    succ: Vec<Vec<u32>>,
+    /// The successors of node `i`, in node order, are
+    /// `succ[succ_start[i]..succ_start[i + 1]]` (one array: the router
+    /// walks them at every step).
+    succ_start: Vec<u32>,
+    succ: Vec<u32>,
     indeg: Vec<u32>,
 }
 
@@ -181,6 +189,7 @@ impl Dag {
         let mut dag = Self::with_capacity(ops.len());
         let mut last: Vec<Option<u32>> = vec![None; num_qubits + eigen_hal::circuit::MAX_CLBITS];
         let mut w: Vec<usize> = Vec::with_capacity(8);
+        let mut edges = Vec::with_capacity(ops.len() * 2);
         for (i, op) in ops.iter().enumerate() {
             w.clear();
             let clbit = |c: u32| num_qubits + c as usize;
@@ -212,8 +221,9 @@ impl Dag {
                 }
                 _ => {}
             }
-            dag.push(i as u32, &w, info, &mut last);
+            dag.push(i as u32, &w, info, &mut last, &mut edges);
         }
+        dag.finish(&edges);
         dag
     }
 
@@ -230,13 +240,15 @@ impl Dag {
         let mut dag = Self::with_capacity(pairs.len());
         let mut last = vec![None; num_qubits];
         let n = pairs.len();
+        let mut edges = Vec::with_capacity(n * 2);
         for k in 0..n {
             let i = if reversed { n - 1 - k } else { k };
             let (a, b) = pairs[i];
             let (weight, diagonal) = costs.get(i).copied().unwrap_or((2, false));
             let info = NodeInfo { pair: Some((a, b)), weight, diagonal, single: u32::MAX };
-            dag.push(k as u32, &[a as usize, b as usize], info, &mut last);
+            dag.push(k as u32, &[a as usize, b as usize], info, &mut last, &mut edges);
         }
+        dag.finish(&edges);
         dag
     }
 
@@ -246,23 +258,33 @@ impl Dag {
             weight: Vec::with_capacity(n),
             diagonal: Vec::with_capacity(n),
             single: Vec::with_capacity(n),
-            succ: Vec::with_capacity(n),
+            succ_start: Vec::new(),
+            succ: Vec::new(),
             indeg: Vec::with_capacity(n),
         }
     }
 
-    fn push(&mut self, i: u32, wires: &[usize], info: NodeInfo, last: &mut [Option<u32>]) {
+    /// Adds node `i` on `wires`, recording its edges `(predecessor, i)`
+    /// in `edges` (one per predecessor).
+    fn push(
+        &mut self,
+        i: u32,
+        wires: &[usize],
+        info: NodeInfo,
+        last: &mut [Option<u32>],
+        edges: &mut Vec<(u32, u32)>,
+    ) {
         self.pair.push(info.pair);
         self.weight.push(info.weight);
         self.diagonal.push(info.diagonal);
         self.single.push(info.single);
-        self.succ.push(Vec::new());
         let mut indeg = 0;
+        let first = edges.len();
         for &w in wires {
             if let Some(p) = last.get(w).copied().flatten()
-                && self.succ[p as usize].last() != Some(&i)
+                && !edges[first..].iter().any(|&(q, _)| q == p)
             {
-                self.succ[p as usize].push(i);
+                edges.push((p, i));
                 indeg += 1;
             }
             if let Some(slot) = last.get_mut(w) {
@@ -270,6 +292,33 @@ impl Dag {
             }
         }
         self.indeg.push(indeg);
+    }
+
+    /// Lays out the successor lists from `edges` (in the order they were
+    /// added, so each list is in node order).
+    fn finish(&mut self, edges: &[(u32, u32)]) {
+        let n = self.pair.len();
+        let mut start = vec![0u32; n + 1];
+        for &(p, _) in edges {
+            start[p as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut succ = vec![0u32; edges.len()];
+        for &(p, i) in edges {
+            succ[fill[p as usize] as usize] = i;
+            fill[p as usize] += 1;
+        }
+        self.succ_start = start;
+        self.succ = succ;
+    }
+
+    /// The successors of `node`, in node order.
+    fn successors(&self, node: u32) -> &[u32] {
+        let node = node as usize;
+        &self.succ[self.succ_start[node] as usize..self.succ_start[node + 1] as usize]
     }
 
     /// The number of nodes.
@@ -331,104 +380,92 @@ pub struct Routed {
     pub cost: u64,
 }
 
-/// Per physical qubit, the open 2-qubit block it is in (a run of gates on
-/// one pair) and the block's weight; a swap joining an open block on its own
-/// pair costs only what lifts the block to three.
-struct Blocks {
-    id: Vec<u32>,
-    weight: Vec<u8>,
-    /// Whether the block's last 2-qubit operation was a swap (another swap
-    /// would undo it, so it earns no bonus).
-    swapped: Vec<bool>,
-    /// Per qubit, the diagonal 2-qubit gates (other qubit, weight) since
-    /// its last non-diagonal operation: a swap can absorb one of them on its
-    /// pair (the gates between commute), see `optimize::gather_into_swaps`.
-    tail: Vec<Vec<(u32, u8)>>,
-    next: u32,
-}
-
-impl Blocks {
-    fn new(n: usize) -> Self {
-        Self {
-            id: vec![0; n],
-            weight: vec![0; n],
-            swapped: vec![false; n],
-            tail: vec![Vec::new(); n],
-            next: 1,
-        }
-    }
-
-    /// The weight of the open block on exactly `(a, b)`, or `None`.
-    fn open_on(&self, a: u32, b: u32) -> Option<u8> {
-        let (ia, ib) = (self.id[a as usize], self.id[b as usize]);
-        (ia != 0 && ia == ib).then(|| self.weight[a as usize])
-    }
-
-    /// Records `w` on `(a, b)` (`swap`: a routing swap); returns its
-    /// marginal cost.
-    fn add(&mut self, a: u32, b: u32, w: u8, swap: bool, diagonal: bool) -> u8 {
-        self.swapped[a as usize] = swap;
-        self.swapped[b as usize] = swap;
-        if diagonal {
-            self.tail[a as usize].push((b, w));
-            self.tail[b as usize].push((a, w));
-        } else {
-            self.tail[a as usize].clear();
-            self.tail[b as usize].clear();
-        }
-        match self.open_on(a, b) {
-            Some(old) => {
-                let new = old.saturating_add(w);
-                self.weight[a as usize] = new;
-                self.weight[b as usize] = new;
-                new.min(3) - old.min(3)
-            }
-            None => {
-                self.id[a as usize] = self.next;
-                self.id[b as usize] = self.next;
-                self.next += 1;
-                self.weight[a as usize] = w;
-                self.weight[b as usize] = w;
-                w.min(3)
-            }
-        }
-    }
-
-    /// The native 2-qubit gates a swap on `(a, b)` saves by merging with
-    /// the gates just run on that pair (0 after a swap).
-    fn swap_saving(&self, a: u32, b: u32) -> u8 {
-        let adjacent = match self.open_on(a, b) {
-            Some(w) if !self.swapped[a as usize] => w.min(3),
-            _ => 0,
-        };
-        // A gate on (a, b) is in both tails exactly when each tail holds
-        // one with the other qubit (tails only shrink by clearing).
-        let (ta, tb) = (&self.tail[a as usize], &self.tail[b as usize]);
-        let commuted = match ta.iter().rev().find(|(p, _)| *p == b) {
-            Some(&(_, w)) if tb.iter().any(|(p, _)| *p == a) => w.min(3),
-            _ => 0,
-        };
-        adjacent.max(commuted)
-    }
-
-    /// A non-diagonal 1-qubit operation on `p`.
-    fn cut(&mut self, p: u32) {
-        self.tail[p as usize].clear();
-    }
-}
-
 /// How much a swap that merges into the block on its pair is preferred:
 /// `ABSORB_BONUS_TENTHS / 10` per native 2-qubit gate saved, in units of
 /// the distance heuristic.
 const ABSORB_BONUS_TENTHS: i64 = 7;
+
+/// The working memory of [`route_with`]. A layout search routes the same
+/// program some twenty times; passing one scratch to all of its passes
+/// makes a pass allocate nothing once the vectors have grown. The contents
+/// between calls mean nothing: every call starts from a clean state.
+#[derive(Debug, Default)]
+pub struct RouteScratch {
+    indeg: Vec<u32>,
+    front: Vec<u32>,
+    ready: Vec<u32>,
+    decay: Vec<u32>,
+    blocks: Blocks,
+    /// Per DAG node, the lookahead walk that last reached it (`stamp`).
+    seen: Vec<u32>,
+    stamp: u32,
+    extended: Vec<(u32, u32)>,
+    candidates: Vec<(u32, u32)>,
+    /// Per physical pair `a * n + b`, the step that last listed it as a
+    /// candidate (`cand_stamp`).
+    cand_mark: Vec<u32>,
+    cand_stamp: u32,
+    best: Vec<(u32, u32)>,
+    /// Physical pairs of the front layer, then of the lookahead set.
+    all: Vec<(u32, u32)>,
+    /// Per physical qubit, the other end and weight of each front or
+    /// lookahead pair on it (empty between steps).
+    incident: Vec<Vec<(u32, u32)>>,
+    /// Per physical qubit, its pairs' weighted distances (zero between
+    /// steps).
+    own: Vec<i64>,
+    queue: std::collections::VecDeque<u32>,
+}
+
+impl RouteScratch {
+    /// Readies the scratch for routing `dag` on `n` physical qubits.
+    fn reset(&mut self, dag: &Dag, n: usize) {
+        self.indeg.clear();
+        self.indeg.extend_from_slice(&dag.indeg);
+        self.front.clear();
+        self.ready.clear();
+        self.ready.extend((0..dag.len() as u32).filter(|&i| dag.indeg[i as usize] == 0));
+        self.decay.clear();
+        self.decay.resize(n, 0);
+        self.blocks.reset(n);
+        // Stamps only grow, so marks left by earlier calls never match;
+        // a wrap-around clears them.
+        if self.seen.len() < dag.len() {
+            self.seen.resize(dag.len(), 0);
+        }
+        if self.cand_mark.len() < n * n {
+            self.cand_mark.resize(n * n, 0);
+        }
+        self.incident.resize_with(n, Vec::new);
+        for v in &mut self.incident {
+            v.clear();
+        }
+        self.own.clear();
+        self.own.resize(n, 0);
+    }
+}
 
 /// Routes `dag` from `layout` (updated in place to the final layout),
 /// calling `emit` for every step. Returns `None` as soon as the swaps'
 /// estimated cost exceeds `limit` (a trial that cannot win), otherwise the
 /// swaps and their cost. Fails when a gate's qubits lie in disconnected
 /// parts of the map.
-#[allow(clippy::too_many_lines)]
 pub fn route(
+    dag: &Dag,
+    coupling: &Coupling,
+    layout: &mut Layout,
+    rng: &mut Rng,
+    limit: u64,
+    emit: impl FnMut(Step, &Layout),
+) -> Result<Option<Routed>, String> {
+    route_with(&mut RouteScratch::default(), dag, coupling, layout, rng, limit, emit)
+}
+
+/// [`route`] with working memory reused from earlier calls (the result
+/// does not depend on what `scratch` held).
+#[allow(clippy::too_many_lines)]
+pub fn route_with(
+    scratch: &mut RouteScratch,
     dag: &Dag,
     coupling: &Coupling,
     layout: &mut Layout,
@@ -437,25 +474,28 @@ pub fn route(
     mut emit: impl FnMut(Step, &Layout),
 ) -> Result<Option<Routed>, String> {
     let n = coupling.len();
-    let mut indeg = dag.indeg.clone();
-    let mut front: Vec<u32> = Vec::new();
-    let mut ready: Vec<u32> = (0..dag.len() as u32).filter(|&i| indeg[i as usize] == 0).collect();
-    let mut decay = vec![0u32; n];
-    let mut blocks = Blocks::new(n);
+    scratch.reset(dag, n);
+    let RouteScratch {
+        indeg,
+        front,
+        ready,
+        decay,
+        blocks,
+        seen,
+        stamp,
+        extended,
+        candidates,
+        cand_mark,
+        cand_stamp,
+        best,
+        all,
+        incident,
+        own,
+        queue,
+    } = scratch;
     let mut routed = Routed { swaps: 0, cost: 0 };
     let mut since_progress = 0usize;
     let mut since_reset = 0u32;
-    let mut seen = vec![0u32; dag.len()];
-    let mut stamp = 0u32;
-    let mut extended: Vec<(u32, u32)> = Vec::with_capacity(EXTENDED_SET);
-    let mut candidates: Vec<(u32, u32)> = Vec::new();
-    let mut cand_mark = vec![0u32; n * n];
-    let mut cand_stamp = 0u32;
-    let mut best: Vec<(u32, u32)> = Vec::new();
-    let mut all: Vec<(u32, u32)> = Vec::new();
-    // Per physical qubit, the other end of each front/lookahead pair on it.
-    let mut incident: Vec<Vec<(u32, bool)>> = vec![Vec::new(); n];
-    let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
     let mut extended_valid = false;
     let do_swap = |s0: u32,
                    s1: u32,
@@ -492,7 +532,7 @@ pub fn route(
                 }
                 emit(Step::Node(node), layout);
                 progressed = true;
-                for &s in &dag.succ[node as usize] {
+                for &s in dag.successors(node) {
                     indeg[s as usize] -= 1;
                     if indeg[s as usize] == 0 {
                         ready.push(s);
@@ -524,7 +564,7 @@ pub fn route(
             since_progress = 0;
             since_reset = 0;
         }
-        for &node in &front {
+        for &node in front.iter() {
             if let Some((a, b)) = dag.pair[node as usize]
                 && !coupling.reachable(layout.v2p[a as usize], layout.v2p[b as usize])
             {
@@ -552,7 +592,7 @@ pub fn route(
                 else {
                     return Err("internal: no shortest-path step".into());
                 };
-                do_swap(pa, step, layout, &mut blocks, &mut routed, &mut emit);
+                do_swap(pa, step, layout, blocks, &mut routed, &mut emit);
             }
             since_progress = 0;
             continue;
@@ -562,16 +602,20 @@ pub fn route(
         // recomputed when a gate ran; swaps in between reuse it.
         if progressed || !extended_valid {
             extended_valid = true;
-            stamp += 1;
+            *stamp = stamp.wrapping_add(1);
+            if *stamp == 0 {
+                seen.fill(0);
+                *stamp = 1;
+            }
             extended.clear();
             queue.clear();
             queue.extend(front.iter().copied());
             'bfs: while let Some(node) = queue.pop_front() {
-                for &s in &dag.succ[node as usize] {
-                    if seen[s as usize] == stamp {
+                for &s in dag.successors(node) {
+                    if seen[s as usize] == *stamp {
                         continue;
                     }
-                    seen[s as usize] = stamp;
+                    seen[s as usize] = *stamp;
                     if let Some(p) = dag.pair[s as usize] {
                         extended.push(p);
                         if extended.len() >= EXTENDED_SET {
@@ -582,11 +626,9 @@ pub fn route(
                 }
             }
         }
-        // Physical pairs of the front layer, then of the lookahead set, and
-        // for each physical qubit the pairs touching it: a candidate swap
-        // only changes the distances of the pairs it touches.
+        // Physical pairs of the front layer, then of the lookahead set.
         all.clear();
-        for &f in &front {
+        for &f in front.iter() {
             if let Some((a, b)) = dag.pair[f as usize] {
                 all.push((layout.v2p[a as usize], layout.v2p[b as usize]));
             }
@@ -594,33 +636,44 @@ pub fn route(
         let nf = all.len();
         all.extend(extended.iter().map(|&(a, b)| (layout.v2p[a as usize], layout.v2p[b as usize])));
         let ne = all.len() - nf;
-        for (i, &(a, b)) in all.iter().enumerate() {
-            let front = i < nf;
-            incident[a as usize].push((b, front));
-            incident[b as usize].push((a, front));
-        }
-        // Integer sums (exact; an unreachable pair counts u32::MAX).
-        let base = |range: std::ops::Range<usize>| -> i64 {
-            all[range].iter().map(|&(a, b)| i64::from(coupling.dist(a, b))).sum::<i64>()
-        };
-        let (base_f, base_e) = (base(0..nf), base(nf..nf + ne));
-        // Scores are exact integers: the heuristic scaled by
-        // `20 * ne * DECAY_SCALE` (see below), so ties are exact.
+        // Qiskit's weighting: the front layer's total distance F, plus half
+        // the lookahead set's mean E / ne, times the decay 1 + k / 1000;
+        // then a bonus of 0.7 per gate for a swap that merges with the
+        // block just run on its pair. Times 20 * ne * 1000 that is
+        // (20 ne F + 10 E)(1000 + k) - 14000 ne * saving: integers (far
+        // inside i64 even with unreachable lookahead pairs, which count
+        // u32::MAX), so equal scores tie exactly; with ne = 0, E = 0 and ne
+        // counts 1. So a front pair weighs 20 ne and a lookahead pair 10 in
+        // the weighted distance sum `base`.
         let ne_s = ne.max(1) as i64;
+        let weight_front = 20 * ne.max(1) as u32;
+        let mut base = 0i64;
+        // Per physical qubit, the pairs touching it and their weighted
+        // distances: a candidate swap only changes the pairs it touches.
+        for (i, &(a, b)) in all.iter().enumerate() {
+            let w = if i < nf { weight_front } else { 10 };
+            let wd = i64::from(w) * i64::from(coupling.dist(a, b));
+            base += wd;
+            incident[a as usize].push((b, w));
+            incident[b as usize].push((a, w));
+            own[a as usize] += wd;
+            own[b as usize] += wd;
+        }
         let max_bonus = 3 * 2 * ne_s * ABSORB_BONUS_TENTHS * DECAY_SCALE;
+        // Candidates: every swap touching a front-layer qubit.
         candidates.clear();
-        cand_stamp = cand_stamp.wrapping_add(1);
-        if cand_stamp == 0 {
+        *cand_stamp = cand_stamp.wrapping_add(1);
+        if *cand_stamp == 0 {
             cand_mark.fill(0);
-            cand_stamp = 1;
+            *cand_stamp = 1;
         }
         for &(a, b) in &all[..nf] {
             for p in [a, b] {
                 for &nb in coupling.neighbours(p) {
                     let c = (p.min(nb), p.max(nb));
                     let slot = &mut cand_mark[c.0 as usize * n + c.1 as usize];
-                    if *slot != cand_stamp {
-                        *slot = cand_stamp;
+                    if *slot != *cand_stamp {
+                        *slot = *cand_stamp;
                         candidates.push(c);
                     }
                 }
@@ -628,34 +681,24 @@ pub fn route(
         }
         let mut best_score = i64::MAX;
         best.clear();
-        for &(s0, s1) in &candidates {
-            // Lookahead and front distance changes. Two scalar accumulators
-            // and no branch per pair: an accumulator array indexed by the
-            // flag would chain every addition through memory.
-            let (mut de, mut df) = (0i64, 0i64);
+        for &(s0, s1) in candidates.iter() {
+            // The weighted distance change of the pairs on each swapped
+            // qubit `from` (moving to `to`): their distances from `to`,
+            // minus those from `from` (`own`), except that a pair on both
+            // swapped qubits keeps its distance, though it reads as 0 from
+            // `to` (so it gets back its weight times d(from, to)).
+            let mut delta = 0i64;
             for (from, to) in [(s0, s1), (s1, s0)] {
-                let (row_from, row_to) = (coupling.dist_row(from), coupling.dist_row(to));
-                for &(other, front) in &incident[from as usize] {
-                    // a pair on both swapped qubits keeps its distance
-                    let x = if other == to {
-                        0
-                    } else {
-                        i64::from(row_to[other as usize]) - i64::from(row_from[other as usize])
-                    };
-                    let f = i64::from(front);
-                    df += x * f;
-                    de += x * (1 - f);
+                let row_to = coupling.dist_row(to);
+                let (mut moved, mut kept) = (0i64, 0i64);
+                for &(other, w) in &incident[from as usize] {
+                    moved += i64::from(w) * i64::from(row_to[other as usize]);
+                    kept += i64::from(w) * i64::from(other == to);
                 }
+                delta += moved - own[from as usize] + kept * i64::from(coupling.dist(from, to));
             }
-            // Qiskit's weighting: the front layer's total F, plus half the
-            // lookahead set's mean E / ne, times the decay 1 + k / 1000;
-            // then a bonus of 0.7 per gate for a swap that merges with the
-            // block just run on its pair. Times 20 * ne * 1000, that is
-            // (20 ne F + 10 E)(1000 + k) - 14000 ne * saving: integers
-            // (far inside i64 even with unreachable lookahead pairs), so
-            // equal scores tie exactly; with ne = 0, E = 0 and ne counts 1.
             let k = i64::from(decay[s0 as usize].max(decay[s1 as usize]));
-            let mut h = (20 * ne_s * (base_f + df) + 10 * (base_e + de)) * (DECAY_SCALE + k);
+            let mut h = (base + delta) * (DECAY_SCALE + k);
             // A swap that cannot reach the best score even with the
             // largest bonus (3 gates) is not scored further.
             if h - max_bonus > best_score {
@@ -674,14 +717,16 @@ pub fn route(
                 best.push((s0, s1));
             }
         }
-        for &(a, b) in &all {
+        for &(a, b) in all.iter() {
             incident[a as usize].clear();
             incident[b as usize].clear();
+            own[a as usize] = 0;
+            own[b as usize] = 0;
         }
         let Some(&(s0, s1)) = best.get(rng.below(best.len().max(1))) else {
             return Err("internal: no swap candidate".into());
         };
-        do_swap(s0, s1, layout, &mut blocks, &mut routed, &mut emit);
+        do_swap(s0, s1, layout, blocks, &mut routed, &mut emit);
         since_progress += 1;
         since_reset += 1;
         decay[s0 as usize] += 1;
@@ -726,6 +771,28 @@ mod tests {
         let pos = |i: u32| ran.iter().position(|&r| r == i);
         assert!(pos(0) < pos(2) && pos(0) < pos(3) && pos(1) < pos(3) && pos(2) < pos(4));
         assert!(routed.swaps > 0 && routed.cost <= 3 * routed.swaps);
+    }
+
+    #[test]
+    fn a_reused_scratch_routes_like_a_fresh_one() {
+        let coupling = Coupling::new(6, &eigen_hal::topology::grid(2, 3));
+        let steps = |dag: &Dag, scratch: &mut RouteScratch| {
+            let mut layout = Layout::from_v2p((0..6).collect());
+            let mut out = Vec::new();
+            let r = route_with(scratch, dag, &coupling, &mut layout, &mut Rng::new(3), u64::MAX, {
+                |s, _: &Layout| out.push(s)
+            })
+            .expect("routes");
+            (out, r, layout)
+        };
+        let long: Vec<(u32, u32)> = (0..40).map(|i| (i % 6, (i * 5 + 3) % 6)).collect();
+        let long: Vec<(u32, u32)> = long.into_iter().filter(|(a, b)| a != b).collect();
+        let short = [(0, 5), (2, 3), (5, 1), (4, 0)];
+        let mut shared = RouteScratch::default();
+        for pairs in [&long[..], &short[..], &long[..]] {
+            let dag = Dag::from_pairs(pairs, &[], 6, false);
+            assert_eq!(steps(&dag, &mut shared), steps(&dag, &mut RouteScratch::default()));
+        }
     }
 
     #[test]

@@ -2,12 +2,19 @@
 //! multi-controlled 1-qubit gates and arbitrary 2-qubit unitaries to `cx`
 //! plus 1-qubit gates.
 //!
+//! Multi-controlled gates (polynomial, borrowed-qubit constructions) are in
+//! the `multi` submodule; 2-qubit unitaries go through [`super::kak`].
+//!
 //! Contract: every sequence produced here equals its input up to a global
 //! phase (exactly, for the controlled constructions, since there the phase
 //! of the controlled block is relative). Checked by the unit tests below and
 //! by the compiler's property tests.
 
+mod multi;
+
+use super::kak;
 use eigen_hal::{Condition, Gate, Operation};
+use multi::two_qubit_count;
 use num_complex::Complex64;
 use std::f64::consts::PI;
 
@@ -319,37 +326,34 @@ impl Emitter<'_> {
         self.gate(Cx, &[a, b]);
     }
 
-    /// X on `t` controlled by all of `controls`.
-    pub fn mcx(&mut self, controls: &[u32], t: u32) {
-        match controls {
-            [] => self.gate(Gate::X, &[t]),
-            [c] => self.gate(Gate::Cx, &[*c, t]),
-            [a, b] => self.ccx(*a, *b, t),
-            _ => self.mcu(&gate_mat(&Gate::X), controls, t),
-        }
-    }
-
-    /// `u` on `t` controlled by all of `controls` (Barenco et al. lemma 7.5,
-    /// no ancillas; the gate count grows about 3^k with k controls).
-    pub fn mcu(&mut self, u: &Mat2, controls: &[u32], t: u32) {
-        match controls {
-            [] => self.mat(u, t),
-            [c] => self.controlled(u, *c, t),
-            [rest @ .., last] => {
-                let v = sqrt_unitary(u);
-                self.controlled(&v, *last, t);
-                self.mcx(rest, *last);
-                self.controlled(&dagger(&v), *last, t);
-                self.mcx(rest, *last);
-                self.mcu(&v, rest, t);
-            }
-        }
-    }
-
-    /// An arbitrary 2-qubit unitary (row-major, `a` most significant) by
-    /// two-level (Givens) decomposition: correct, at most ~20 `cx`; not the
-    /// 3-`cx` optimum of a KAK decomposition.
+    /// An arbitrary 2-qubit unitary (row-major, `a` most significant), up to
+    /// global phase: a product of 1-qubit gates when it is one (0 `cx`),
+    /// else the KAK decomposition (at most three `cx`), else the two-level
+    /// one when KAK fails its numerical check or the two-level one is
+    /// cheaper (e.g. a diagonal: one controlled phase, 2 `cx`).
     pub fn unitary2(&mut self, u: &[Complex64; 16], a: u32, b: u32) {
+        if let Some((ma, mb)) = kak::local_factors(u) {
+            self.mat(&ma, a);
+            self.mat(&mb, b);
+            return;
+        }
+        let givens = self.scratch(|e| e.unitary2_givens(u, a, b));
+        match kak::synthesize(u, a, b) {
+            Some(ops) if two_qubit_count(&ops) <= two_qubit_count(&givens) => {
+                self.out.extend(ops.into_iter().map(|op| match op {
+                    Operation::Gate { gate, qubits, .. } => {
+                        Operation::Gate { gate, qubits, condition: self.condition.clone() }
+                    }
+                    other => other,
+                }));
+            }
+            _ => self.out.extend(givens),
+        }
+    }
+
+    /// [`Self::unitary2`] by two-level (Givens) decomposition: correct for
+    /// any input, up to ~20 `cx`.
+    fn unitary2_givens(&mut self, u: &[Complex64; 16], a: u32, b: u32) {
         let mut m = *u;
         let mut levels: Vec<(usize, usize, Mat2)> = Vec::new();
         for col in 0..4 {
@@ -508,6 +512,34 @@ mod tests {
         assert!(synth_1q(&IDENTITY, OneQubitBasis::ZSx { x: true }).is_empty());
         assert_eq!(synth_1q(&gate_mat(&Gate::H), OneQubitBasis::ZSx { x: true }).len(), 3);
         assert_eq!(synth_1q(&gate_mat(&Gate::X), OneQubitBasis::ZSx { x: true }), vec![Gate::X]);
+    }
+
+    #[test]
+    fn a_generic_two_qubit_unitary_takes_three_cx_not_the_two_level_count() {
+        use crate::compiler::unroll::tests::{equal_up_to_phase, unitary};
+        let g = |gate: Gate, q: &[u32]| Operation::Gate { gate, qubits: q.into(), condition: None };
+        let u: [Complex64; 16] = unitary(
+            &[
+                g(Gate::U(0.3, 0.7, -1.1), &[1]),
+                g(Gate::Ry(0.4), &[0]),
+                g(Gate::Iswap, &[1, 0]),
+                g(Gate::Crx(0.9), &[1, 0]),
+                g(Gate::Rzz(0.35), &[0, 1]),
+            ],
+            2,
+        )
+        .try_into()
+        .expect("16");
+        let mut out = Vec::new();
+        let mut e = Emitter { out: &mut out, condition: None };
+        let givens = e.scratch(|e| e.unitary2_givens(&u, 1, 0));
+        e.unitary2(&u, 1, 0);
+        let (old, new) = (two_qubit_count(&givens), two_qubit_count(&out));
+        eprintln!("Unitary2: two-level {old} two-qubit gates, KAK {new}");
+        assert!(new <= 3 && old > new, "two-level {old}, now {new}");
+        let want = unitary(&[g(Gate::Unitary2(Box::new(u)), &[1, 0])], 2);
+        assert!(equal_up_to_phase(&want, &unitary(&out, 2)));
+        assert!(equal_up_to_phase(&want, &unitary(&givens, 2)));
     }
 
     #[test]

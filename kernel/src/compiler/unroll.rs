@@ -10,9 +10,11 @@ use super::synth::{self, Emitter, Mat2};
 use eigen_hal::{Gate, Operation};
 use std::f64::consts::PI;
 
-/// Most controls a multi-controlled gate may have: the ancilla-free
-/// decomposition grows about 3^k.
-pub const MAX_CONTROLS: usize = 10;
+/// Most controls a multi-controlled gate may have: one less than the most
+/// qubits a program may use (`ParseLimits::default().max_qubits`, 64). The
+/// ancilla-free decomposition grows quadratically (at most a few thousand
+/// `cx` at this size), so this only bounds circuits built without the parser.
+pub const MAX_CONTROLS: usize = 63;
 
 /// How far to unroll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
