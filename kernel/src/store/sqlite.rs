@@ -116,7 +116,17 @@ impl SqliteStore {
 impl JobStore for SqliteStore {
     async fn commit(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         match self.writer.try_commit(batch) {
-            Ok(outcome) => outcome,
+            Ok((outcome, tail_due)) => {
+                if tail_due {
+                    // Best effort: a full queue means a busy writer, and
+                    // the next sweep asks again.
+                    self.writer.queued();
+                    if self.queue.try_send(Command::CheckpointTail).is_err() {
+                        self.writer.unqueued();
+                    }
+                }
+                outcome
+            }
             Err(batch) => self.ask(|ack| Command::Commit(batch, ack)).await,
         }
     }

@@ -58,6 +58,9 @@ pub(super) enum Command {
     Commit(Vec<Write>, Ack),
     /// Delete jobs that finished before a time; answer their ids.
     Prune(SystemTime, oneshot::Sender<Result<Vec<JobId>, StoreError>>),
+    /// Checkpoint what the checkpointer's last sweep left (see
+    /// [`checkpoint_loop`]); nobody waits for it.
+    CheckpointTail,
 }
 
 impl std::fmt::Debug for Command {
@@ -65,6 +68,7 @@ impl std::fmt::Debug for Command {
         match self {
             Self::Commit(w, _) => write!(f, "Commit({} writes)", w.len()),
             Self::Prune(t, _) => write!(f, "Prune({t:?})"),
+            Self::CheckpointTail => write!(f, "CheckpointTail"),
         }
     }
 }
@@ -110,17 +114,22 @@ struct WriteSide {
     /// Rows written since the checkpointer was last asked to run.
     since_checkpoint: usize,
     checkpoint: std::sync::mpsc::SyncSender<()>,
+    /// Set by the checkpointer after each sweep.
+    swept: Arc<AtomicBool>,
 }
 
 impl WriteSide {
-    /// Counts `rows` written and asks for a checkpoint when enough were.
-    fn wrote(&mut self, rows: usize) {
+    /// Counts `rows` written and asks for a checkpoint when enough were;
+    /// true when a sweep ended since the last call, so that its tail is
+    /// due (see [`checkpoint_loop`]).
+    fn wrote(&mut self, rows: usize) -> bool {
         self.since_checkpoint += rows;
         // A full channel means one is already asked for.
         if self.since_checkpoint >= CHECKPOINT_EVERY_WRITES && self.checkpoint.try_send(()).is_ok()
         {
             self.since_checkpoint = 0;
         }
+        self.swept.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -152,11 +161,13 @@ impl Writer {
 
     /// Commits `batch` on this thread if the connection is free and nothing
     /// handed in earlier still waits; gives the batch back otherwise, to be
-    /// queued with [`Writer::queued`].
+    /// queued with [`Writer::queued`]. With the outcome comes whether a
+    /// [`Command::CheckpointTail`] is due: the caller queues it, so that
+    /// the writer thread runs it and no caller waits for it.
     pub(super) fn try_commit(
         &self,
         batch: Vec<Write>,
-    ) -> Result<Result<(), StoreError>, Vec<Write>> {
+    ) -> Result<(Result<(), StoreError>, bool), Vec<Write>> {
         if !self.inline || self.pending.load(Ordering::Acquire) != 0 {
             return Err(batch);
         }
@@ -172,8 +183,8 @@ impl Writer {
         }
         let outcome = transaction(&side.conn, &[batch.as_slice()])
             .and_then(|mut o| o.pop().unwrap_or(Ok(())));
-        side.wrote(batch.len());
-        Ok(outcome)
+        let tail_due = side.wrote(batch.len());
+        Ok((outcome, tail_due))
     }
 
     /// Counts a batch about to be queued for the writer thread.
@@ -224,12 +235,14 @@ pub(super) fn spawn(
     exited: oneshot::Sender<()>,
 ) -> Result<Arc<Writer>, StoreError> {
     let (ask, asked) = std::sync::mpsc::sync_channel(1);
+    let swept = Arc::new(AtomicBool::new(false));
+    let sweeps = Arc::clone(&swept);
     std::thread::Builder::new()
         .name("eigen-store-ckpt".into())
-        .spawn(move || checkpoint_loop(&checkpoints, &asked))
+        .spawn(move || checkpoint_loop(&checkpoints, &asked, &sweeps))
         .map_err(|e| unavailable(format!("cannot start the store's checkpointer: {e}")))?;
     let writer = Arc::new(Writer {
-        side: Mutex::new(WriteSide { conn, since_checkpoint: 0, checkpoint: ask }),
+        side: Mutex::new(WriteSide { conn, since_checkpoint: 0, checkpoint: ask, swept }),
         pending: AtomicUsize::new(0),
         inline,
         alive,
@@ -248,11 +261,30 @@ pub(super) fn spawn(
 /// Checkpoints the WAL whenever the writer asks, while the writer goes on
 /// (a PASSIVE checkpoint never blocks writers or readers). Driven by
 /// writes, not by a timer, so an idle store does nothing.
-fn checkpoint_loop(conn: &Connection, asked: &std::sync::mpsc::Receiver<()>) {
+///
+/// Such a sweep copies the frames that were in the WAL when it began; the
+/// writer appends more meanwhile. SQLite starts the WAL over from its
+/// beginning only once *every* frame is copied, which a sweep racing a
+/// steady writer never achieves: the WAL would grow without end (hundreds
+/// of megabytes after some thousand jobs), and each commit would extend
+/// the file instead of rewriting pages already cached. So after each
+/// sweep `swept` is set, and the writer, between two commits, copies the
+/// few frames left itself ([`checkpoint_tail`]): the WAL is then wholly
+/// copied, and the next commit starts it over.
+fn checkpoint_loop(conn: &Connection, asked: &std::sync::mpsc::Receiver<()>, swept: &AtomicBool) {
     while asked.recv().is_ok() {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            Ok(()) => swept.store(true, Ordering::Release),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries"),
         }
+    }
+}
+
+/// Copies what is left in the WAL on the write connection, where no other
+/// writer can append meanwhile (see [`checkpoint_loop`]).
+fn checkpoint_tail(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries");
     }
 }
 
@@ -260,14 +292,17 @@ fn write_loop(writer: &Writer, mut rx: mpsc::Receiver<Command>) {
     let mut group: Vec<(Vec<Write>, Ack)> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         let mut prune = None;
+        let mut tails = 0usize;
         match first {
             Command::Commit(w, ack) => group.push((w, ack)),
             Command::Prune(t, ack) => prune = Some((t, ack)),
+            Command::CheckpointTail => tails += 1,
         }
         while prune.is_none() && group.len() < MAX_GROUP {
             match rx.try_recv() {
                 Ok(Command::Commit(w, ack)) => group.push((w, ack)),
                 Ok(Command::Prune(t, ack)) => prune = Some((t, ack)),
+                Ok(Command::CheckpointTail) => tails += 1,
                 Err(_) => break,
             }
         }
@@ -275,14 +310,19 @@ fn write_loop(writer: &Writer, mut rx: mpsc::Receiver<Command>) {
             // The runtime is gone, and every caller with it.
             return;
         }
-        let answered = group.len() + usize::from(prune.is_some());
+        let answered = group.len() + usize::from(prune.is_some()) + tails;
         let mut side = writer.side();
+        let mut tail_due = tails > 0;
         if !group.is_empty() {
-            side.wrote(group.iter().map(|(w, _)| w.len()).sum::<usize>());
+            tail_due |= side.wrote(group.iter().map(|(w, _)| w.len()).sum::<usize>());
             commit_group(&side.conn, &mut group);
         }
         if let Some((before, ack)) = prune {
             let _ = ack.send(prune_in(&mut side.conn, before));
+        }
+        if tail_due {
+            // After the answers: no caller waits for it.
+            checkpoint_tail(&side.conn);
         }
         writer.pending.fetch_sub(answered, Ordering::AcqRel);
     }
