@@ -114,8 +114,16 @@ struct WriteSide {
     /// Rows written since the checkpointer was last asked to run.
     since_checkpoint: usize,
     checkpoint: std::sync::mpsc::SyncSender<()>,
-    /// Set by the checkpointer after each sweep.
-    swept: Arc<AtomicBool>,
+    sweeps: Arc<Sweeps>,
+}
+
+/// What the checkpointer tells the writer (see [`checkpoint_loop`]).
+#[derive(Debug, Default)]
+struct Sweeps {
+    /// Set after each sweep; taken by the writer, which then copies the tail.
+    ended: AtomicBool,
+    /// Sweeps done so far.
+    count: AtomicUsize,
 }
 
 impl WriteSide {
@@ -129,7 +137,7 @@ impl WriteSide {
         {
             self.since_checkpoint = 0;
         }
-        self.swept.swap(false, Ordering::AcqRel)
+        self.sweeps.ended.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -144,6 +152,7 @@ pub(super) struct Writer {
     /// commit is an fsync, which would block the runtime for milliseconds.
     inline: bool,
     alive: RuntimeAlive,
+    sweeps: Arc<Sweeps>,
 }
 
 impl std::fmt::Debug for WriteSide {
@@ -219,6 +228,11 @@ impl Writer {
     pub(super) fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
     }
+
+    /// Checkpointer sweeps done so far.
+    pub(super) fn sweeps(&self) -> usize {
+        self.sweeps.count.load(Ordering::Acquire)
+    }
 }
 
 /// Starts the writer thread on `conn` (migrated) and the checkpointer on
@@ -235,14 +249,20 @@ pub(super) fn spawn(
     exited: oneshot::Sender<()>,
 ) -> Result<Arc<Writer>, StoreError> {
     let (ask, asked) = std::sync::mpsc::sync_channel(1);
-    let swept = Arc::new(AtomicBool::new(false));
-    let sweeps = Arc::clone(&swept);
+    let sweeps = Arc::new(Sweeps::default());
+    let swept = Arc::clone(&sweeps);
     std::thread::Builder::new()
         .name("eigen-store-ckpt".into())
-        .spawn(move || checkpoint_loop(&checkpoints, &asked, &sweeps))
+        .spawn(move || checkpoint_loop(&checkpoints, &asked, &swept))
         .map_err(|e| unavailable(format!("cannot start the store's checkpointer: {e}")))?;
     let writer = Arc::new(Writer {
-        side: Mutex::new(WriteSide { conn, since_checkpoint: 0, checkpoint: ask, swept }),
+        side: Mutex::new(WriteSide {
+            conn,
+            since_checkpoint: 0,
+            checkpoint: ask,
+            sweeps: Arc::clone(&sweeps),
+        }),
+        sweeps,
         pending: AtomicUsize::new(0),
         inline,
         alive,
@@ -268,13 +288,16 @@ pub(super) fn spawn(
 /// steady writer never achieves: the WAL would grow without end (hundreds
 /// of megabytes after some thousand jobs), and each commit would extend
 /// the file instead of rewriting pages already cached. So after each
-/// sweep `swept` is set, and the writer, between two commits, copies the
+/// sweep `swept.ended` is set, and the writer, between two commits, copies the
 /// few frames left itself ([`checkpoint_tail`]): the WAL is then wholly
 /// copied, and the next commit starts it over.
-fn checkpoint_loop(conn: &Connection, asked: &std::sync::mpsc::Receiver<()>, swept: &AtomicBool) {
+fn checkpoint_loop(conn: &Connection, asked: &std::sync::mpsc::Receiver<()>, swept: &Sweeps) {
     while asked.recv().is_ok() {
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            Ok(()) => swept.store(true, Ordering::Release),
+            Ok(()) => {
+                swept.count.fetch_add(1, Ordering::AcqRel);
+                swept.ended.store(true, Ordering::Release);
+            }
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; the next one retries"),
         }
     }
