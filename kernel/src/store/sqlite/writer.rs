@@ -152,7 +152,6 @@ pub(super) struct Writer {
     /// commit is an fsync, which would block the runtime for milliseconds.
     inline: bool,
     alive: RuntimeAlive,
-    sweeps: Arc<Sweeps>,
 }
 
 impl std::fmt::Debug for WriteSide {
@@ -231,7 +230,7 @@ impl Writer {
 
     /// Checkpointer sweeps done so far.
     pub(super) fn sweeps(&self) -> usize {
-        self.sweeps.count.load(Ordering::Acquire)
+        self.side().sweeps.count.load(Ordering::Acquire)
     }
 }
 
@@ -260,9 +259,8 @@ pub(super) fn spawn(
             conn,
             since_checkpoint: 0,
             checkpoint: ask,
-            sweeps: Arc::clone(&sweeps),
+            sweeps,
         }),
-        sweeps,
         pending: AtomicUsize::new(0),
         inline,
         alive,
