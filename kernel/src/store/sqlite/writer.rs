@@ -255,12 +255,7 @@ pub(super) fn spawn(
         .spawn(move || checkpoint_loop(&checkpoints, &asked, &swept))
         .map_err(|e| unavailable(format!("cannot start the store's checkpointer: {e}")))?;
     let writer = Arc::new(Writer {
-        side: Mutex::new(WriteSide {
-            conn,
-            since_checkpoint: 0,
-            checkpoint: ask,
-            sweeps,
-        }),
+        side: Mutex::new(WriteSide { conn, since_checkpoint: 0, checkpoint: ask, sweeps }),
         pending: AtomicUsize::new(0),
         inline,
         alive,
