@@ -15,6 +15,9 @@
 //! - `par` (private): the size threshold below which work stays on the
 //!   calling thread (tiny circuits never wake rayon's workers).
 //! - [`state`]: the [`StateVector`], memory accounting, the buffer pool.
+//! - `buffer` (private): the state's amplitudes, viewed from a 64-byte
+//!   boundary of a slightly larger `Vec` (glibc puts large blocks at 16 mod
+//!   64), so 8-amplitude groups and vector loads do not split cache lines.
 //! - `sample` (private): probabilities, collapse, random streams, and the
 //!   map from basis indices to outcomes.
 //! - `masses` (private): the masses the sampler reads instead of the
@@ -43,6 +46,7 @@
 //!   `sim-grid-25` with calibration data; [`default_devices`].
 
 mod binomial;
+mod buffer;
 mod compact;
 pub mod device;
 mod draw;

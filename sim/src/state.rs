@@ -1,6 +1,7 @@
 //! The state vector, its memory accounting, and the buffer pool that lets a
 //! device reuse one allocation from job to job.
 
+use crate::buffer::{self, Amplitudes};
 use crate::exec;
 use crate::ops::{self, C};
 use crate::plan::{self, Blocking};
@@ -61,11 +62,13 @@ pub(crate) fn check_memory(n: u32, copies: u64, limit: u64) -> Result<u64, Devic
 }
 
 /// A state of `n` qubits as `2^n` complex128 amplitudes; qubit 0 is the
-/// least significant bit of an amplitude's index.
+/// least significant bit of an amplitude's index. The amplitudes start on
+/// a 64-byte boundary (see the `buffer` module), so the sampler's groups of 8
+/// sit on 2 cache lines and the kernels' vector loads split none.
 #[derive(Debug, Clone)]
 pub struct StateVector {
     n: u32,
-    amps: Vec<C>,
+    amps: Amplitudes,
     /// The sampler's scratch (see [`crate::masses`], 1/14 of the state's
     /// bytes once used): kept with the state, and pooled with it by a
     /// device, so repeated sampling does not page-fault a fresh buffer.
@@ -85,22 +88,19 @@ impl StateVector {
     /// |0...0> on `n` qubits, or an error when the buffer cannot be allocated.
     pub fn zero(n: u32) -> Result<Self, DeviceError> {
         let len = state_len(n)?;
-        let mut amps = Vec::new();
-        amps.try_reserve_exact(len).map_err(|e| alloc_error(n, &e))?;
-        amps.resize(len, C::new(0.0, 0.0));
+        let mut amps = Amplitudes::zeroed(len).map_err(|e| alloc_error(n, &e))?;
         amps[0] = C::new(1.0, 0.0);
         Ok(Self { n, amps, masses: Vec::new() })
     }
 
-    /// |0...0> in a reused buffer (its contents are overwritten).
-    pub fn zero_in(n: u32, mut buf: Vec<C>) -> Result<Self, DeviceError> {
+    /// |0...0> in a reused buffer (its contents are overwritten), or in a
+    /// new one when `buf` has no room for `2^n` amplitudes and the few
+    /// spare ones that alignment needs ([`BufferPool::take`] hands out
+    /// such buffers).
+    pub fn zero_in(n: u32, buf: Vec<C>) -> Result<Self, DeviceError> {
         let len = state_len(n)?;
-        buf.clear();
-        if buf.capacity() < len {
-            buf.try_reserve_exact(len).map_err(|e| alloc_error(n, &e))?;
-        }
-        buf.resize(len, C::new(0.0, 0.0));
-        let mut s = Self { n, amps: buf, masses: Vec::new() };
+        let amps = Amplitudes::reusing(buf, len).map_err(|e| alloc_error(n, &e))?;
+        let mut s = Self { n, amps, masses: Vec::new() };
         s.reset_zero();
         Ok(s)
     }
@@ -130,6 +130,9 @@ impl StateVector {
     }
 
     /// A state from explicit amplitudes (length must be a power of two).
+    /// They are copied into an aligned buffer unless `amps` already starts
+    /// on a 64-byte boundary (not on the hot path: tests and callers that
+    /// bring their own state).
     pub fn from_amplitudes(amps: Vec<C>) -> Result<Self, DeviceError> {
         if !amps.len().is_power_of_two() {
             return Err(DeviceError::new(
@@ -137,7 +140,9 @@ impl StateVector {
                 format!("{} amplitudes is not a power of two", amps.len()),
             ));
         }
-        Ok(Self { n: amps.len().trailing_zeros(), amps, masses: Vec::new() })
+        let n = amps.len().trailing_zeros();
+        let amps = Amplitudes::from_vec(amps).map_err(|e| alloc_error(n, &e))?;
+        Ok(Self { n, amps, masses: Vec::new() })
     }
 
     /// The number of qubits.
@@ -156,10 +161,13 @@ impl StateVector {
         &mut self.amps
     }
 
-    /// The amplitudes, giving up the state (e.g. to return its buffer to a pool).
+    /// The amplitudes, giving up the state (e.g. to return its buffer to a
+    /// pool). The `Vec` is the state's own allocation, with the amplitudes
+    /// moved down to its start when they sat a few places in for alignment
+    /// (one pass over memory, no allocation).
     #[must_use]
     pub fn into_amplitudes(self) -> Vec<C> {
-        self.amps
+        self.amps.into_vec()
     }
 
     /// Squared norm, summed in fixed blocks so it is the same on any thread count.
@@ -298,14 +306,16 @@ pub struct BufferPool {
 impl BufferPool {
     const KEEP: usize = 2;
 
-    /// A buffer with room for `len` amplitudes if one is pooled (the
-    /// smallest such), else an empty one.
+    /// A buffer with room for a state of `len` amplitudes (with the spare
+    /// ones alignment needs) if one is pooled (the smallest such), else an
+    /// empty one.
     pub fn take(&self, len: usize) -> Vec<C> {
+        let room = len.saturating_add(buffer::SLACK);
         let mut bufs = self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let best = bufs
             .iter()
             .enumerate()
-            .filter(|(_, b)| b.capacity() >= len)
+            .filter(|(_, b)| b.capacity() >= room)
             .min_by_key(|(_, b)| b.capacity())
             .map(|(i, _)| i);
         match best {
@@ -348,7 +358,7 @@ impl BufferPool {
     /// Returns a state's buffers for later jobs.
     pub fn put_state(&self, sv: StateVector) {
         let StateVector { amps, masses, .. } = sv;
-        self.put(amps);
+        self.put(amps.into_raw());
         let mut kept = self.masses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if masses.capacity() > kept.capacity() {
             *kept = masses;
@@ -424,6 +434,53 @@ mod tests {
         assert_eq!(again.amplitudes().as_ptr(), ptr);
         assert_eq!(again.amplitudes()[0], C::new(1.0, 0.0));
         assert!(again.amplitudes()[1..].iter().all(|a| *a == C::new(0.0, 0.0)));
+    }
+
+    fn aligned(s: &StateVector) -> bool {
+        s.amplitudes().as_ptr().addr().is_multiple_of(64)
+    }
+
+    #[test]
+    fn states_are_64_byte_aligned() {
+        let pool = BufferPool::default();
+        for n in [0, 1, 2, 3, 5, 10, 14, 17, 20] {
+            let s = StateVector::zero(n).expect("small");
+            assert!(aligned(&s), "zero({n})");
+            assert!(aligned(&s.clone()), "clone of zero({n})");
+            let mut p = pool.take_state(n).expect("small");
+            assert!(aligned(&p), "take_state({n})");
+            if n > 0 {
+                p.apply_gate(&Gate::X, &[0]).expect("valid");
+            }
+            pool.put_state(p);
+            // Reused (the same buffer when its size fits), aligned, and |0...0>.
+            let again = pool.take_state(n).expect("reuse");
+            assert!(aligned(&again), "take_state({n}) again");
+            assert_eq!(again, s);
+            pool.put_state(again);
+            let back = StateVector::from_amplitudes(s.into_amplitudes()).expect("power of two");
+            assert!(aligned(&back), "from_amplitudes({n})");
+            assert_eq!(back.amplitudes().len(), 1 << n);
+            assert_eq!(back.amplitudes()[0], C::new(1.0, 0.0));
+        }
+        // A larger state in a pooled buffer of a smaller one and back.
+        let big = pool.take_state(21).expect("small");
+        pool.put_state(big);
+        let small = pool.take_state(4).expect("reuse");
+        assert!(aligned(&small));
+        assert_eq!(small, StateVector::zero(4).expect("small"));
+    }
+
+    #[test]
+    fn amplitudes_survive_the_round_trip() {
+        for n in [0u32, 1, 6] {
+            let v: Vec<C> = (0..1u32 << n).map(|i| C::new(f64::from(i), 0.25)).collect();
+            let s = StateVector::from_amplitudes(v.clone()).expect("power of two");
+            assert_eq!(s.num_qubits(), n);
+            assert_eq!(s.amplitudes(), &v[..]);
+            assert_eq!(s.into_amplitudes(), v);
+        }
+        assert!(StateVector::from_amplitudes(vec![C::new(1.0, 0.0); 3]).is_err());
     }
 
     #[test]
