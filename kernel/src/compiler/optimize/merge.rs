@@ -354,6 +354,17 @@ mod tests {
         matches!(name, "rz" | "sx" | "x" | "cz" | "cx" | "ecr")
     }
 
+    /// Full optimization into {rz, sx, x}, the 2-qubit gates as given or
+    /// (`cx_as_cz`) read as on a `cz` device.
+    fn zsx_config(cx_as_cz: bool) -> MergeConfig<'static> {
+        MergeConfig {
+            basis: OneQubitBasis::ZSx { x: true },
+            accepts: &zsx,
+            optimize: true,
+            cx_as_cz,
+        }
+    }
+
     #[test]
     fn merge_cancels_and_fuses() {
         let mut c = Circuit::new(3, 0);
@@ -365,12 +376,7 @@ mod tests {
             .gate(Gate::H, &[0])
             .gate(Gate::Sx, &[2])
             .gate(Gate::Sx, &[2]);
-        let cfg = MergeConfig {
-            basis: OneQubitBasis::ZSx { x: true },
-            accepts: &zsx,
-            optimize: true,
-            cx_as_cz: false,
-        };
+        let cfg = zsx_config(false);
         let out = merge(c.ops.clone(), 3, &cfg);
         // the two cz cancel (rz commutes through), h h vanish, sx sx -> x
         assert!(equal_up_to_phase(&unitary(&c.ops, 3), &unitary(&out, 3)));
@@ -433,12 +439,7 @@ mod tests {
                     _ => c.gate(Gate::Cz, &[a, b]).gate(Gate::Z, &[b]).gate(Gate::Cz, &[b, a]),
                 };
             }
-            let cfg = MergeConfig {
-                basis: OneQubitBasis::ZSx { x: true },
-                accepts: &zsx,
-                optimize: true,
-                cx_as_cz: true,
-            };
+            let cfg = zsx_config(true);
             let mut full = merge(c.ops.clone(), 3, &cfg);
             for _ in 0..8 {
                 let before = full.len();
@@ -475,12 +476,7 @@ mod tests {
         c.gate(Gate::H, &[0]).gate(Gate::Rz(0.4), &[0]).measure(0, 0).gate(Gate::X, &[0]);
         c.gate(Gate::H, &[1]);
         c.ops.push(Operation::Reset { qubit: 1 });
-        let cfg = MergeConfig {
-            basis: OneQubitBasis::ZSx { x: true },
-            accepts: &zsx,
-            optimize: true,
-            cx_as_cz: false,
-        };
+        let cfg = zsx_config(false);
         let out = merge(c.ops.clone(), 2, &cfg);
         let gates = out.iter().filter(|o| matches!(o, Operation::Gate { .. })).count();
         // h on q0 stays (3 gates: rz sx rz), rz before measure, x after it and h before reset go
