@@ -3,6 +3,7 @@
 //! - `live`: live jobs and the one transition path (`Inner::emit`).
 //! - `submit`: `enqueue_job` (checks, compile, durable insert, idempotency,
 //!   quota, dependencies).
+//! - `detach`: work that runs to its end even when its caller goes away.
 //! - `compile_cache`: a bounded LRU of compilations, by program, device
 //!   and options.
 //! - `exec`: the per-device dispatchers and the execution of one job.
@@ -13,6 +14,7 @@
 //!   devices, reservations).
 
 mod compile_cache;
+mod detach;
 mod early;
 mod exec;
 mod gateway;
@@ -252,7 +254,16 @@ impl Inner {
         &self.live[h % SHARDS]
     }
 
+    /// Wakes `device`'s dispatcher if a job waits for it. A wake-up only
+    /// starts queued jobs (status polls and timeouts run on the
+    /// dispatcher's own tick), so with none queued it would only cost a task
+    /// wake-up, often another worker thread's: every job finishing would
+    /// pay one. Whoever queues a job wakes the dispatcher after queuing it
+    /// (`enqueue_ready`), so a job is never left waiting by the check.
     pub(crate) fn wake_device(&self, device: &str) {
+        if self.sched().queue_length(device) == 0 {
+            return;
+        }
         if let Some(d) = self.devices.get(device) {
             d.wake.notify_one();
         }

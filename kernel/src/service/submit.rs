@@ -3,6 +3,7 @@
 //! with the job in the same transaction (see `early`).
 
 use super::compile_cache::{CompileCache, Hit};
+use super::detach::FinishOnDrop;
 use super::exec::ExecHistory;
 use super::live::{Change, LiveJob, Prepared, outcome_writes, plan_steps};
 use super::{Inner, lock};
@@ -207,6 +208,8 @@ impl Inner {
         // dropped by its client or its deadline): once the batch is handed
         // to the store the job may be durable, and must then be scheduled
         // (or finished) in memory too, never left stuck until a restart.
+        // It runs on the caller's task; only a dropped caller's leftover
+        // moves to a task of its own (see `detach`).
         let (me, ctx) = (self.clone(), ctx.clone());
         let accept = async move {
             let result = me.persist_new(&ctx, job, created_at).await;
@@ -219,9 +222,7 @@ impl Inner {
             }
             Ok(me.view_with_estimates(&live))
         };
-        tokio::spawn(accept.instrument(tracing::Span::current()))
-            .await
-            .map_err(|e| KernelError::Internal(format!("accepting the job failed: {e}")))?
+        FinishOnDrop::new(accept.instrument(tracing::Span::current())).await
     }
 
     async fn persist_new(
