@@ -29,7 +29,7 @@ use super::{JobStore, ReservationRecord, StoreError, StoredJob, Write};
 use crate::gateway::{JobEvent, JobResults};
 use crate::job::JobId;
 use async_trait::async_trait;
-use reads::{EVENT_COLUMNS, JOB_COLUMNS, Reads, query};
+use reads::{EVENT_COLUMNS, INLINE_EVENT_COLUMNS, JOB_COLUMNS, Reads, query};
 use rusqlite::params;
 use schema::unavailable;
 use std::path::Path;
@@ -167,7 +167,18 @@ impl JobStore for SqliteStore {
                     "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = ?1 AND seq > ?2 \
                      ORDER BY seq LIMIT ?3"
                 );
-                query(c, &sql, params![id, after, i64::from(limit)], reads::event_from_row)
+                let args = params![id, after, i64::from(limit)];
+                let rows = query(c, &sql, args, reads::event_from_row)?;
+                if !rows.is_empty() {
+                    return Ok(rows);
+                }
+                // A job finished at insert keeps its log in its row.
+                let sql = format!(
+                    "SELECT {INLINE_EVENT_COLUMNS} FROM jobs, json_each(jobs.log) AS e \
+                     WHERE jobs.id = ?1 AND jobs.log IS NOT NULL AND e.value ->> 0 > ?2 \
+                     ORDER BY e.value ->> 0 LIMIT ?3"
+                );
+                query(c, &sql, args, reads::event_from_row)
             })
             .await
     }
@@ -180,6 +191,14 @@ impl JobStore for SqliteStore {
                     "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = ?1 \
                      ORDER BY seq DESC LIMIT 1"
                 );
+                if let Some(last) = query(c, &sql, params![id], reads::event_from_row)?.pop() {
+                    return Ok(Some(last));
+                }
+                let sql = format!(
+                    "SELECT {INLINE_EVENT_COLUMNS} FROM jobs, json_each(jobs.log) AS e \
+                     WHERE jobs.id = ?1 AND jobs.log IS NOT NULL \
+                     ORDER BY e.value ->> 0 DESC LIMIT 1"
+                );
                 Ok(query(c, &sql, params![id], reads::event_from_row)?.pop())
             })
             .await
@@ -191,7 +210,8 @@ impl JobStore for SqliteStore {
             .run(move |c| {
                 let body = query(
                     c,
-                    "SELECT body FROM results WHERE job_id = ?1",
+                    "SELECT body FROM results WHERE job_id = ?1 UNION ALL \
+                     SELECT results FROM jobs WHERE id = ?1 AND results IS NOT NULL",
                     params![id],
                     reads::text,
                 )?;

@@ -88,6 +88,11 @@ pub(super) const JOB_COLUMNS: &str =
 /// The columns [`event_from_row`] reads, in its order.
 pub(super) const EVENT_COLUMNS: &str = "job_id, seq, state, stage, progress, message, ts";
 
+/// [`EVENT_COLUMNS`] from an entry `e` of a job's inline log (migration
+/// 0002: `[seq, state, stage, progress, message, ts]`).
+pub(super) const INLINE_EVENT_COLUMNS: &str = "jobs.id, e.value ->> 0, e.value ->> 1, \
+     e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5";
+
 fn state(name: &str) -> Result<TaskState, StoreError> {
     TaskState::parse(name).ok_or_else(|| corrupt(format!("state {name}")))
 }

@@ -16,7 +16,10 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The migrations, oldest first; the schema version is how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/0001_jobs.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/0001_jobs.sql"),
+    include_str!("../../../migrations/0002_inline_finished.sql"),
+];
 
 /// How long a connection waits for another's lock before failing (only
 /// migrations and checkpoints ever contend with the writer).

@@ -343,3 +343,116 @@ async fn the_wal_starts_over_under_a_steady_stream_of_commits() {
     assert!(wal() < 48 << 20, "the WAL grew to {} bytes", wal());
     assert_eq!(store.unfinished_jobs().await.unwrap().len(), 4000);
 }
+
+/// What a job that finished while it was submitted writes: the job, its
+/// whole log, its results and its end, in one batch.
+fn finished_at_insert(id: &str, seqs: &[u64]) -> (Vec<Write>, Vec<JobEvent>, JobResults) {
+    let mut events: Vec<JobEvent> = seqs
+        .iter()
+        .zip(TaskState::ALL.iter().cycle())
+        .map(|(&seq, &state)| event(id, seq, state))
+        .collect();
+    // Text that JSON must escape, and an event with neither stage nor
+    // progress.
+    events[0].message = "say \"hi\"\\ ✓\n".into();
+    events[0].stage = None;
+    events[0].progress = None;
+    let results = JobResults {
+        counts: BTreeMap::from([("00".to_string(), 7), ("11".to_string(), 3)]),
+        ..JobResults::default()
+    };
+    let mut batch = vec![Write::InsertJob(Box::new(job(id, None)))];
+    batch.extend(events.iter().cloned().map(Write::Event));
+    batch.push(Write::Results {
+        job_id: JobId(id.into()),
+        results: std::sync::Arc::new(results.clone()),
+    });
+    let at = from_micros(1_700_000_000_000_999);
+    batch.push(Write::Finish { job_id: JobId(id.into()), state: TaskState::Completed, at });
+    (batch, events, results)
+}
+
+/// Rows of `table` for job `id`, and whether its jobs row holds a log.
+fn rows_of(dir: &tempfile::TempDir, table: &str, id: &str) -> (i64, bool) {
+    let conn = rusqlite::Connection::open(dir.path().join("eigen.db")).unwrap();
+    let n = conn
+        .query_row(&format!("SELECT count(*) FROM {table} WHERE job_id = ?1"), [id], |r| r.get(0))
+        .unwrap();
+    let inline = conn
+        .query_row("SELECT log IS NOT NULL FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
+    (n, inline)
+}
+
+#[tokio::test]
+async fn a_job_finished_at_insert_keeps_its_log_and_results_in_its_row() {
+    let (dir, store) = open().await;
+    let seqs: Vec<u64> = (1..=9).collect();
+    let (batch, events, results) = finished_at_insert("quick", &seqs);
+    store.commit(batch).await.unwrap();
+    assert_eq!(rows_of(&dir, "events", "quick"), (0, true));
+    assert_eq!(rows_of(&dir, "results", "quick"), (0, true));
+    let id = JobId("quick".into());
+    assert_eq!(store.events_after(&id, 0, 100).await.unwrap(), events);
+    assert_eq!(store.events_after(&id, 4, 2).await.unwrap(), events[4..6].to_vec());
+    assert!(store.events_after(&id, 9, 10).await.unwrap().is_empty());
+    assert_eq!(store.last_event(&id).await.unwrap().as_ref(), events.last());
+    assert_eq!(store.results(&id).await.unwrap(), Some(results));
+    let j = store.job(&id).await.unwrap().unwrap();
+    assert_eq!(j.final_state, Some(TaskState::Completed));
+    // Pruning takes the log and results with the row.
+    let pruned = store.prune_finished(SystemTime::now()).await.unwrap();
+    assert_eq!(pruned, vec![id.clone()]);
+    assert!(store.events_after(&id, 0, 10).await.unwrap().is_empty());
+    assert!(store.last_event(&id).await.unwrap().is_none());
+    assert!(store.results(&id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_log_that_is_not_gapless_from_one_goes_to_the_events_table() {
+    let (dir, store) = open().await;
+    let (batch, events, results) = finished_at_insert("gap", &[1, 3]);
+    store.commit(batch).await.unwrap();
+    assert_eq!(rows_of(&dir, "events", "gap"), (2, false));
+    assert_eq!(rows_of(&dir, "results", "gap"), (1, false));
+    let id = JobId("gap".into());
+    assert_eq!(store.events_after(&id, 0, 10).await.unwrap(), events);
+    assert_eq!(store.results(&id).await.unwrap(), Some(results));
+}
+
+#[tokio::test]
+async fn a_version_one_store_opens_with_its_jobs_events_and_results() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("eigen.db")).unwrap();
+        conn.execute_batch(include_str!("../../../migrations/0001_jobs.sql")).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO jobs (id, tenant, trace_id, device, spec, idempotency_key, created_at, \
+             final_state, finished_at) VALUES ('v1', 'acme', 't', 'sim', ?1, 'k', 5, 'COMPLETED', 6)",
+            [serde_json::to_string(&job("v1", Some("k")).spec).unwrap()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO events VALUES ('v1', 1, 'PENDING', NULL, NULL, 'accepted', 5)",
+            [],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO results VALUES ('v1', '{\"counts\":{\"1\":2}}')", []).unwrap();
+    }
+    let store = SqliteStore::open(dir.path(), SyncMode::Process).await.unwrap();
+    let id = JobId("v1".into());
+    let j = store.job(&id).await.unwrap().unwrap();
+    assert_eq!((j.final_state, j.finished_at), (Some(TaskState::Completed), Some(from_micros(6))));
+    assert_eq!(store.job_by_idempotency_key("acme", "k").await.unwrap(), Some(id.clone()));
+    let evs = store.events_after(&id, 0, 10).await.unwrap();
+    assert_eq!((evs.len(), evs[0].message.as_str()), (1, "accepted"));
+    let counts = store.results(&id).await.unwrap().unwrap().counts;
+    assert_eq!(counts, BTreeMap::from([("1".to_string(), 2)]));
+    // The idempotency key is still unique after the table was rebuilt.
+    let again = store.commit(vec![Write::InsertJob(Box::new(job("v1-again", Some("k"))))]).await;
+    assert_eq!(again.unwrap_err().kind(), StoreErrorKind::Conflict);
+    let (batch, events, _) = finished_at_insert("v2", &[1, 2]);
+    store.commit(batch).await.unwrap();
+    assert_eq!(store.events_after(&JobId("v2".into()), 0, 10).await.unwrap(), events);
+}

@@ -443,8 +443,8 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 }
 
 const INSERT_JOB: &str = "INSERT INTO jobs (id, tenant, trace_id, device, spec, idempotency_key, \
-                          created_at, recoveries, final_state, finished_at) \
-                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+                          created_at, recoveries, final_state, finished_at, log, results) \
+                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 const INSERT_EVENT: &str = "INSERT INTO events (job_id, seq, state, stage, progress, message, ts) \
                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const FINISH: &str = "UPDATE jobs SET final_state = ?2, finished_at = ?3 WHERE id = ?1";
@@ -461,7 +461,9 @@ const DELETE_RESERVATION: &str = "DELETE FROM reservations WHERE id = ?1";
 fn apply(conn: &Connection, writes: &[Write]) -> Result<(), StoreError> {
     let sql = classify;
     // A job inserted and finished in the same batch (a run done while it
-    // was submitted) is inserted finished: its row is written once.
+    // was submitted) is inserted finished, with its event log and results
+    // in its own row (migration 0002): one row written instead of rows in
+    // four b-trees.
     let inserted: FxHashSet<&JobId> = writes
         .iter()
         .filter_map(|w| if let Write::InsertJob(j) = w { Some(&j.id) } else { None })
@@ -475,11 +477,16 @@ fn apply(conn: &Connection, writes: &[Write]) -> Result<(), StoreError> {
             _ => None,
         })
         .collect();
+    let inline = inline_outcomes(writes, &folded)?;
     for w in writes {
         let Write::InsertJob(j) = w else { continue };
         let (final_state, finished_at) = match folded.get(&j.id) {
             Some((state, at)) => (Some(*state), Some(*at)),
             None => (j.final_state, j.finished_at),
+        };
+        let (log, results) = match inline.get(&j.id) {
+            Some(o) => (Some(o.log.as_str()), o.results.as_deref()),
+            None => (None, None),
         };
         let spec = serde_json::to_string(&j.spec).map_err(corrupt)?;
         conn.prepare_cached(INSERT_JOB)
@@ -495,6 +502,8 @@ fn apply(conn: &Connection, writes: &[Write]) -> Result<(), StoreError> {
                     i64::from(j.recoveries),
                     final_state.map(TaskState::as_str),
                     finished_at.map(to_micros),
+                    log,
+                    results,
                 ])
             })
             .map_err(sql)?;
@@ -502,6 +511,8 @@ fn apply(conn: &Connection, writes: &[Write]) -> Result<(), StoreError> {
     for w in writes {
         match w {
             Write::InsertJob(_) => {}
+            Write::Event(e) if inline.contains_key(&e.job_id) => {}
+            Write::Results { job_id, .. } if inline.contains_key(job_id) => {}
             Write::Event(e) => conn
                 .prepare_cached(INSERT_EVENT)
                 .and_then(|mut s| {
@@ -550,6 +561,60 @@ fn apply(conn: &Connection, writes: &[Write]) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// The event log and results a folded job (inserted and finished in this
+/// batch) keeps in its own row.
+struct InlineOutcome {
+    /// JSON array of `[seq, state, stage, progress, message, ts]`.
+    log: String,
+    /// JobResults as JSON, if the batch has them.
+    results: Option<String>,
+}
+
+/// The inline outcome of each folded job whose events in `writes` run
+/// gaplessly from 1 (as every job's log does); a job whose events do not
+/// is written the usual way, so the events table's key still judges them.
+fn inline_outcomes<'w>(
+    writes: &'w [Write],
+    folded: &FxHashMap<&'w JobId, (TaskState, SystemTime)>,
+) -> Result<FxHashMap<&'w JobId, InlineOutcome>, StoreError> {
+    // A tuple serializes as a JSON array.
+    type Entry<'e> = (u64, &'e str, Option<&'e str>, Option<f64>, &'e str, i64);
+    let mut logs: FxHashMap<&JobId, Vec<Entry<'w>>> = FxHashMap::default();
+    let mut results: FxHashMap<&JobId, String> = FxHashMap::default();
+    let mut gapped: FxHashSet<&JobId> = FxHashSet::default();
+    for w in writes {
+        match w {
+            Write::Event(e) if folded.contains_key(&e.job_id) => {
+                let log = logs.entry(&e.job_id).or_default();
+                if e.event_seq != log.len() as u64 + 1 {
+                    gapped.insert(&e.job_id);
+                }
+                log.push((
+                    e.event_seq,
+                    e.state.as_str(),
+                    e.stage.as_deref(),
+                    e.progress,
+                    &e.message,
+                    to_micros(e.timestamp),
+                ));
+            }
+            Write::Results { job_id, results: r } if folded.contains_key(job_id) => {
+                results.insert(job_id, serde_json::to_string(&**r).map_err(corrupt)?);
+            }
+            _ => {}
+        }
+    }
+    let mut out = FxHashMap::default();
+    for (id, log) in logs {
+        if gapped.contains(id) {
+            continue;
+        }
+        let log = serde_json::to_string(&log).map_err(corrupt)?;
+        out.insert(id, InlineOutcome { log, results: results.remove(id) });
+    }
+    Ok(out)
 }
 
 /// Deletes the jobs (with their events and results) that finished before
