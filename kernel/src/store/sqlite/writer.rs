@@ -34,6 +34,7 @@
 
 use super::super::{StoreError, StoreErrorKind, Write, to_micros};
 use super::schema::unavailable;
+use crate::gateway::JobResults;
 use crate::job::{JobId, TaskState};
 use rusqlite::{Connection, params};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -582,7 +583,7 @@ fn inline_outcomes<'w>(
     // A tuple serializes as a JSON array.
     type Entry<'e> = (u64, &'e str, Option<&'e str>, Option<f64>, &'e str, i64);
     let mut logs: FxHashMap<&JobId, Vec<Entry<'w>>> = FxHashMap::default();
-    let mut results: FxHashMap<&JobId, String> = FxHashMap::default();
+    let mut results: FxHashMap<&JobId, &JobResults> = FxHashMap::default();
     let mut gapped: FxHashSet<&JobId> = FxHashSet::default();
     for w in writes {
         match w {
@@ -601,7 +602,7 @@ fn inline_outcomes<'w>(
                 ));
             }
             Write::Results { job_id, results: r } if folded.contains_key(job_id) => {
-                results.insert(job_id, serde_json::to_string(&**r).map_err(corrupt)?);
+                results.insert(job_id, r);
             }
             _ => {}
         }
@@ -612,7 +613,8 @@ fn inline_outcomes<'w>(
             continue;
         }
         let log = serde_json::to_string(&log).map_err(corrupt)?;
-        out.insert(id, InlineOutcome { log, results: results.remove(id) });
+        let results = results.remove(id).map(serde_json::to_string).transpose().map_err(corrupt)?;
+        out.insert(id, InlineOutcome { log, results });
     }
     Ok(out)
 }
