@@ -25,10 +25,10 @@
 //! (threads: `RAYON_NUM_THREADS`, default one per core).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use eigen_benches::floor_pass;
 use eigen_hal::Gate;
 use eigen_sim::StateVector;
 use num_complex::Complex64;
-use rayon::prelude::*;
 use std::hint::black_box;
 
 const SIZES: [u32; 4] = [20, 22, 24, 26];
@@ -112,16 +112,11 @@ fn every_qubit(c: &mut Criterion) {
     g.finish();
 }
 
-/// The memory-bandwidth floor: one parallel read-modify-write sweep over a
-/// 2^n-amplitude buffer, the least any gate pass must do.
+/// The memory-bandwidth floor ([`floor_pass`]) on a 2^n-amplitude buffer.
 fn floor_rmw(b: &mut criterion::Bencher<'_>, n: u32) {
     let mut floor = vec![Complex64::new(1.0, 0.5); 1 << n];
     b.iter(|| {
-        floor.par_chunks_mut(1 << 14).for_each(|c| {
-            for x in c {
-                *x *= 0.999_999;
-            }
-        });
+        floor_pass(&mut floor);
         black_box(&floor);
     });
 }
