@@ -9,7 +9,8 @@
 //! within a cache block, and across the two halves of the state), each
 //! repetition times one floor sweep then one `h` pass; the figure is the
 //! median over repetitions of the per-repetition ratio gate / floor, beside
-//! the medians of each and the floor's bandwidth.
+//! the medians of each and the floor's bandwidth. Repetitions: at least
+//! `--reps`, and enough for a quarter second of floor sweeps.
 //!
 //! `RAYON_NUM_THREADS=T sim-bench-floor [--sizes "20 22 24 26"] [--reps R] [--gate h|x|rz]`
 
@@ -66,7 +67,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     println!(
-        "{:>3} {:>6} {:>11} {:>11} {:>10} {:>13}  (threads={threads}, {gate:?}, {reps} reps)",
+        "{:>3} {:>6} {:>11} {:>11} {:>10} {:>13}  (threads={threads}, {gate:?}, >= {reps} reps)",
         "n", "qubit", "floor ms", "gate ms", "floor GB/s", "gate / floor"
     );
     for n in sizes {
@@ -77,13 +78,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let mut worst = 0.0f64;
         for q in [0, n / 2, n - 1] {
             let (mut f, mut g, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-            // One warm-up of each, then the two alternate.
-            for k in 0..=reps {
+            // One warm-up of each, then the two alternate: at least `reps`
+            // times, and for at least a quarter second of floor sweeps (a
+            // cache-resident n = 20 sweep is some 0.2 ms: a few dozen
+            // repetitions steady its median).
+            let mut swept = 0.0;
+            for k in 0.. {
+                if k > reps && swept >= 250.0 {
+                    break;
+                }
                 let tf = time_ms(|| floor_pass(std::hint::black_box(&mut floor)));
                 let mut applied = Ok(());
                 let tg = time_ms(|| applied = sv.apply_gate(&gate, &[q]));
                 applied?;
                 if k > 0 {
+                    swept += tf;
                     f.push(tf);
                     g.push(tg);
                     ratio.push(tg / tf);
