@@ -13,64 +13,59 @@
 //! `--reps`, and enough for a quarter second of floor sweeps.
 //!
 //! `RAYON_NUM_THREADS=T sim-bench-floor [--sizes "20 22 24 26"] [--reps R] [--gate h|x|rz]`
+//! (`--help` says more).
 
-use eigen_benches::floor_pass;
+use clap::{Parser, ValueEnum};
+use eigen_benches::{Sizes, floor_pass, median, time_ms};
 use eigen_hal::Gate;
 use eigen_sim::{Blocking, StateVector};
 use num_complex::Complex64;
-use std::time::Instant;
+
+/// One 1-qubit gate pass against the memory-bandwidth floor, interleaved.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Qubit counts, separated by spaces or commas.
+    #[arg(long, default_value = "20 22 24 26")]
+    sizes: Sizes,
+    /// Fewest repetitions per case (more until a quarter second of floor sweeps).
+    #[arg(long, default_value_t = 15)]
+    reps: usize,
+    /// The gate timed.
+    #[arg(long, value_enum, default_value_t = Timed::H)]
+    gate: Timed,
+}
+
+/// The gates `--gate` offers: a dense one, a permutation and a diagonal.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Timed {
+    H,
+    X,
+    Rz,
+}
 
 fn main() {
-    if let Err(e) = run() {
+    if let Err(e) = run(&Args::parse()) {
         eprintln!("sim-bench-floor: {e}");
         std::process::exit(2);
     }
 }
 
-fn median(mut t: Vec<f64>) -> f64 {
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
-}
-
-fn time_ms(f: impl FnOnce()) -> f64 {
-    let t0 = Instant::now();
-    f();
-    t0.elapsed().as_secs_f64() * 1e3
-}
-
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let mut sizes = vec![20u32, 22, 24, 26];
-    let mut reps = 15usize;
-    let mut gate = Gate::H;
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--sizes" => {
-                sizes = value()?
-                    .split([' ', ','])
-                    .filter(|s| !s.is_empty())
-                    .map(str::parse)
-                    .collect::<Result<_, _>>()?;
-            }
-            "--reps" => reps = value()?.parse::<usize>()?.max(1),
-            "--gate" => {
-                gate = match value()?.as_str() {
-                    "h" => Gate::H,
-                    "x" => Gate::X,
-                    "rz" => Gate::Rz(0.3),
-                    other => return Err(format!("--gate {other}: one of h, x, rz").into()),
-                };
-            }
-            _ => return Err(format!("unknown argument {a}").into()),
-        }
-    }
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let gate = match args.gate {
+        Timed::H => Gate::H,
+        Timed::X => Gate::X,
+        Timed::Rz => Gate::Rz(0.3),
+    };
+    let reps = args.reps.max(1);
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     println!(
         "{:>3} {:>6} {:>11} {:>11} {:>10} {:>13}  (threads={threads}, {gate:?}, >= {reps} reps)",
         "n", "qubit", "floor ms", "gate ms", "floor GB/s", "gate / floor"
     );
-    for n in sizes {
+    for &n in &args.sizes.0 {
+        if n == 0 {
+            return Err("--sizes: a gate needs at least one qubit".into());
+        }
         let mut sv = StateVector::zero(n)?;
         let layer: Vec<_> = (0..n).map(|q| (Gate::H, vec![q])).collect();
         sv.apply_gates(&layer, Blocking::default())?;

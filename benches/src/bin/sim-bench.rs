@@ -6,39 +6,53 @@
 //! `sim-bench FILE [--threads N] [--reps R] [--shots S] [--block-bits B] [--seg-bits L] [--inner-bits I]`
 //! prints one JSON object: {"file":..., "threads":..., "eigen_s":...}.
 
+use clap::Parser;
 use eigen_hal::{Device, ExecContext, ExecOptions, Executable, Operation};
 use eigen_sim::{Blocking, SimConfig, SimDevice};
+use std::path::PathBuf;
 use std::time::Instant;
 
+/// Times the simulator on one OpenQASM circuit file.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The circuit (OpenQASM 2 or 3).
+    file: PathBuf,
+    /// Simulator threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Timed repetitions (after one warm-up); the median is printed.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Shots when the circuit measures (else 1).
+    #[arg(long, default_value_t = 1024)]
+    shots: u32,
+    /// log2 of a cache block's amplitudes (default: the simulator's).
+    #[arg(long)]
+    block_bits: Option<u32>,
+    /// log2 of the contiguous run gathered at a time (default: the simulator's).
+    #[arg(long)]
+    seg_bits: Option<u32>,
+    /// log2 of an L1-sized sub-block's amplitudes (default: the simulator's).
+    #[arg(long)]
+    inner_bits: Option<u32>,
+}
+
 fn main() {
-    if let Err(e) = run() {
+    if let Err(e) = run(&Args::parse()) {
         eprintln!("sim-bench: {e}");
         std::process::exit(2);
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let mut file = None;
-    let mut threads = 2usize;
-    let mut reps = 3usize;
-    let mut shots = 1024u32;
-    let mut blocking = Blocking::default();
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--threads" => threads = value()?.parse()?,
-            "--reps" => reps = value()?.parse()?,
-            "--shots" => shots = value()?.parse()?,
-            "--block-bits" => blocking.block_bits = value()?.parse()?,
-            "--seg-bits" => blocking.seg_bits = value()?.parse()?,
-            "--inner-bits" => blocking.inner_bits = value()?.parse()?,
-            _ if a.starts_with("--") => return Err(format!("unknown option {a}").into()),
-            _ => file = Some(a),
-        }
-    }
-    let file = file.ok_or("usage: sim-bench FILE [--threads N] [--reps R] [--shots S]")?;
-    let circuit = eigen_benches::read_circuit(std::path::Path::new(&file))?;
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (file, threads, reps, shots) = (&args.file, args.threads, args.reps, args.shots);
+    let defaults = Blocking::default();
+    let blocking = Blocking {
+        block_bits: args.block_bits.unwrap_or(defaults.block_bits),
+        seg_bits: args.seg_bits.unwrap_or(defaults.seg_bits),
+        inner_bits: args.inner_bits.unwrap_or(defaults.inner_bits),
+    };
+    let circuit = eigen_benches::read_circuit(file)?;
     let measured = circuit.ops.iter().any(|o| matches!(o, Operation::Measure { .. }));
     let config = SimConfig { threads: Some(threads), blocking, ..SimConfig::default() };
     let device = SimDevice::new(eigen_sim::targets::ideal_target(), false, config)?;
@@ -56,11 +70,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         device.execute(&exe, &options, &ctx)?;
         times.push(t0.elapsed().as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
-    let name = std::path::Path::new(&file)
+    let median = eigen_benches::median(times);
+    let name = file
         .file_name()
-        .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+        .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
     println!("{{\"file\": \"{name}\", \"threads\": {threads}, \"eigen_s\": {median}}}");
     Ok(())
 }
