@@ -7,7 +7,8 @@
 //! ([`eigen_benches::floor_pass`], 32 * 2^n bytes moved). For each size and
 //! target qubit (the lowest, the middle and the highest: within a vector,
 //! within a cache block, and across the two halves of the state), each
-//! repetition times one floor sweep then one `h` pass; the figure is the
+//! repetition times one floor sweep then one pass of the gate (`h` unless
+//! `--gate` says otherwise); the figure is the
 //! median over repetitions of the per-repetition ratio gate / floor, beside
 //! the medians of each and the floor's bandwidth. Repetitions: at least
 //! `--reps`, and enough for a quarter second of floor sweeps.
