@@ -8,10 +8,10 @@
 //! target qubit (the lowest, the middle and the highest: within a vector,
 //! within a cache block, and across the two halves of the state), each
 //! repetition times one floor sweep then one pass of the gate (`h` unless
-//! `--gate` says otherwise); the figure is the
-//! median over repetitions of the per-repetition ratio gate / floor, beside
-//! the medians of each and the floor's bandwidth. Repetitions: at least
-//! `--reps`, and enough for a quarter second of floor sweeps.
+//! `--gate` says otherwise); the figure is the median over repetitions of
+//! the per-repetition ratio gate / floor, beside the medians of each and
+//! the floor's bandwidth. Repetitions: at least `--reps`, and enough for a
+//! quarter second of floor sweeps.
 //!
 //! `RAYON_NUM_THREADS=T sim-bench-floor [--sizes "20 22 24 26"] [--reps R] [--gate h|x|rz]`
 //! (`--help` says more).
