@@ -11,6 +11,10 @@
 
 mod cli;
 
+/// The daemon's allocator (why: the workspace manifest, at `mimalloc`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

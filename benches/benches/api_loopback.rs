@@ -34,6 +34,11 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
+/// The allocator the `eigen` binary runs with, so that the server measured
+/// here is the one `eigen serve` runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SHOTS: u32 = 1000;
 
 fn ghz5() -> String {
