@@ -119,11 +119,13 @@ async fn breakdown(url: &str, total: usize) -> [Duration; 5] {
     })
 }
 
+/// Rounds of [`interleaved_ratio`].
+const ROUNDS: usize = 21;
+
 /// A full job's p50 over a bare round trip's, each round measured in
 /// alternating blocks on one client.
 #[derive(Debug)]
 struct Ratio {
-    rounds: usize,
     median: f64,
     min: f64,
     max: f64,
@@ -136,7 +138,6 @@ struct Ratio {
 /// each round's ratio compares blocks a few milliseconds apart, and the
 /// median of the rounds is the figure.
 async fn interleaved_ratio(url: &str, total: usize) -> Ratio {
-    const ROUNDS: usize = 21;
     let per_round = (total / ROUNDS).max(10);
     let mut health = HealthClient::new(connect(url).await);
     let mut jobs = JobServiceClient::new(connect(url).await);
@@ -160,7 +161,7 @@ async fn interleaved_ratio(url: &str, total: usize) -> Ratio {
         ratios.push(percentile(&job, 0.5).as_secs_f64() / percentile(&bare, 0.5).as_secs_f64());
     }
     ratios.sort_by(f64::total_cmp);
-    Ratio { rounds: ROUNDS, median: ratios[ROUNDS / 2], min: ratios[0], max: ratios[ROUNDS - 1] }
+    Ratio { median: ratios[ROUNDS / 2], min: ratios[0], max: ratios[ROUNDS - 1] }
 }
 
 async fn health_check(h: &mut HealthClient<Channel>) {
@@ -353,7 +354,7 @@ fn main() {
                      rows above, one after the other: {:.2}x)",
                     "full job p50 / bare p50",
                     ratio.median,
-                    ratio.rounds,
+                    ROUNDS,
                     ratio.min,
                     ratio.max,
                     jobs.p50.as_secs_f64() / bare_p50.as_secs_f64()
