@@ -1,33 +1,44 @@
 //! Drawing the shots that fell on one chunk of 4096 amplitudes, given the
 //! state's masses (see [`crate::masses`]).
 //!
-//! Each shot takes one 64-bit word of the chunk's random stream and goes
-//! down three levels, without data-dependent branches:
+//! Each shot takes one 64-bit word of the chunk's random stream, which
+//! scaled to the chunk's mass is its position `u` in the chunk, and goes
+//! down five levels of 8, at each one counting the ends (running masses,
+//! from the level's start) at or below its position and keeping the
+//! offset past the last of them:
 //!
-//! 1. the run: an alias table over the chunk's 64 run masses (Vose's
-//!    method, built once per chunk) picks a column with the word's high
-//!    bits, and the fraction left over inside the column, rescaled, is the
-//!    shot's position `u` in `[0, run mass)`;
-//! 2. the group: the number of the run's group ends at or below `u` (one
-//!    cache line of `ends`; no amplitude is read);
-//! 3. the amplitude: the group's 8 amplitudes' `|a|^2` summed from the
-//!    group's start until past `u` (the only read of the state: 128 bytes).
+//! 1. the block of 8 runs, then the run (ends that [`Drawer`] computes for
+//!    the chunk from its 64 run masses: 9 cache lines);
+//! 2. the group of 8 amplitudes (the run's group ends, one cache line of
+//!    the masses; no amplitude is read);
+//! 3. the amplitude: the group's 8 running masses (`|a|^2` summed as a
+//!    vector prefix, see [`prefix`]), the only read of the state (128
+//!    bytes).
 //!
-//! Between 1 and 2 the shots are sorted by run (a counting sort over 64
-//! runs), so the group ends and the amplitudes are read in increasing
-//! address order, which the hardware prefetchers follow. Steps 2 and 3 go
-//! in batches of [`SHOT_BATCH`] shots: step 2 of batch `b + 1` prefetches
-//! the groups that step 3 of batch `b` reads meanwhile, so the state's
-//! cache misses overlap instead of each shot waiting for its own.
+//! Each level is one vector comparison, a popcount and the end before
+//! (with AVX-512; the portable code computes the same). Nothing is built
+//! per chunk but the 72 running sums of step 1, so a chunk that draws only
+//! a few shots (the usual case from 2^24 amplitudes on) costs little more
+//! than its shots.
+//!
+//! The shots go in batches of [`SHOT_BATCH`], each level over the whole
+//! batch before the next, so the latencies of a level overlap across
+//! shots instead of adding up along one. Steps 1 and 2 of batch `b + 1`
+//! prefetch the groups that step 3 of batch `b` reads meanwhile, so the
+//! state's cache misses overlap too; the chunk's group ends (4 KiB) are
+//! prefetched at its start. Shots are not sorted: within a chunk (64 KiB)
+//! the order of the reads does not change their cost, and a sort costs two
+//! more passes over the shots.
 //!
 //! Counts go to a per-chunk table whose touched slots a bitmap records, so
 //! emitting them in index order scans 64 words, not 4096 counters.
 //!
-//! Rounding: `u` may land at or past the last end that rounding left
-//! below it (a run's mass as a product, a group's lanes summed in another
-//! order than its mass). Then the last group (lane) with mass is taken, a
-//! bias of a few ulps of the run's mass; a group or lane without mass is
-//! never taken.
+//! Rounding: an offset may land at or past the last end of its level (the
+//! offset is a difference, and the ends of a level are summed apart from
+//! the one above), and the prefix of a group, summed as a tree, may step
+//! by an ulp where a lane has no mass. Then the last block, run or group
+//! with mass is taken, or the nearest lane with mass below: a bias of a
+//! few ulps of the chunk's mass. A part without mass is never taken.
 
 use crate::masses::{GROUP, RUN, RUN_GROUPS};
 use crate::ops::C;
@@ -40,18 +51,14 @@ pub(crate) const CHUNK_BITS: u32 = 12;
 pub(crate) const CHUNK: usize = 1 << CHUNK_BITS;
 /// Runs per chunk.
 pub(crate) const CHUNK_RUNS: usize = CHUNK / RUN;
-/// Shots per batch of steps 2 and 3 (see the module doc): 64 shots' groups
-/// in flight, some 150 cache lines, within what a core can track.
+/// Shots per batch of steps 1 and 2 (see the module doc): 64 shots' groups
+/// in flight, some 130 cache lines, within what a core can track.
 const SHOT_BATCH: usize = 64;
 
-/// One outcome of an alias column: the run, and how the fraction `f` of
-/// the column maps to a position in the run: `(f - base) * scale`.
-#[derive(Clone, Copy, Debug, Default)]
-struct Side {
-    base: f64,
-    scale: f64,
-    run: usize,
-}
+/// Runs per block: the chunk's first level (8 blocks of 8 runs).
+const BLOCK_RUNS: usize = 8;
+/// Blocks per chunk.
+const CHUNK_BLOCKS: usize = CHUNK_RUNS / BLOCK_RUNS;
 
 /// One chunk to draw from: whole runs of amplitudes with their masses.
 #[derive(Debug, Clone, Copy)]
@@ -69,38 +76,73 @@ pub(crate) struct Chunk<'a> {
 /// Per-worker tables for drawing inside one chunk.
 #[derive(Debug)]
 pub(crate) struct Drawer {
-    /// Column `i` keeps its own run for a fraction `f < keep[i]`, else
-    /// gives the alias: `sides[i][0]` and `sides[i][1]`.
-    keep: [f64; CHUNK_RUNS],
-    sides: [[Side; 2]; CHUNK_RUNS],
+    /// The running masses of the chunk's blocks, and of the runs of each
+    /// block (from the block's start): the ends of the first two levels.
+    block_ends: [f64; CHUNK_BLOCKS],
+    run_ends: [[f64; BLOCK_RUNS]; CHUNK_BLOCKS],
     /// Shots per amplitude (only those marked in `hit` are non-zero).
     counts: [u32; CHUNK],
     hit: [u64; CHUNK / 64],
-    /// Shots per run, then where each run's shots start in `sorted`.
-    per_run: [u32; CHUNK_RUNS],
-    /// Each shot's run and position, in drawing order.
-    drawn: Vec<(u32, f64)>,
-    /// The same, in run order.
-    sorted: Vec<(u32, f64)>,
+}
+
+/// The searches of steps 1 to 3 (see the module doc): [`group_of`] and
+/// [`lane_of`], or the same results with AVX-512.
+trait Search {
+    fn group(&self, ends: &[f64; RUN_GROUPS], u: f64) -> (usize, f64);
+    fn lane(&self, group: &[C; GROUP], t: f64) -> usize;
+}
+
+/// The portable searches.
+struct Portable;
+
+impl Search for Portable {
+    #[inline(always)]
+    fn group(&self, ends: &[f64; RUN_GROUPS], u: f64) -> (usize, f64) {
+        group_of(ends, u)
+    }
+
+    #[inline(always)]
+    fn lane(&self, group: &[C; GROUP], t: f64) -> usize {
+        lane_of(group, t)
+    }
+}
+
+/// The searches with AVX-512; only made on a CPU that has it.
+#[cfg(target_arch = "x86_64")]
+struct Avx512(());
+
+#[cfg(target_arch = "x86_64")]
+impl Search for Avx512 {
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    fn group(&self, ends: &[f64; RUN_GROUPS], u: f64) -> (usize, f64) {
+        // SAFETY: an `Avx512` is only made after checking that the CPU has
+        // avx512f and popcnt (see `Drawer::draw`).
+        unsafe { group_of_avx512(ends, u) }
+    }
+
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    fn lane(&self, group: &[C; GROUP], t: f64) -> usize {
+        // SAFETY: as above.
+        unsafe { lane_of_avx512(group, t) }
+    }
 }
 
 impl Drawer {
     pub(crate) fn new() -> Box<Self> {
         Box::new(Self {
-            keep: [0.0; CHUNK_RUNS],
-            sides: [[Side::default(); 2]; CHUNK_RUNS],
+            block_ends: [0.0; CHUNK_BLOCKS],
+            run_ends: [[0.0; BLOCK_RUNS]; CHUNK_BLOCKS],
             counts: [0; CHUNK],
             hit: [0; CHUNK / 64],
-            per_run: [0; CHUNK_RUNS],
-            drawn: Vec::new(),
-            sorted: Vec::new(),
         })
     }
 
     /// Draws `k` shots (at most `u32::MAX`: the caller's batches are far
     /// smaller) from `chunk` with the words of `rng`, appending (index,
-    /// count) in increasing index order to `out`. Compiled for AVX2 when
-    /// the CPU has it (the same bits either way).
+    /// count) in increasing index order to `out`. Compiled for AVX-512 or
+    /// AVX2 when the CPU has it (the same bits on every path).
     #[allow(unsafe_code)]
     pub(crate) fn draw(
         &mut self,
@@ -111,99 +153,117 @@ impl Drawer {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("popcnt")
+            {
+                // SAFETY: `draw_avx512` only requires avx512f and popcnt,
+                // which the CPU was just checked to support.
+                unsafe { self.draw_avx512(chunk, k, rng, out) };
+                return;
+            }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("popcnt")
             {
-                // SAFETY: `draw_avx2` only requires avx2 and popcnt, which
-                // the CPU was just checked to support.
+                // SAFETY: as above, for avx2 and popcnt.
                 unsafe { self.draw_avx2(chunk, k, rng, out) };
                 return;
             }
         }
-        self.draw_generic(chunk, k, rng, out, lane_of);
+        self.draw_with(chunk, k, rng, out, &Portable);
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,popcnt")]
-    fn draw_avx2(&mut self, chunk: Chunk<'_>, k: u64, rng: &mut Stream, out: &mut Vec<(u64, u64)>) {
-        let lane = |g: &[C; GROUP], start, u| lane_of_avx2(g, start, u);
-        self.draw_generic(chunk, k, rng, out, lane);
-    }
-
-    #[inline(always)]
-    fn draw_generic(
+    #[target_feature(enable = "avx512f,popcnt")]
+    fn draw_avx512(
         &mut self,
         chunk: Chunk<'_>,
         k: u64,
         rng: &mut Stream,
         out: &mut Vec<(u64, u64)>,
-        lane_of: impl Fn(&[C; GROUP], f64, f64) -> usize,
+    ) {
+        self.draw_with(chunk, k, rng, out, &Avx512(()));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,popcnt")]
+    fn draw_avx2(&mut self, chunk: Chunk<'_>, k: u64, rng: &mut Stream, out: &mut Vec<(u64, u64)>) {
+        self.draw_with(chunk, k, rng, out, &Portable);
+    }
+
+    #[inline(always)]
+    fn draw_with(
+        &mut self,
+        chunk: Chunk<'_>,
+        k: u64,
+        rng: &mut Stream,
+        out: &mut Vec<(u64, u64)>,
+        search: &impl Search,
     ) {
         let Chunk { amplitudes, ends, runs, origin } = chunk;
         let (groups, _) = amplitudes.as_chunks::<GROUP>();
         let (ends, _) = ends.as_chunks::<RUN_GROUPS>();
         let columns = runs.len().min(ends.len()).min(groups.len() / RUN_GROUPS);
+        for run in &ends[..columns] {
+            prefetch(run.as_ptr().cast());
+        }
         // `k` fits: it is at most u32::MAX.
         let k = usize::try_from(k).unwrap_or(usize::MAX);
-        if columns == 0 || !self.build_alias(&runs[..columns]) {
-            // Unreachable for a chunk that drew shots (its mass is
-            // positive); keep to its first amplitude rather than fail.
+        if columns == 0 {
+            // Unreachable for a chunk that drew shots; keep to its first
+            // amplitude rather than fail.
             out.push((origin, k as u64));
             return;
         }
-        // 1. Each shot's run and position in it, counted per run.
-        let width = columns as f64 * (1.0 / (1u64 << 53) as f64);
-        self.per_run = [0; CHUNK_RUNS];
-        self.drawn.resize(k, (0, 0.0));
-        for d in &mut self.drawn[..k] {
-            // A column, and the fraction left over inside it.
-            let x = (rng.next_u64() >> 11) as f64 * width;
-            let i = (x as usize).min(columns - 1);
-            let f = x - i as f64;
-            let side = self.sides[i][usize::from(f >= self.keep[i])];
-            self.per_run[side.run] += 1;
-            *d = (side.run as u32, (f - side.base) * side.scale);
+        let total = self.build_ends(&runs[..columns]);
+        if !(total > 0.0 && total.is_finite()) {
+            // Likewise (its mass is positive).
+            out.push((origin, k as u64));
+            return;
         }
-        // 2. Shots sorted by run (counting sort), so the state's and the
-        //    group ends' lines are read in increasing address order.
-        let mut at = 0u32;
-        for c in &mut self.per_run {
-            let n = *c;
-            *c = at;
-            at += n;
-        }
-        self.sorted.resize(k, (0, 0.0));
-        for &(r, u) in &self.drawn[..k] {
-            let slot = &mut self.per_run[r as usize];
-            self.sorted[*slot as usize] = (r, u);
-            *slot += 1;
-        }
-        // 3. Group, then amplitude, a batch at a time: the group step of
-        //    batch b + 1 prefetches the amplitudes that the lane step of
-        //    batch b reads meanwhile.
+        // A word's top 53 bits times this: a position in [0, total). The
+        // scaling by a power of two is exact.
+        let width = total * (1.0 / (1u64 << 53) as f64);
+        // Each batch's groups and offsets, for the step 3 that follows.
+        // Each level runs over the whole batch before the next: the shots
+        // are independent, so a level's latency overlaps across them
+        // instead of adding up along one shot.
         let mut gis = [[0usize; SHOT_BATCH]; 2];
-        let mut starts = [[0.0f64; SHOT_BATCH]; 2];
-        let sorted = &self.sorted[..k];
+        let mut offsets = [[0.0f64; SHOT_BATCH]; 2];
+        let mut places = [0usize; SHOT_BATCH];
         let batches = k.div_ceil(SHOT_BATCH);
         for b in 0..=batches {
             if b < batches {
                 let now = b % 2;
-                let shots = &sorted[b * SHOT_BATCH..((b + 1) * SHOT_BATCH).min(k)];
-                for (j, &(r, u)) in shots.iter().enumerate() {
-                    let r = r as usize;
-                    let (g, start) = group_of(&ends[r], u);
-                    let gi = r * RUN_GROUPS + g;
-                    gis[now][j] = gi;
-                    starts[now][j] = start;
-                    prefetch(&groups[gi]);
+                let size = SHOT_BATCH.min(k - b * SHOT_BATCH);
+                let (gis, offsets) = (&mut gis[now][..size], &mut offsets[now][..size]);
+                let places = &mut places[..size];
+                // 1. The block, then the run, and the position in it.
+                for (place, u) in places.iter_mut().zip(offsets.iter_mut()) {
+                    let x = (rng.next_u64() >> 11) as f64 * width;
+                    let (block, start) = search.group(&self.block_ends, x);
+                    (*place, *u) = (block, x - start);
+                }
+                for (place, u) in places.iter_mut().zip(offsets.iter_mut()) {
+                    let (r, start) = search.group(&self.run_ends[*place], *u);
+                    // Below `columns`: a run past them has no mass.
+                    *place = (*place * BLOCK_RUNS + r).min(columns - 1);
+                    *u -= start;
+                }
+                // 2. The group, and the offset in it.
+                for ((gi, u), &run) in gis.iter_mut().zip(offsets.iter_mut()).zip(places.iter()) {
+                    let (g, start) = search.group(&ends[run], *u);
+                    *gi = run * RUN_GROUPS + g;
+                    *u -= start;
+                    prefetch(groups[*gi].as_ptr().cast());
+                    prefetch(groups[*gi][GROUP - 1..].as_ptr().cast());
                 }
             }
             if b > 0 {
+                // 3. The amplitudes of the batch before.
                 let was = (b - 1) % 2;
-                let shots = &sorted[(b - 1) * SHOT_BATCH..(b * SHOT_BATCH).min(k)];
-                for (j, &(_, u)) in shots.iter().enumerate() {
-                    let gi = gis[was][j];
-                    let i = gi * GROUP + lane_of(&groups[gi], starts[was][j], u);
+                let size = SHOT_BATCH.min(k - (b - 1) * SHOT_BATCH);
+                for (&gi, &t) in gis[was][..size].iter().zip(&offsets[was][..size]) {
+                    let i = gi * GROUP + search.lane(&groups[gi], t);
                     self.counts[i] += 1;
                     self.hit[i / 64] |= 1 << (i % 64);
                 }
@@ -219,162 +279,159 @@ impl Drawer {
         }
     }
 
-    /// Builds the alias table over the run masses `runs` (Vose's method);
-    /// false when they hold no mass. A run without mass is never chosen:
-    /// its column keeps nothing and gives to a run with mass.
-    fn build_alias(&mut self, runs: &[f64]) -> bool {
-        let n = runs.len();
-        let total: f64 = runs.iter().sum();
-        if !(total > 0.0 && total.is_finite()) {
-            return false;
-        }
-        let scale = n as f64 / total;
-        let mut p = [0.0f64; CHUNK_RUNS];
-        let mut alias = [0u8; CHUNK_RUNS];
-        let mut small = [0u8; CHUNK_RUNS];
-        let mut large = [0u8; CHUNK_RUNS];
-        let (mut ns, mut nl) = (0usize, 0usize);
-        let mut heaviest = 0usize;
-        for (j, &m) in runs.iter().enumerate() {
-            p[j] = m * scale;
-            if m > runs[heaviest] {
-                heaviest = j;
+    /// Writes the ends of the first two levels for the run masses `runs`
+    /// (padded with runs without mass to 64), and returns the chunk's
+    /// mass: running sums in order, like the group ends of a run.
+    #[inline(always)]
+    fn build_ends(&mut self, runs: &[f64]) -> f64 {
+        let mut blocks = [0.0f64; CHUNK_BLOCKS];
+        for (b, ends) in self.run_ends.iter_mut().enumerate() {
+            let mut acc = 0.0;
+            for (j, e) in ends.iter_mut().enumerate() {
+                acc += runs.get(b * BLOCK_RUNS + j).copied().unwrap_or(0.0);
+                *e = acc;
             }
-            if p[j] < 1.0 {
-                small[ns] = j as u8;
-                ns += 1;
-            } else {
-                large[nl] = j as u8;
-                nl += 1;
-            }
+            blocks[b] = acc;
         }
-        while ns > 0 && nl > 0 {
-            ns -= 1;
-            let l = usize::from(small[ns]);
-            let g = usize::from(large[nl - 1]);
-            self.keep[l] = p[l];
-            alias[l] = g as u8;
-            p[g] = (p[g] + p[l]) - 1.0;
-            if p[g] < 1.0 {
-                nl -= 1;
-                small[ns] = g as u8;
-                ns += 1;
-            }
+        let mut acc = 0.0;
+        for (e, m) in self.block_ends.iter_mut().zip(blocks) {
+            acc += m;
+            *e = acc;
         }
-        // What rounding leaves over is within an ulp of a full column.
-        for &j in large[..nl].iter().chain(&small[..ns]) {
-            self.keep[usize::from(j)] = 1.0;
-        }
-        for (j, &m) in runs.iter().enumerate() {
-            // Only a leftover can keep a run without mass: give its column
-            // to a run with mass instead.
-            if m <= 0.0 && self.keep[j] > 0.0 {
-                self.keep[j] = 0.0;
-                alias[j] = heaviest as u8;
-            }
-            let keep = self.keep[j];
-            let other = usize::from(alias[j]);
-            self.sides[j] = [
-                Side { base: 0.0, scale: if keep > 0.0 { m / keep } else { 0.0 }, run: j },
-                Side {
-                    base: keep,
-                    scale: if keep < 1.0 { runs[other] / (1.0 - keep) } else { 0.0 },
-                    run: other,
-                },
-            ];
-        }
-        true
+        acc
     }
 }
 
 /// The group of a run (whose group ends are `ends`) where `u` lands, and
 /// the mass at the group's start: the number of ends at or below `u`,
 /// which is always a group with mass; only when rounding puts `u` at or
-/// past the last end, the last group with mass.
+/// past the last end, the last group with mass. The same for a block's
+/// runs and a chunk's blocks.
 #[inline(always)]
 fn group_of(ends: &[f64; RUN_GROUPS], u: f64) -> (usize, f64) {
     let below: usize = ends.iter().map(|&e| usize::from(e <= u)).sum();
     if below < RUN_GROUPS {
-        // The end before group `below`, or 0 for the first group, without
-        // a branch (the first group is often the likeliest: a branch on it
-        // mispredicts at random).
+        // The end before group `below`, or 0 for the first group.
         let before = ends[below.saturating_sub(1)];
-        return (below, std::hint::select_unpredictable(below > 0, before, 0.0));
+        return (below, if below > 0 { before } else { 0.0 });
     }
     let start = |g: usize| if g > 0 { ends[g - 1] } else { 0.0 };
     let g = (0..RUN_GROUPS).rev().find(|&g| ends[g] > start(g)).unwrap_or(0);
     (g, start(g))
 }
 
-/// The lane of a group (whose mass starts at `start <= u`) where `u`
-/// lands: the number of lanes whose running mass (`start`, then each
-/// lane's `re * re + im * im` added in order) is at or below `u`, which is
-/// always a lane with mass; only when rounding puts `u` past them all, the
-/// last lane with mass.
+/// The running masses of a group's lanes, summed as a vector does it:
+/// three steps that each add the value `d` = 1, 2, then 4 lanes before.
+/// A tree, not a chain, so its rounding differs from a sum in order.
 #[inline(always)]
-fn lane_of(group: &[C; GROUP], start: f64, u: f64) -> usize {
-    lane_from(&group.map(|x| x.re * x.re + x.im * x.im), start, u)
+fn prefix(p: [f64; GROUP]) -> [f64; GROUP] {
+    let mut s = p;
+    for d in [1, 2, 4] {
+        let before = s;
+        for i in d..GROUP {
+            s[i] = before[i] + before[i - d];
+        }
+    }
+    s
 }
 
-/// [`lane_of`] given the lanes' masses.
+/// The lane of a group where the offset `t >= 0` from the group's start
+/// lands: the number of running masses ([`prefix`]) at or below `t`, if
+/// that lane has mass; else, a rounding case, the nearest lane with mass
+/// below it (or above, when there is none below).
 #[inline(always)]
-fn lane_from(p: &[f64; GROUP], start: f64, u: f64) -> usize {
-    let mut c = start;
-    let mut below = 0usize;
-    for &x in p {
-        c += x;
-        below += usize::from(c <= u);
-    }
-    if below < GROUP {
-        return below;
-    }
-    p.iter().rposition(|&x| x > 0.0).unwrap_or(0)
+fn lane_of(group: &[C; GROUP], t: f64) -> usize {
+    let p = group.map(|x| x.re * x.re + x.im * x.im);
+    let s = prefix(p);
+    let below = s.iter().map(|&x| u32::from(x <= t)).sum();
+    let with_mass = p.iter().enumerate().fold(0u32, |m, (i, &x)| m | u32::from(x > 0.0) << i);
+    pick_lane(below, with_mass)
 }
 
-/// [`lane_of`] with the lanes' masses computed by AVX2 (the same bits:
-/// `hadd` of the squares adds `re * re` and `im * im` in that order).
+/// The lane `below` (the number of running masses at or below the offset)
+/// when it has mass (`with_mass` has bit `i` set when lane `i` has);
+/// otherwise the last lane with mass before it, or the first after it.
+#[inline(always)]
+fn pick_lane(below: u32, with_mass: u32) -> usize {
+    if below < GROUP as u32 && with_mass >> below & 1 == 1 {
+        return below as usize;
+    }
+    let at_or_before = with_mass & ((2u32 << below.min(GROUP as u32 - 1)) - 1);
+    if at_or_before != 0 {
+        (31 - at_or_before.leading_zeros()) as usize
+    } else {
+        // A group always has mass; 0 only if rounding emptied it.
+        with_mass.trailing_zeros() as usize % GROUP
+    }
+}
+
+/// [`group_of`] with AVX-512: one comparison of the 8 ends.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx512f,popcnt")]
 #[allow(unsafe_code)]
 #[inline]
-fn lane_of_avx2(group: &[C; GROUP], start: f64, u: f64) -> usize {
+fn group_of_avx512(ends: &[f64; RUN_GROUPS], u: f64) -> (usize, f64) {
+    use std::arch::x86_64::{_CMP_LE_OQ, _mm512_cmp_pd_mask, _mm512_loadu_pd, _mm512_set1_pd};
+    // SAFETY: `ends` is 8 contiguous f64.
+    let e = unsafe { _mm512_loadu_pd(ends.as_ptr()) };
+    let below = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(e, _mm512_set1_pd(u)).count_ones() as usize;
+    if below < RUN_GROUPS {
+        let before = ends[below.saturating_sub(1)];
+        return (below, if below > 0 { before } else { 0.0 });
+    }
+    group_of(ends, u)
+}
+
+/// [`lane_of`] with AVX-512: the same operations, lane for lane, so the
+/// same bits (`p` as `re * re + im * im`, then [`prefix`]'s three steps).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,popcnt")]
+#[allow(unsafe_code)]
+#[inline]
+fn lane_of_avx512(group: &[C; GROUP], t: f64) -> usize {
     use std::arch::x86_64::{
-        _mm256_hadd_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_permute4x64_pd, _mm256_storeu_pd,
+        _CMP_GT_OQ, _CMP_LE_OQ, _mm512_add_pd, _mm512_alignr_epi64, _mm512_castpd_si512,
+        _mm512_castsi512_pd, _mm512_cmp_pd_mask, _mm512_loadu_pd, _mm512_mul_pd,
+        _mm512_permutex2var_pd, _mm512_set_epi64, _mm512_set1_pd, _mm512_setzero_si512,
     };
     let x = group.as_ptr().cast::<f64>();
     // SAFETY: a group is 8 complex numbers, 16 contiguous f64
     // (`Complex<f64>` is `repr(C)`: re then im); the loads read 0..16.
-    let [v0, v1, v2, v3] = [0, 4, 8, 12].map(|k| unsafe { _mm256_loadu_pd(x.add(k)) });
-    // [p0, p2, p1, p3] and [p4, p6, p5, p7], then in lane order.
-    let low = _mm256_hadd_pd(_mm256_mul_pd(v0, v0), _mm256_mul_pd(v1, v1));
-    let high = _mm256_hadd_pd(_mm256_mul_pd(v2, v2), _mm256_mul_pd(v3, v3));
-    let mut p = [0.0f64; GROUP];
-    // SAFETY: `p` is 8 contiguous f64; the stores write 0..8.
-    unsafe {
-        _mm256_storeu_pd(p.as_mut_ptr(), _mm256_permute4x64_pd::<0xD8>(low));
-        _mm256_storeu_pd(p.as_mut_ptr().add(4), _mm256_permute4x64_pd::<0xD8>(high));
-    }
-    lane_from(&p, start, u)
+    let [a, b] = [0, 8].map(|k| unsafe { _mm512_loadu_pd(x.add(k)) });
+    let (a2, b2) = (_mm512_mul_pd(a, a), _mm512_mul_pd(b, b));
+    // Lane i of `re` is component 2i of a2:b2, of `im` component 2i + 1.
+    let re = _mm512_permutex2var_pd(a2, _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), b2);
+    let im = _mm512_permutex2var_pd(a2, _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1), b2);
+    let p = _mm512_add_pd(re, im);
+    // Shifted up by d lanes with zeros below: [0; d] ++ s[..8 - d]; adding
+    // 0.0 to a mass (never -0.0) leaves its bits.
+    let zero = _mm512_setzero_si512();
+    let mut s = p;
+    let si = _mm512_castpd_si512(s);
+    s = _mm512_add_pd(s, _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(si, zero)));
+    let si = _mm512_castpd_si512(s);
+    s = _mm512_add_pd(s, _mm512_castsi512_pd(_mm512_alignr_epi64::<6>(si, zero)));
+    let si = _mm512_castpd_si512(s);
+    s = _mm512_add_pd(s, _mm512_castsi512_pd(_mm512_alignr_epi64::<4>(si, zero)));
+    let below = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(s, _mm512_set1_pd(t)).count_ones();
+    let with_mass = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(p, _mm512_castsi512_pd(zero));
+    pick_lane(below, u32::from(with_mass))
 }
 
-/// Asks for the cache lines of `group` (128 bytes, on up to three lines
-/// when the state is not 64-byte aligned) to be brought into L1.
+/// Asks for the cache line holding `at` to be brought into L1.
 #[inline(always)]
 #[allow(unsafe_code)]
-fn prefetch(group: &[C; GROUP]) {
+fn prefetch(at: *const i8) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let p = group.as_ptr().cast::<i8>();
-        for off in [0, 64, 127] {
-            // SAFETY: a prefetch is only a hint: it never faults and does
-            // not access memory in Rust's sense; the address is inside the
-            // group anyway. SSE is part of the x86_64 baseline.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
-        }
+        // SAFETY: a prefetch is only a hint: it never faults and does not
+        // access memory in Rust's sense. SSE is part of the x86_64
+        // baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(at) };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = group;
+    let _ = at;
 }
 
 #[cfg(test)]
@@ -408,23 +465,59 @@ mod tests {
     }
 
     #[test]
+    fn every_path_draws_the_same_shots() {
+        // A chunk with empty runs, tiny and large masses, and lanes without
+        // mass inside groups with mass.
+        let a: Vec<C> = (0..CHUNK)
+            .map(|i| {
+                let w = match (i / RUN) % 5 {
+                    0 => 0.0,
+                    1 => 1e-20 * (i % 3) as f64,
+                    _ => ((i * 2_654_435_761) % 17) as f64,
+                };
+                C::new(w.sqrt() * 0.6, w.sqrt() * 0.8)
+            })
+            .collect();
+        let m = masses::compute(&a);
+        let (ends, runs) = masses::split(&m);
+        let chunk = Chunk { amplitudes: &a, ends, runs, origin: 0 };
+        let draw = |portable: bool| {
+            let mut out = Vec::new();
+            let mut rng = crate::rng::stream(5, domain::IN_CHUNK, 0);
+            let mut d = Drawer::new();
+            if portable {
+                d.draw_with(chunk, 100_000, &mut rng, &mut out, &Portable);
+            } else {
+                d.draw(chunk, 100_000, &mut rng, &mut out);
+            }
+            out
+        };
+        let fast = draw(false);
+        assert_eq!(fast, draw(true));
+        assert_eq!(fast.iter().map(|x| x.1).sum::<u64>(), 100_000);
+        assert!(fast.iter().all(|&(i, _)| a[i as usize].norm_sqr() > 0.0));
+    }
+
+    #[test]
     fn the_vector_lanes_give_the_same_lanes() {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
             let mut rng = crate::rng::stream(3, 0, 0);
             let mut unit = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            for _ in 0..2000 {
+            for round in 0..4000 {
                 let g: [C; GROUP] = std::array::from_fn(|_| {
                     let keep = unit() < 0.7;
                     if keep { C::new(unit() - 0.5, unit() * 1e-3) } else { C::new(0.0, 0.0) }
                 });
-                let total: f64 = g.iter().map(|x| x.norm_sqr()).sum();
-                let (start, u) = (unit(), unit() * total * 1.01);
-                let u = start + u;
-                // SAFETY: the CPU was just checked to have AVX2.
+                let s = prefix(g.map(|x| x.re * x.re + x.im * x.im));
+                // Offsets anywhere, and exactly on the running masses.
+                let t = if round % 2 == 0 { unit() * s[GROUP - 1] * 1.01 } else { s[round % 8] };
+                // SAFETY: the CPU was just checked to have AVX-512F.
                 #[allow(unsafe_code)]
-                let fast = unsafe { lane_of_avx2(&g, start, u) };
-                assert_eq!(fast, lane_of(&g, start, u));
+                let fast = unsafe { lane_of_avx512(&g, t) };
+                assert_eq!(fast, lane_of(&g, t));
             }
         }
     }
@@ -438,8 +531,24 @@ mod tests {
         let mut g = [C::new(0.0, 0.0); GROUP];
         g[1] = C::new(1.0, 0.0);
         g[4] = C::new(0.0, 1.0);
-        assert_eq!(lane_of(&g, 0.0, 0.0), 1);
-        assert_eq!(lane_of(&g, 0.0, 1.0), 4);
-        assert_eq!(lane_of(&g, 0.0, 2.5), 4);
+        assert_eq!(lane_of(&g, 0.0), 1);
+        assert_eq!(lane_of(&g, 1.0), 4);
+        assert_eq!(lane_of(&g, 2.5), 4);
+    }
+
+    #[test]
+    fn a_lane_without_mass_is_never_picked() {
+        // Lanes 1 and 4 have mass.
+        let m = 0b1_0010;
+        assert_eq!(pick_lane(1, m), 1);
+        assert_eq!(pick_lane(4, m), 4);
+        // A step of the prefix where a lane has no mass: the lane below.
+        assert_eq!(pick_lane(3, m), 1);
+        assert_eq!(pick_lane(7, m), 4);
+        // Past every lane: the last with mass; before every lane with
+        // mass: the first.
+        assert_eq!(pick_lane(8, m), 4);
+        assert_eq!(pick_lane(0, m), 1);
+        assert_eq!(pick_lane(0, 0), 0);
     }
 }

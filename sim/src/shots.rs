@@ -15,11 +15,11 @@
 //!    `2 S log2(chunks)` random bits in all.
 //! 2. Each chunk's shots are drawn independently, from the chunk's own
 //!    stream (one per batch of [`BATCH`] shots, so a chunk holding most of
-//!    the mass still spreads over cores), by [`crate::draw`]: an alias
-//!    table over the chunk's 64 runs, the shots sorted by run, then per
-//!    shot the run's group ends and the group's 8 amplitudes, with the
-//!    amplitudes of the next batch of shots prefetched. Counts come out in
-//!    index order, one entry per amplitude drawn.
+//!    the mass still spreads over cores), by [`crate::draw`]: per shot a
+//!    position in the chunk, found down the chunk's blocks and runs, the
+//!    run's group ends and the group's 8 amplitudes, with the amplitudes
+//!    of the next batch of shots prefetched. Counts come out in index
+//!    order, one entry per amplitude drawn.
 //! 3. The chunks' entries are concatenated (in parallel for large outputs).
 //!
 //! A state smaller than one chunk, with at least as many shots as
@@ -34,8 +34,7 @@
 //! Besides the masses (1/16 of the state, written by the last gate pass
 //! while its amplitudes are in cache): `O(2^n / 4096)` for the tree, one
 //! read of the group ends of the runs that hold shots, and per shot one
-//! random word, some 120 instructions and one 128-byte read of the state,
-//! in address order within each chunk. No per-shot output unless per-shot
+//! random word, five vector searches and one 128-byte read of the state. No per-shot output unless per-shot
 //! memory is asked for (then the counts are expanded and shuffled).
 //!
 //! Per shot that is some 13 ns of one core: `10^6` shots cost about 6.5 ms
