@@ -150,24 +150,46 @@ pub(crate) fn sample_counts(a: &[C], m: &[f64], shots: u64, seed: u64) -> Vec<(u
         work.iter().map(one).collect()
     };
     if work.windows(2).any(|w| w[0].0 == w[1].0) {
-        // A chunk drew in several batches: merge its parts (rare: a chunk
-        // holding more than BATCH shots).
-        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-        let mut from = 0usize;
-        let mut chunk = usize::MAX;
-        for (&(i, _, _), p) in work.iter().zip(parts) {
-            if i != chunk {
-                merge_tail(&mut out, from);
-                from = out.len();
-                chunk = i;
-            }
-            out.extend(p);
-        }
-        merge_tail(&mut out, from);
-        out
+        // A chunk drew in several batches (one holding more than BATCH
+        // shots): one part per chunk first.
+        concat(merge_batches(&work, parts), parallel)
     } else {
         concat(parts, parallel)
     }
+}
+
+/// The parts of `work`'s items with each chunk's batches merged into one
+/// part: their counts added per amplitude in a dense table (a chunk has
+/// 4096), so the cost is the chunk's size plus its entries, with no sort.
+fn merge_batches(work: &[(usize, u64, u64)], parts: Vec<Vec<(u64, u64)>>) -> Vec<Vec<(u64, u64)>> {
+    let mut merged: Vec<Vec<(u64, u64)>> = Vec::with_capacity(parts.len());
+    let mut dense = vec![0u64; CHUNK];
+    let mut parts = parts.into_iter().zip(work).peekable();
+    while let Some((part, &(chunk, _, _))) = parts.next() {
+        if parts.peek().is_none_or(|(_, w)| w.0 != chunk) {
+            merged.push(part);
+            continue;
+        }
+        let origin = (chunk * CHUNK) as u64;
+        let mut add = |p: Vec<(u64, u64)>| {
+            for (i, k) in p {
+                // Inside the chunk: the drawer emits only its indices.
+                dense[(i.wrapping_sub(origin) % CHUNK as u64) as usize] += k;
+            }
+        };
+        add(part);
+        while let Some((p, _)) = parts.next_if(|(_, w)| w.0 == chunk) {
+            add(p);
+        }
+        let mut one = Vec::new();
+        for (i, k) in dense.iter_mut().enumerate() {
+            if *k > 0 {
+                one.push((origin + i as u64, std::mem::take(k)));
+            }
+        }
+        merged.push(one);
+    }
+    merged
 }
 
 /// Sends `shots` down a perfect binary tree over the masses of `a` (padded
@@ -222,26 +244,6 @@ fn with_drawer<R>(f: impl FnOnce(&mut Drawer) -> R) -> R {
         // thread; a fresh drawer is as good.
         Err(_) => f(&mut Drawer::new()),
     })
-}
-
-/// Sorts `out[from..]` (one chunk's batches, each in index order) by index
-/// and adds up the counts of equal indices.
-fn merge_tail(out: &mut Vec<(u64, u64)>, from: usize) {
-    let tail = &mut out[from..];
-    if tail.windows(2).all(|w| w[0].0 < w[1].0) {
-        return;
-    }
-    tail.sort_unstable_by_key(|x| x.0);
-    let mut w = from;
-    for r in from..out.len() {
-        if w > from && out[w - 1].0 == out[r].0 {
-            out[w - 1].1 += out[r].1;
-        } else {
-            out[w] = out[r];
-            w += 1;
-        }
-    }
-    out.truncate(w);
 }
 
 /// Sends the `k` shots of `node` down to the leaves under it (`leaves`),
