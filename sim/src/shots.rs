@@ -32,16 +32,18 @@
 //! # Cost
 //!
 //! Besides the masses (1/16 of the state, written by the last gate pass
-//! while its amplitudes are in cache): `O(2^n / 4096)` for the tree, one
-//! read of the group ends of the runs that hold shots, and per shot one
-//! random word, five vector searches and one 128-byte read of the state. No per-shot output unless per-shot
-//! memory is asked for (then the counts are expanded and shuffled).
+//! while its amplitudes are in cache, which makes that pass some 14%
+//! slower): `O(2^n / 4096)` for the tree, one read of the group ends of
+//! the runs that hold shots, and per shot one random word, five vector
+//! searches and one 128-byte read of the state. No per-shot output unless
+//! per-shot memory is asked for (then the counts are expanded and
+//! shuffled).
 //!
-//! Per shot that is some 13 ns of one core: `10^6` shots cost about 6.5 ms
-//! on two cores, plus the masses' share of the last pass. That is more
-//! than one gate pass up to n = 24 (a pass there moves 512 MiB in some
-//! 7 ms; below n = 22 it runs from cache) and less from n = 26 on (see
-//! `sim-bench-sample`).
+//! Per shot that is some 10 ns of one core when the state is in cache, 14
+//! to 20 ns when it is not: `10^6` shots cost 6 to 10 ms on two cores. One
+//! gate pass moves 32 bytes per amplitude: it takes less than that up to
+//! n = 24 (at n = 20 it runs from cache in well under 1 ms), about the
+//! same at n = 24, and more from n = 26 on (see `sim-bench-sample`).
 
 use crate::binomial::binomial;
 use crate::draw::{CHUNK, CHUNK_RUNS, Chunk, Drawer};
