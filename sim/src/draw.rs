@@ -51,8 +51,9 @@ pub(crate) const CHUNK_BITS: u32 = 12;
 pub(crate) const CHUNK: usize = 1 << CHUNK_BITS;
 /// Runs per chunk.
 pub(crate) const CHUNK_RUNS: usize = CHUNK / RUN;
-/// Shots per batch of steps 1 and 2 (see the module doc): 64 shots' groups
-/// in flight, some 130 cache lines, within what a core can track.
+/// Shots per batch (see the module doc): 64 shots' groups, 128 cache
+/// lines, are prefetched while the batch before is read. Batches of 32 and
+/// of 256 were no faster (`sim-bench-sample`, n = 20 to 26).
 const SHOT_BATCH: usize = 64;
 
 /// Runs per block: the chunk's first level (8 blocks of 8 runs).
