@@ -3,7 +3,7 @@
 //!
 //! Each shot takes one 64-bit word of the chunk's random stream, which
 //! scaled to the chunk's mass is its position `u` in the chunk, and goes
-//! down five levels of 8, at each one counting the ends (running masses,
+//! down four levels of 8, at each one counting the ends (running masses,
 //! from the level's start) at or below its position and keeping the
 //! offset past the last of them:
 //!

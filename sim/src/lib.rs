@@ -27,9 +27,9 @@
 //! - `shots` (private): many shots from one final state: shots split down
 //!   a tree of 4096-amplitude chunks by exact binomials, then drawn inside
 //!   each chunk.
-//! - `draw` (private): a chunk's shots: an alias table over its runs, the
-//!   shots sorted by run, then per shot the group ends and one read of the
-//!   group's 8 amplitudes, in prefetched batches.
+//! - `draw` (private): a chunk's shots: per shot four vector searches of
+//!   8 running masses (blocks, runs, groups, then the group's 8
+//!   amplitudes, the one read of the state), in prefetched batches.
 //! - `rng` (private): the sampler's random streams (xoshiro256++ keyed by
 //!   seed, purpose and index: integer arithmetic, the same everywhere).
 //! - `binomial` (private): exact binomial draws from random bits only, the

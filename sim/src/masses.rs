@@ -9,7 +9,8 @@
 //!   order (so `ends[8 r + g]` is where group `g` of run `r` ends, counting
 //!   from the run's start, and `ends[8 r + 7]` is the run's mass);
 //! - `runs`, 1 per run: the run's mass again (the same bits as
-//!   `ends[8 r + 7]`), contiguous, for the chunk tree and the alias tables.
+//!   `ends[8 r + 7]`), contiguous, for the chunk tree and the ends of a
+//!   chunk's blocks and runs (see [`crate::draw`]).
 //!
 //! That is 1/16 + 1/128 of the state's memory. With it, a shot never reads
 //! any amplitude but the 8 of the group it lands in (see

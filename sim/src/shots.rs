@@ -34,7 +34,7 @@
 //! Besides the masses (1/16 of the state, written by the last gate pass
 //! while its amplitudes are in cache, which makes that pass some 14%
 //! slower): `O(2^n / 4096)` for the tree, one read of the group ends of
-//! the runs that hold shots, and per shot one random word, five vector
+//! the runs that hold shots, and per shot one random word, four vector
 //! searches and one 128-byte read of the state. No per-shot output unless
 //! per-shot memory is asked for (then the counts are expanded and
 //! shuffled).
