@@ -1,18 +1,30 @@
-//! The state's amplitude buffer, viewed from a 64-byte boundary.
+//! The state's amplitude buffer, viewed from one cache line past a page
+//! boundary.
 //!
-//! Why: glibc's malloc returns a large block at an address that is 16 mod
-//! 64, so a plain `Vec<C>` puts every aligned group of 8 amplitudes (128
-//! bytes, what the sampler reads per shot) on 3 cache lines instead of 2,
-//! and every 4th 32-byte AVX load of the gate kernels across a line
-//! boundary. [`Amplitudes`] allocates [`SLACK`] amplitudes more than it
-//! holds and starts its view at the first 64-byte boundary of the block:
-//! safe code, no new dependency, and the allocation is still an ordinary
-//! `Vec<C>` that a [`crate::state::BufferPool`] can keep between jobs.
+//! Why 64-byte aligned: glibc's malloc returns a large block at an address
+//! that is 16 mod 64, so a plain `Vec<C>` puts every aligned group of 8
+//! amplitudes (128 bytes, what the sampler reads per shot) on 3 cache lines
+//! instead of 2, and every 4th 32-byte AVX load of the gate kernels across
+//! a line boundary.
 //!
-//! Contract: the view is 64-byte aligned whenever the allocator returns
-//! blocks aligned to 16 bytes (glibc, musl, jemalloc and the Windows heap
-//! all do for blocks this size); otherwise it starts at the block's first
-//! amplitude, unaligned but correct. Alignment only ever affects speed.
+//! Why one line past a page boundary, not on one: mimalloc (the `eigen`
+//! binary's allocator) returns large blocks on megabyte boundaries, as it
+//! does the sampler's masses and its other large buffers. A state that
+//! starts there drew `10^6` shots some 15 to 25% slower (n = 20 to 24,
+//! `sim-bench-sample` built with mimalloc, 2026-12-03) than the same state
+//! one line further on, which is where glibc's blocks put it anyway.
+//!
+//! [`Amplitudes`] allocates [`SLACK`] amplitudes more than it holds and
+//! starts its view at the first address of the block that is [`ALIGN`]
+//! past a [`PAGE`] boundary: safe code, no new dependency, and the
+//! allocation is still an ordinary `Vec<C>` that a
+//! [`crate::state::BufferPool`] can keep between jobs.
+//!
+//! Contract: the view starts there whenever the allocator returns blocks
+//! aligned to 16 bytes (glibc, musl, jemalloc, mimalloc and the Windows
+//! heap all do for blocks this size); otherwise it starts at the block's
+//! first amplitude, unaligned but correct. The placement only ever affects
+//! speed.
 
 use crate::ops::C;
 use std::collections::TryReserveError;
@@ -22,9 +34,12 @@ use std::ops::{Deref, DerefMut};
 /// The alignment of the view, in bytes: one cache line.
 pub(crate) const ALIGN: usize = 64;
 
-/// Amplitudes allocated beyond those held, so a 64-byte boundary falls
+/// The view starts [`ALIGN`] bytes past a boundary of this many bytes.
+pub(crate) const PAGE: usize = 4096;
+
+/// Amplitudes allocated beyond those held, so the view's start falls
 /// within the first `SLACK + 1` amplitudes of any 16-byte-aligned block.
-pub(crate) const SLACK: usize = ALIGN / size_of::<C>() - 1;
+pub(crate) const SLACK: usize = PAGE / size_of::<C>() - 1;
 
 const ZERO: C = C::new(0.0, 0.0);
 
@@ -98,12 +113,12 @@ impl Amplitudes {
     }
 }
 
-/// The index of the first amplitude of `raw`'s block that sits on a
-/// 64-byte boundary, or 0 if none within [`SLACK`] does (a block not
-/// 16-byte aligned). The block must have room for `SLACK` amplitudes
-/// beyond those to be held.
+/// The index of the first amplitude of `raw`'s block that sits [`ALIGN`]
+/// bytes past a [`PAGE`] boundary, or 0 if none within [`SLACK`] does (a
+/// block not 16-byte aligned). The block must have room for `SLACK`
+/// amplitudes beyond those to be held.
 fn aligned_start(block: *const C) -> usize {
-    let gap = block.addr().wrapping_neg() % ALIGN;
+    let gap = (ALIGN + PAGE - block.addr() % PAGE) % PAGE;
     if gap.is_multiple_of(size_of::<C>()) { gap / size_of::<C>() } else { 0 }
 }
 
@@ -151,7 +166,7 @@ mod tests {
     use super::*;
 
     fn aligned(a: &[C]) -> bool {
-        a.as_ptr().addr().is_multiple_of(ALIGN)
+        a.as_ptr().addr() % PAGE == ALIGN
     }
 
     #[test]
@@ -182,7 +197,7 @@ mod tests {
         for len in [1usize, 2, 64, 1 << 14] {
             let v: Vec<C> = (0..len).map(|i| C::new(i as f64, -(i as f64))).collect();
             let a = Amplitudes::from_vec(v.clone()).expect("small");
-            assert!(aligned(&a));
+            assert!(a.as_ptr().addr().is_multiple_of(ALIGN));
             assert_eq!(&*a, &v[..]);
             assert_eq!(a.into_vec(), v);
         }
