@@ -40,10 +40,11 @@
 //! shuffled).
 //!
 //! Per shot that is some 10 ns of one core when the state is in cache, 14
-//! to 20 ns when it is not: `10^6` shots cost 6 to 10 ms on two cores. One
-//! gate pass moves 32 bytes per amplitude: it takes less than that up to
-//! n = 24 (at n = 20 it runs from cache in well under 1 ms), about the
-//! same at n = 24, and more from n = 26 on (see `sim-bench-sample`).
+//! to 30 ns when it is not: `10^6` shots cost 5 to 10 ms on two cores up
+//! to n = 24, and some 15 ms at n = 26. One gate pass moves 32 bytes per
+//! amplitude: it takes less than that up to n = 24 (at n = 20 it runs from
+//! cache in well under 1 ms), about the same at n = 24, and more from
+//! n = 26 on (see `sim-bench-sample` and `scripts/bench-sample`).
 
 use crate::binomial::binomial;
 use crate::draw::{CHUNK, CHUNK_RUNS, Chunk, Drawer};
