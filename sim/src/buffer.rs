@@ -10,9 +10,12 @@
 //! Why one line past a page boundary, not on one: mimalloc (the `eigen`
 //! binary's allocator) returns large blocks on megabyte boundaries, as it
 //! does the sampler's masses and its other large buffers. A state that
-//! starts there drew `10^6` shots some 15 to 25% slower (n = 20 to 24,
-//! `sim-bench-sample` built with mimalloc, 2026-12-03) than the same state
-//! one line further on, which is where glibc's blocks put it anyway.
+//! starts there took 1.15 to 1.47 times as long to draw `10^6` shots (n = 26
+//! down to 20, `sim-bench-sample` built with mimalloc, 3 interleaved runs,
+//! 2026-12-03) as the same state one line further on, which is where
+//! glibc's blocks put it anyway. Which accesses collide is not known: not
+//! the huge pages mimalloc asks for (the same with them off), nor the
+//! masses' placement (moving them changed nothing).
 //!
 //! [`Amplitudes`] allocates [`SLACK`] amplitudes more than it holds and
 //! starts its view at the first address of the block that is [`ALIGN`]
