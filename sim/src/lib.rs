@@ -30,6 +30,8 @@
 //! - `draw` (private): a chunk's shots: per shot four vector searches of
 //!   8 running masses (blocks, runs, groups, then the group's 8
 //!   amplitudes, the one read of the state), in prefetched batches.
+//! - `shuffle` (private): per-shot memory in a random order, shuffled
+//!   bucket by bucket in parallel (the same for a seed at any thread count).
 //! - `rng` (private): the sampler's random streams (xoshiro256++ keyed by
 //!   seed, purpose and index: integer arithmetic, the same everywhere).
 //! - `binomial` (private): exact binomial draws from random bits only, the
@@ -61,6 +63,7 @@ mod program;
 mod rng;
 mod sample;
 mod shots;
+mod shuffle;
 pub mod state;
 pub mod targets;
 

@@ -408,11 +408,7 @@ pub(crate) fn sample_terminal(
         }
         by_outcome = merged;
     }
-    let memory = memory.then(|| {
-        let mut m = shots::expand(&by_outcome);
-        sample::shuffle(&mut m, seed);
-        m
-    });
+    let memory = memory.then(|| crate::shuffle::shuffled(&by_outcome, seed));
     Outcomes { counts: by_outcome.into_iter().collect(), memory }
 }
 

@@ -16,7 +16,11 @@ use rayon::prelude::*;
 
 /// Domains of the random streams, so no two purposes share a stream.
 pub(crate) mod domain {
-    pub const SHUFFLE: u64 = 3;
+    /// The shuffle of per-shot memory ([`crate::shuffle`]): piece `p` of
+    /// its scatter uses `(seed, SHUFFLE_PIECE, p)`, bucket `b` of its
+    /// shuffles `(seed, SHUFFLE_BUCKET, b)`.
+    pub const SHUFFLE_PIECE: u64 = 3;
+    pub const SHUFFLE_BUCKET: u64 = 8;
     pub const TRAJECTORY: u64 = 4;
     /// The binomial split of shots at a node of the chunk tree.
     pub const CHUNK_SPLIT: u64 = 5;
@@ -104,16 +108,6 @@ pub(crate) fn prob_one(a: &[C], q: u32) -> f64 {
     sums.iter().sum()
 }
 
-/// Shuffles `v` in place with the seed's shuffle stream (Fisher-Yates), so
-/// per-shot memory is in a random order like independent shots.
-pub(crate) fn shuffle(v: &mut [u64], seed: u64) {
-    let mut rng = stream(seed, domain::SHUFFLE, 0);
-    for i in (1..v.len()).rev() {
-        let j = rng.random_range(0..=i);
-        v.swap(i, j);
-    }
-}
-
 /// Maps a basis index to an outcome: byte-wise lookup tables that OR the
 /// classical bits each measured qubit writes.
 #[derive(Debug, Clone)]
@@ -175,7 +169,7 @@ mod tests {
     fn streams_differ_by_domain_and_index() {
         let x = uniform(&mut stream(1, domain::CHUNK_SPLIT, 0));
         let y = uniform(&mut stream(1, domain::CHUNK_SPLIT, 1));
-        let z = uniform(&mut stream(1, domain::SHUFFLE, 0));
+        let z = uniform(&mut stream(1, domain::TRAJECTORY, 0));
         assert!(x != y && x != z && y != z);
         assert_eq!(x, uniform(&mut stream(1, domain::CHUNK_SPLIT, 0)));
     }
