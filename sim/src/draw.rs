@@ -233,15 +233,10 @@ impl Drawer {
         }
         // `k` fits: it is at most u32::MAX.
         let k = usize::try_from(k).unwrap_or(usize::MAX);
-        if columns == 0 {
-            // Unreachable for a chunk that drew shots; keep to its first
-            // amplitude rather than fail.
-            out.push((origin, k as u64));
-            return;
-        }
+        // No runs give no mass. A chunk that drew shots has mass (and so
+        // runs); keep to its first amplitude rather than fail.
         let total = self.build_ends(&runs[..columns]);
         if !(total > 0.0 && total.is_finite()) {
-            // Likewise (its mass is positive).
             out.push((origin, k as u64));
             return;
         }

@@ -1,11 +1,11 @@
 //! Per-shot memory in a random order: a uniform shuffle of the sampled
 //! outcomes that a seed fixes at any thread count.
 //!
-//! Sampling yields counts, so per-shot memory is the counts expanded in
-//! index order and then shuffled. A plain Fisher–Yates pass over `10^6`
-//! outcomes (8 MB) misses the cache on almost every swap and runs on one
-//! core: some 10 ms, more than drawing the shots. This shuffle is
-//! Rao–Sandelius's:
+//! Sampling yields counts, so per-shot memory is each counted outcome
+//! repeated by its count, in a random order. Expanding the counts and one
+//! Fisher–Yates pass over `10^6` outcomes (8 MB) misses the cache on almost
+//! every swap and runs on one core: some 10 ms, more than drawing the
+//! shots. This shuffle is Rao–Sandelius's, read straight from the counts:
 //!
 //! 1. every element goes to one of `b` *buckets*, uniformly and
 //!    independently, by a word of the stream of its *piece* (pieces of
@@ -20,6 +20,7 @@
 //! For `10^6` outcomes this takes 4 to 6 ms on two cores (9 ms on one),
 //! against 11 to 14 ms for expanding the counts and one Fisher–Yates pass
 //! (unit-test timings, 2026-12-03).
+//!
 //! Every random choice comes from a stream keyed by (seed, purpose,
 //! index) ([`crate::rng`]), so the order does not depend on the threads.
 //!
