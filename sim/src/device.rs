@@ -314,16 +314,16 @@ impl SimDevice {
         // The last pass records the run masses the sampler needs, so
         // sampling reads only the chunks that hold shots.
         let sampling = shots > 0 && !pairs.is_empty();
-        let mut masses = std::mem::take(&mut sv.masses);
-        if sampling {
-            masses = crate::masses::reuse(masses, sv.amplitudes().len());
-        }
+        let len = sv.amplitudes().len();
+        let mut record = sampling.then(|| {
+            crate::shots::Recording::new(len, shots, seed, std::mem::take(&mut sv.masses))
+        });
         let mut recorded = false;
         for (k, stage) in stages.iter().enumerate() {
             ctx.check_cancelled()?;
             let a = sv.amplitudes_mut();
-            if sampling && k + 1 == stages.len() {
-                recorded = crate::exec::run_stage_with(a, stage, live, Some(&mut masses));
+            if let Some(r) = record.as_mut().filter(|_| k + 1 == stages.len()) {
+                recorded = crate::exec::run_stage_with(a, stage, live, Some(r.target()));
             } else {
                 crate::exec::run_stage_with(a, stage, live, None);
             }
@@ -332,9 +332,12 @@ impl SimDevice {
         }
         ctx.check_cancelled()?;
         let statevector = options.statevector.then(|| sv.amplitudes().to_vec());
-        let o = program::sample_terminal(
+        let Some(record) = record else {
+            return Ok((program::zero_outcomes(shots, options.memory), statevector));
+        };
+        let (o, spare) = program::sample_terminal(
             sv,
-            &mut masses,
+            record,
             recorded,
             &compiled.relabel,
             pairs,
@@ -342,7 +345,7 @@ impl SimDevice {
             seed,
             options.memory,
         );
-        sv.masses = masses;
+        sv.masses = spare;
         Ok((o, statevector))
     }
 }

@@ -12,6 +12,7 @@
 //! run time that the CPU has those features, and the prefetch hints of
 //! [`crate::kernels`] (which never fault).
 
+use crate::dense;
 use crate::kernels;
 use crate::masses::{self, RUN, RUN_GROUPS};
 use crate::ops::C;
@@ -31,20 +32,39 @@ pub(crate) fn run_stage(state: &mut [C], stage: &Stage) {
     run_stage_with(state, stage, u64::MAX, None);
 }
 
+/// What the last gate pass records for the sampler while its amplitudes
+/// are in cache (see [`crate::shots::Recording`]).
+#[derive(Debug)]
+pub(crate) enum Record<'a> {
+    /// The masses of the search ([`masses::fill`]), of length
+    /// [`masses::mass_len`].
+    Masses(&'a mut [f64]),
+    /// The dense sampler's first attempt ([`crate::dense`]): one part per
+    /// block, in index order.
+    Arrivals(&'a dense::Attempt, &'a mut Vec<dense::Arrivals>),
+}
+
 /// Applies one stage to a state that is zero wherever a qubit outside
 /// `live` is 1 (a state that started as |0...0> and went through stages
 /// mixing only `live`, see [`Stage::mixes`]): the groups there are zero
-/// before and after the stage and are skipped. With `record` (of length
-/// [`masses::mass_len`]), also records the sampler's masses
-/// ([`masses::fill`]) while the amplitudes are in cache, and returns
-/// whether it did (not for a lone gate on a high qubit, nor blocks or
-/// segments shorter than a run: the caller then computes them itself).
+/// before and after the stage and are skipped. With `record`, also records
+/// it while the amplitudes are in cache, and returns whether it did (not
+/// for a lone gate on a high qubit, nor blocks or segments shorter than a
+/// run, nor arrivals but from contiguous blocks: the caller then computes
+/// them itself).
 pub(crate) fn run_stage_with(
     state: &mut [C],
     stage: &Stage,
     live: u64,
-    record: Option<&mut [f64]>,
+    record: Option<Record<'_>>,
 ) -> bool {
+    let record = match record {
+        Some(Record::Arrivals(attempt, parts)) => {
+            return run_drawing(state, stage, live, attempt, parts);
+        }
+        Some(Record::Masses(m)) => Some(m),
+        None => None,
+    };
     let bits = stage.bits();
     let block = 1usize << bits;
     if let Some(m) = record.as_deref() {
@@ -169,6 +189,39 @@ pub(crate) fn run_stage_with(
         groups.into_iter().for_each(|g| gathered(&mut scratch, g));
     }
     fused
+}
+
+/// [`run_stage_with`] drawing the dense sampler's arrivals: only a stage of
+/// contiguous blocks (or one block), whose amplitudes are final when the
+/// block is done.
+fn run_drawing(
+    state: &mut [C],
+    stage: &Stage,
+    live: u64,
+    attempt: &dense::Attempt,
+    parts: &mut Vec<dense::Arrivals>,
+) -> bool {
+    let block = (1usize << stage.bits()).min(state.len());
+    if !stage.contiguous && block < state.len() {
+        run_stage_with(state, stage, live, None);
+        return false;
+    }
+    parts.clear();
+    parts.resize_with(state.len() / block, dense::Arrivals::default);
+    let dead = !(live as usize);
+    let run = |(i, (chunk, out)): (usize, (&mut [C], &mut dense::Arrivals))| {
+        let base = i * block;
+        if base & dead == 0 {
+            run_block(chunk, stage, base, None);
+            attempt.draw(chunk, base as u64, out);
+        }
+    };
+    if crate::par::worth_it(state.len()) && parts.len() > 1 {
+        state.par_chunks_mut(block).zip(parts.par_iter_mut()).enumerate().for_each(run);
+    } else {
+        state.chunks_mut(block).zip(parts.iter_mut()).enumerate().for_each(run);
+    }
+    true
 }
 
 /// The global target and kernel of a stage that is one uncontrolled
@@ -348,7 +401,7 @@ mod tests {
             for stage in &stages {
                 run_stage(&mut plain, stage);
                 let mut runs = vec![f64::NAN; masses::mass_len(fast.len())];
-                if run_stage_with(&mut fast, stage, live, Some(&mut runs)) {
+                if run_stage_with(&mut fast, stage, live, Some(Record::Masses(&mut runs))) {
                     fused += 1;
                     let expect = masses::compute(&fast);
                     let same = runs.iter().zip(&expect).all(|(a, b)| a.to_bits() == b.to_bits());

@@ -24,9 +24,16 @@
 //!   state (the running group masses of every 64-amplitude run, 1/16 of
 //!   the state), recorded by the last gate pass or computed in one read;
 //!   a spare buffer kept between jobs.
-//! - `shots` (private): many shots from one final state: shots split down
-//!   a tree of 4096-amplitude chunks by exact binomials, then drawn inside
-//!   each chunk.
+//! - `shots` (private): many shots from one final state, and what the last
+//!   gate pass records for them: with fewer than one shot per 32
+//!   amplitudes, shots split down a tree of 4096-amplitude chunks by exact
+//!   binomials, then drawn inside each chunk; with more, `dense`.
+//! - `dense` (private): Poissonized sampling for many shots: a Poisson
+//!   count per amplitude, drawn by the last gate pass block by block from
+//!   per-amplitude uniforms (a vector screen skips most amplitudes), then
+//!   an exact thinning to the shots asked for.
+//! - `poisson` (private): Poisson draws (inversion, PTRS) with `exp` and
+//!   `ln` of the crate's own, the same bits on every machine.
 //! - `draw` (private): a chunk's shots: per shot four vector searches of
 //!   8 running masses (blocks, runs, groups, then the group's 8
 //!   amplitudes, the one read of the state), in prefetched batches.
@@ -50,6 +57,7 @@
 mod binomial;
 mod buffer;
 mod compact;
+mod dense;
 pub mod device;
 mod draw;
 mod exec;
@@ -59,6 +67,7 @@ pub mod noise;
 mod ops;
 mod par;
 pub mod plan;
+mod poisson;
 mod program;
 mod rng;
 mod sample;

@@ -359,30 +359,23 @@ fn apply_op(state: &mut [C], n: u32, kind: Kind) {
     exec::run_stages(state, &stages);
 }
 
-/// Samples `shots` outcomes from the final `state` of a terminal circuit.
-/// `masses` holds the state's masses when the last gate pass recorded
-/// them (`recorded`, see [`crate::masses`]); otherwise they are computed
-/// into it here.
+/// Samples `shots` outcomes from the final `state` of a terminal circuit,
+/// from what its last gate pass recorded (`recorded`, see
+/// [`shots::Recording`]) or else from a read of the state; returns them
+/// with the masses buffer to keep. `pairs` is not empty and `shots` > 0
+/// (else see [`zero_outcomes`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sample_terminal(
     state: &StateVector,
-    masses: &mut Vec<f64>,
+    record: shots::Recording,
     recorded: bool,
     relabel: &[Op],
     pairs: &[(u32, u32)],
     shots: u64,
     seed: u64,
     memory: bool,
-) -> Outcomes {
-    if pairs.is_empty() || shots == 0 {
-        return zero_outcomes(shots, memory);
-    }
-    let a = state.amplitudes();
-    if !recorded {
-        *masses = crate::masses::reuse(std::mem::take(masses), a.len());
-        crate::masses::compute_into(a, masses);
-    }
-    let found = shots::sample_counts(a, masses, shots, seed);
+) -> (Outcomes, Vec<f64>) {
+    let (found, spare) = record.sample(state.amplitudes(), recorded, shots, seed);
     let map = OutcomeMap::new(state.num_qubits(), pairs);
     let outcome = |&(i, k): &(u64, u64)| (map.outcome(relabel_index(relabel, i)), k);
     let mut by_outcome: Vec<(u64, u64)> = if crate::par::worth_it(found.len()) {
@@ -409,10 +402,11 @@ pub(crate) fn sample_terminal(
         by_outcome = merged;
     }
     let memory = memory.then(|| crate::shuffle::shuffled(&by_outcome, seed));
-    Outcomes { counts: by_outcome.into_iter().collect(), memory }
+    (Outcomes { counts: by_outcome.into_iter().collect(), memory }, spare)
 }
 
-fn zero_outcomes(shots: u64, memory: bool) -> Outcomes {
+/// The outcomes of `shots` that read no qubit: all zero.
+pub(crate) fn zero_outcomes(shots: u64, memory: bool) -> Outcomes {
     let mut counts = BTreeMap::new();
     if shots > 0 {
         counts.insert(0, shots);

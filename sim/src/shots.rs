@@ -76,6 +76,65 @@ fn fold(q: &mut [f64; RUN]) -> f64 {
     q[0]
 }
 
+/// What a final state's last gate pass records for sampling `shots` from
+/// it: the search's masses, or, with at least one shot per
+/// [`crate::dense::AMPLITUDES_PER_SHOT`] amplitudes, the dense sampler's
+/// first attempt (see [`crate::dense`]). The same shots for a seed either
+/// way as [`Recording::sample`] without a recording pass.
+#[derive(Debug)]
+pub(crate) enum Recording {
+    /// The masses (a buffer kept between jobs, see [`crate::masses`]).
+    Masses(Vec<f64>),
+    /// The first attempt and its parts, and the spare masses buffer
+    /// (unused here, kept for the next job).
+    Arrivals { attempt: crate::dense::Attempt, parts: Vec<crate::dense::Arrivals>, spare: Vec<f64> },
+}
+
+impl Recording {
+    /// The recording for `shots` from a state of `len` amplitudes, with a
+    /// spare masses buffer to reuse.
+    pub(crate) fn new(len: usize, shots: u64, seed: u64, spare: Vec<f64>) -> Self {
+        if crate::dense::suits(len, shots) {
+            let attempt = crate::dense::Attempt::first(shots, seed);
+            Self::Arrivals { attempt, parts: Vec::new(), spare }
+        } else {
+            Self::Masses(masses::reuse(spare, len))
+        }
+    }
+
+    /// What the last pass writes into ([`crate::exec::run_stage_with`]).
+    pub(crate) fn target(&mut self) -> crate::exec::Record<'_> {
+        match self {
+            Self::Masses(m) => crate::exec::Record::Masses(m),
+            Self::Arrivals { attempt, parts, .. } => crate::exec::Record::Arrivals(attempt, parts),
+        }
+    }
+
+    /// The shots as (index, count) in index order, from the recording if
+    /// the last pass made it (`recorded`), else from a read of `a`; and the
+    /// masses buffer to keep.
+    pub(crate) fn sample(
+        self,
+        a: &[C],
+        recorded: bool,
+        shots: u64,
+        seed: u64,
+    ) -> (Vec<(u64, u64)>, Vec<f64>) {
+        match self {
+            Self::Masses(mut m) => {
+                if !recorded {
+                    masses::compute_into(a, &mut m);
+                }
+                (sample_counts(a, &m, shots, seed), m)
+            }
+            Self::Arrivals { parts, spare, .. } if recorded => {
+                (crate::dense::finish(parts, a, shots, seed), spare)
+            }
+            Self::Arrivals { spare, .. } => (crate::dense::sample(a, shots, seed), spare),
+        }
+    }
+}
+
 /// Draws `shots` basis indices from |a|^2 (which need not be normalized),
 /// given the masses `m` of `a` ([`crate::masses`]), as (index, count) in
 /// increasing index order. Deterministic for a seed, at any thread count.
@@ -216,7 +275,7 @@ fn amplitude_tree(a: &[C], shots: u64, seed: u64) -> Vec<(u64, u64)> {
 }
 
 /// The parts one after the other, copied in parallel for large outputs.
-fn concat(parts: Vec<Vec<(u64, u64)>>, parallel: bool) -> Vec<(u64, u64)> {
+pub(crate) fn concat(parts: Vec<Vec<(u64, u64)>>, parallel: bool) -> Vec<(u64, u64)> {
     let total: usize = parts.iter().map(Vec::len).sum();
     if !parallel || total < par::MIN_PARALLEL {
         return parts.concat();

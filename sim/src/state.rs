@@ -207,8 +207,9 @@ impl StateVector {
     /// per shot. Deterministic for a seed on any thread count.
     #[must_use]
     pub fn sample_runs(&self, shots: u64, seed: u64) -> Vec<(u64, u64)> {
-        let m = crate::masses::compute(&self.amps);
-        crate::shots::sample_counts(&self.amps, &m, shots, seed)
+        crate::shots::Recording::new(self.amps.len(), shots, seed, Vec::new())
+            .sample(&self.amps, false, shots, seed)
+            .0
     }
 
     /// Applies `gates` (each with its operands) with fusion and cache
@@ -249,20 +250,19 @@ impl StateVector {
             ops.extend(ops::lower(gate, qubits));
         }
         let stages = plan::plan(&ops::fuse(ops), self.n, blocking);
-        let mut m = crate::masses::reuse(std::mem::take(&mut self.masses), self.amps.len());
+        let spare = std::mem::take(&mut self.masses);
+        let mut record = crate::shots::Recording::new(self.amps.len(), shots, seed, spare);
         let mut recorded = false;
         for (k, stage) in stages.iter().enumerate() {
             if k + 1 == stages.len() {
-                recorded = exec::run_stage_with(&mut self.amps, stage, u64::MAX, Some(&mut m));
+                recorded =
+                    exec::run_stage_with(&mut self.amps, stage, u64::MAX, Some(record.target()));
             } else {
                 exec::run_stage(&mut self.amps, stage);
             }
         }
-        if !recorded {
-            crate::masses::compute_into(&self.amps, &mut m);
-        }
-        let found = crate::shots::sample_counts(&self.amps, &m, shots, seed);
-        self.masses = m;
+        let (found, spare) = record.sample(&self.amps, recorded, shots, seed);
+        self.masses = spare;
         Ok(found)
     }
 
@@ -414,14 +414,17 @@ mod tests {
     fn fused_sampling_draws_what_sampling_draws() {
         // 17 qubits, default blocking: a contiguous pass, a gathered one.
         let gates: Vec<_> = (0..17).map(|q| (Gate::Ry(0.1 * f64::from(q + 1)), vec![q])).collect();
-        let mut a = StateVector::zero(17).expect("small");
-        let mut b = a.clone();
-        let fused =
-            a.apply_gates_and_sample(&gates, Blocking::default(), 100_000, 6).expect("valid");
-        b.apply_gates(&gates, Blocking::default()).expect("valid");
-        assert_eq!(a, b);
-        assert_eq!(fused, b.sample_runs(100_000, 6));
-        assert_eq!(fused.iter().map(|x| x.1).sum::<u64>(), 100_000);
+        // 100,000 shots take the dense sampler, 2,000 the search.
+        for shots in [100_000, 2_000] {
+            let mut a = StateVector::zero(17).expect("small");
+            let mut b = a.clone();
+            let fused =
+                a.apply_gates_and_sample(&gates, Blocking::default(), shots, 6).expect("valid");
+            b.apply_gates(&gates, Blocking::default()).expect("valid");
+            assert_eq!(a, b);
+            assert_eq!(fused, b.sample_runs(shots, 6));
+            assert_eq!(fused.iter().map(|x| x.1).sum::<u64>(), shots);
+        }
     }
 
     #[test]

@@ -91,12 +91,15 @@ fn a_seed_gives_identical_results_at_one_and_two_threads() {
     for q in 0..n {
         c.measure(q, q);
     }
-    let a = run(&with_threads(1), &c, 50_000, 99, true);
-    let b = run(&with_threads(2), &c, 50_000, 99, true);
-    assert_eq!(a.counts, b.counts);
-    assert_eq!(a.memory, b.memory);
-    let other = run(&with_threads(2), &c, 50_000, 100, true);
-    assert_ne!(a.memory, other.memory, "another seed gives other shots");
+    // 50,000 shots take the dense sampler, 2,000 the search.
+    for shots in [50_000, 2_000] {
+        let a = run(&with_threads(1), &c, shots, 99, true);
+        let b = run(&with_threads(2), &c, shots, 99, true);
+        assert_eq!(a.counts, b.counts);
+        assert_eq!(a.memory, b.memory);
+        let other = run(&with_threads(2), &c, shots, 100, true);
+        assert_ne!(a.memory, other.memory, "another seed gives other shots");
+    }
 
     // Trajectories (mid-circuit measurement) and noise too.
     let mut m = Circuit::new(3, 2);

@@ -1,0 +1,400 @@
+//! Many shots from a state with about as many shots as amplitudes, or more
+//! than one per 32: one pass over the amplitudes instead of one search per
+//! shot.
+//!
+//! # Poissonization
+//!
+//! Give amplitude `i` an independent count `N_i ~ Poisson(c p_i)`, where
+//! `p_i = |a_i|^2` and `c` is a bit more than the shots `S`. Their total
+//! `T` is `Poisson(c P)` (`P` the state's mass), and *given* `T = t` the
+//! counts are exactly `Multinomial(t, p / P)`: `t` independent shots. So:
+//!
+//! 1. Every amplitude draws its count from its own uniform, a pure
+//!    function of (seed, attempt, index) (SplitMix64 of a counter), so the
+//!    counts depend neither on the thread count nor on the order or size
+//!    of the pieces the state is read in: the last gate pass can draw them
+//!    block by block while the amplitudes are in cache
+//!    (`exec::run_stage_with`), or one read pass can ([`sample`]), with the
+//!    same result.
+//! 2. The attempt is kept if `S <= T <= S + 3 m`, where `c = S + m` and
+//!    `m = 4 sqrt(S) + 4`: for a normalized state that fails about once in
+//!    30,000 attempts. Keeping or not depends on `T` alone, so a kept
+//!    attempt's counts are still `t` independent shots. Otherwise the next
+//!    attempt is drawn in a read pass, with `c` scaled by the measured mass.
+//! 3. `T - S` of the `T` shots, a uniformly random subset (distinct ranks
+//!    in index order), are removed: the `S` left are `S` independent shots,
+//!    `Multinomial(S, p / P)`, exactly.
+//!
+//! # Cost
+//!
+//! Per amplitude: its mass, one hashed counter and one comparison: the
+//! uniform is below `1 - λ` (less a margin above `exp`'s error) for most
+//! amplitudes, and then `N_i = 0` without computing `e^-λ` (the same
+//! result as the full test, which holds whenever the quick one does). The
+//! rest, about `min(λ, 1)` of the amplitudes, draw their count with
+//! [`crate::poisson`]: inversion for `λ <= 10`, PTRS above. Then `T - S`
+//! (some 4,000 of `10^6`) ranks are drawn and sorted. No masses, no tree:
+//! at `10^6` shots and `2^20` amplitudes that is a small fraction of a
+//! search per shot.
+
+use crate::ops::C;
+use crate::par;
+use crate::poisson;
+use crate::rng::{Stream, stream};
+use crate::sample::domain;
+
+mod counts;
+mod screen;
+use rand::RngCore;
+use rayon::prelude::*;
+
+/// The states that are sampled here: at least one shot per this many
+/// amplitudes.
+pub(crate) const AMPLITUDES_PER_SHOT: u64 = 32;
+/// Amplitudes per piece of the read pass (256 KiB).
+const PIECE: usize = 1 << 14;
+/// Attempts before falling back to the search of [`crate::shots`] (each
+/// fails with probability about 3e-5 once the mass is known).
+const ATTEMPTS: u64 = 8;
+
+/// Whether `shots` from `len` amplitudes are sampled here.
+pub(crate) fn suits(len: usize, shots: u64) -> bool {
+    len >= PIECE && shots.saturating_mul(AMPLITUDES_PER_SHOT) >= len as u64
+}
+
+/// One attempt's parameters: the keys of the amplitudes' uniforms and the
+/// scale `c` of their means.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt {
+    seed: u64,
+    number: u64,
+    /// The key of the uniforms' top 32 bits ([`screen::word`]).
+    key: u64,
+    /// The key of their 21 low bits.
+    low_key: u64,
+    scale: f64,
+}
+
+impl Attempt {
+    /// Attempt `number` for `shots`, given the state's mass.
+    fn new(seed: u64, number: u64, shots: u64, mass: f64) -> Self {
+        let mut keys = stream(seed, domain::POISSON_KEY, number);
+        let (key, low_key) = (keys.next_u64(), keys.next_u64());
+        let scale = (shots + margin(shots)) as f64 / mass;
+        Self { seed, number, key, low_key, scale }
+    }
+
+    /// The first attempt, made before the mass is known: it takes the
+    /// state as normalized (as a simulated state is, to rounding).
+    pub(crate) fn first(shots: u64, seed: u64) -> Self {
+        Self::new(seed, 0, shots, 1.0)
+    }
+
+    /// Adds the counts of the amplitudes `a`, the first of which has index
+    /// `origin`, to `out` (in index order).
+    pub(crate) fn draw(&self, a: &[C], origin: u64, out: &mut Arrivals) {
+        let scale32 = self.scale * 4_294_967_296.0;
+        let mut pending = Pending::default();
+        screen::screen(self.key, scale32, a, origin, |i, p, w| {
+            // The uniform's 53 bits, exactly: w 2^-32 + x 2^-53.
+            let x = (screen::mix(self.low_key, i) >> 43) as f64;
+            let u = w * (1.0 / 4_294_967_296.0) + x * (1.0 / (1u64 << 53) as f64);
+            pending.push(i, p * self.scale, u);
+            if pending.len == PENDING {
+                pending.flush(self, out);
+            }
+        });
+        pending.flush(self, out);
+    }
+}
+
+/// Amplitudes that passed the screen, waiting for their counts.
+const PENDING: usize = 64;
+
+/// The screen's passes, counted in batches: the inversions 8 lanes at a
+/// time, PTRS one by one.
+#[derive(Debug)]
+struct Pending {
+    index: [u64; PENDING],
+    lambda: [f64; PENDING],
+    u: [f64; PENDING],
+    len: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Self { index: [0; PENDING], lambda: [0.0; PENDING], u: [0.0; PENDING], len: 0 }
+    }
+}
+
+impl Pending {
+    #[inline]
+    fn push(&mut self, index: u64, lambda: f64, u: f64) {
+        self.index[self.len] = index;
+        self.lambda[self.len] = lambda;
+        self.u[self.len] = u;
+        self.len += 1;
+    }
+
+    /// Counts the pending amplitudes into `out`, in index order.
+    fn flush(&mut self, at: &Attempt, out: &mut Arrivals) {
+        let n = std::mem::take(&mut self.len);
+        let mut counts = [0u64; PENDING];
+        // The inversions, gathered 8 at a time (padded with mean 0).
+        let mut lanes = [0usize; counts::LANES];
+        let mut filled = 0;
+        let run = |lanes: &[usize], counts: &mut [u64; PENDING]| {
+            let lambda = std::array::from_fn(|j| lanes.get(j).map_or(0.0, |&k| self.lambda[k]));
+            let u = std::array::from_fn(|j| lanes.get(j).map_or(0.0, |&k| self.u[k]));
+            for (&k, c) in lanes.iter().zip(counts::small8(&lambda, &u)) {
+                counts[k] = c;
+            }
+        };
+        for k in 0..n {
+            let lambda = self.lambda[k];
+            if lambda <= poisson::SMALL_MAX {
+                lanes[filled] = k;
+                filled += 1;
+                if filled == counts::LANES {
+                    run(&lanes, &mut counts);
+                    filled = 0;
+                }
+            } else if lambda.is_finite() {
+                let domain = domain::POISSON_LARGE | (at.number << 8);
+                counts[k] = poisson::large(lambda, &mut stream(at.seed, domain, self.index[k]));
+            } else {
+                out.broken = true;
+            }
+        }
+        run(&lanes[..filled], &mut counts);
+        for (&i, &c) in self.index[..n].iter().zip(&counts[..n]) {
+            if c > 0 {
+                out.entries.push((i, c));
+                out.total += c;
+            }
+        }
+    }
+}
+
+/// `m`: the shots drawn beyond `S` on average (see the module doc).
+fn margin(shots: u64) -> u64 {
+    4 * (shots as f64).sqrt().ceil() as u64 + 4
+}
+
+/// The counts drawn from one piece of the state.
+#[derive(Debug, Default)]
+pub(crate) struct Arrivals {
+    /// (index, count) with count > 0, in index order.
+    entries: Vec<(u64, u64)>,
+    /// The sum of the counts.
+    total: u64,
+    /// An amplitude was not finite: the attempt cannot be kept.
+    broken: bool,
+}
+
+/// Draws `shots` basis indices from |a|^2 (which need not be normalized)
+/// as (index, count) in index order, in one read pass (see the module
+/// doc). The same counts as [`finish`] after a gate pass drew the first
+/// attempt. A zero (or non-finite) state has no distribution: every shot
+/// reads index 0.
+pub(crate) fn sample(a: &[C], shots: u64, seed: u64) -> Vec<(u64, u64)> {
+    let first = Attempt::first(shots, seed);
+    finish(read(a, &first), a, shots, seed)
+}
+
+/// The counts of attempt `at` over the whole state, one part per piece.
+fn read(a: &[C], at: &Attempt) -> Vec<Arrivals> {
+    let one = |(i, x): (usize, &[C])| {
+        let mut out = Arrivals::default();
+        at.draw(x, (i * PIECE) as u64, &mut out);
+        out
+    };
+    if par::worth_it(a.len()) {
+        a.par_chunks(PIECE).enumerate().map(one).collect()
+    } else {
+        a.chunks(PIECE).enumerate().map(one).collect()
+    }
+}
+
+/// The shots from the first attempt's parts (in index order, covering the
+/// state `a`), drawing further attempts if it is not kept.
+pub(crate) fn finish(parts: Vec<Arrivals>, a: &[C], shots: u64, seed: u64) -> Vec<(u64, u64)> {
+    if shots == 0 {
+        return Vec::new();
+    }
+    let mut parts = parts;
+    let mut mass = None;
+    for number in 1..=ATTEMPTS {
+        let total: u64 = parts.iter().map(|p| p.total).sum();
+        let broken = parts.iter().any(|p| p.broken);
+        if !broken && total >= shots && total - shots <= 3 * margin(shots) {
+            return thin(parts, total - shots, seed, number - 1);
+        }
+        let m = *mass.get_or_insert_with(|| crate::sample::block_masses(a, 14).iter().sum::<f64>());
+        if !(m > 0.0 && m.is_finite()) {
+            return vec![(0, shots)];
+        }
+        if number == ATTEMPTS {
+            break;
+        }
+        parts = read(a, &Attempt::new(seed, number, shots, m));
+    }
+    // Only for a state whose mass is not what the reads see (it cannot
+    // happen for a state in memory): the search does not depend on it.
+    crate::shots::sample_counts(a, &crate::masses::compute(a), shots, seed)
+}
+
+/// A uniform draw from `0..m` (`m >= 1`; Lemire's product, a bias below
+/// `m / 2^64`).
+#[inline]
+fn below(rng: &mut Stream, m: u64) -> u64 {
+    ((u128::from(rng.next_u64()) * u128::from(m)) >> 64) as u64
+}
+
+/// Removes `remove` of the parts' shots, a uniformly random subset, and
+/// concatenates what is left.
+fn thin(mut parts: Vec<Arrivals>, remove: u64, seed: u64, attempt: u64) -> Vec<(u64, u64)> {
+    let total: u64 = parts.iter().map(|p| p.total).sum();
+    let mut rng = stream(seed, domain::POISSON_THIN, attempt);
+    // Distinct ranks: draw, sort, drop repeats, draw what is missing. Any
+    // permutation of the ranks leaves the procedure's law unchanged, so
+    // the set is uniform among the subsets of its size.
+    let want = usize::try_from(remove).unwrap_or(usize::MAX);
+    let mut ranks: Vec<u64> = Vec::with_capacity(want);
+    while ranks.len() < want {
+        for _ in ranks.len()..want {
+            ranks.push(below(&mut rng, total));
+        }
+        ranks.sort_unstable();
+        ranks.dedup();
+    }
+    // Each part takes the ranks inside its range.
+    let mut work = Vec::with_capacity(parts.len());
+    let (mut start, mut rest) = (0u64, ranks.as_slice());
+    for p in &mut parts {
+        let end = start + p.total;
+        let cut = rest.partition_point(|&r| r < end);
+        let (mine, after) = rest.split_at(cut);
+        work.push((p, start, mine));
+        start = end;
+        rest = after;
+    }
+    let parallel = par::worth_it(want);
+    let strip = |(p, start, mine): (&mut Arrivals, u64, &[u64])| {
+        if mine.is_empty() {
+            return;
+        }
+        let mut next = mine.iter().peekable();
+        let mut at = start;
+        for e in &mut p.entries {
+            let end = at + e.1;
+            while next.next_if(|&&r| r < end).is_some() {
+                e.1 -= 1;
+            }
+            at = end;
+        }
+        p.entries.retain(|e| e.1 > 0);
+    };
+    if parallel {
+        work.into_par_iter().for_each(strip);
+    } else {
+        work.into_iter().for_each(strip);
+    }
+    let entries: Vec<Vec<(u64, u64)>> = parts.into_iter().map(|p| p.entries).collect();
+    crate::shots::concat(entries, par::worth_it(total as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(n: u32) -> Vec<C> {
+        // A product state with a spread of probabilities, like a benchmark's.
+        let mut a = vec![C::new(1.0, 0.0)];
+        for q in 0..n {
+            let t = 0.3 + 0.1 * f64::from(q);
+            let (c, s) = ((t / 2.0).cos(), (t / 2.0).sin());
+            let mut b = Vec::with_capacity(a.len() * 2);
+            b.extend(a.iter().map(|x| x * c));
+            b.extend(a.iter().map(|x| x * C::new(0.0, s)));
+            a = b;
+        }
+        a
+    }
+
+    #[test]
+    fn shots_add_up_in_index_order() {
+        let a = state(16);
+        for shots in [2048u64, 65_536, 1_000_000] {
+            let counts = sample(&a, shots, 3);
+            assert_eq!(counts.iter().map(|e| e.1).sum::<u64>(), shots);
+            assert!(counts.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(counts.iter().all(|e| e.1 > 0 && (e.0 as usize) < a.len()));
+        }
+    }
+
+    #[test]
+    fn the_same_for_a_seed_whatever_the_pieces_or_threads() {
+        let a = state(17);
+        let expect = sample(&a, 300_000, 9);
+        // Pieces of another size, drawn one after the other.
+        let at = Attempt::first(300_000, 9);
+        let parts: Vec<Arrivals> = a
+            .chunks(1 << 12)
+            .enumerate()
+            .map(|(i, x)| {
+                let mut out = Arrivals::default();
+                at.draw(x, (i << 12) as u64, &mut out);
+                out
+            })
+            .collect();
+        assert_eq!(finish(parts, &a, 300_000, 9), expect);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map(|p| p.install(|| sample(&a, 300_000, 9)));
+        assert_eq!(one.ok(), Some(expect.clone()));
+        assert_ne!(sample(&a, 300_000, 10), expect);
+    }
+
+    #[test]
+    fn counts_pass_a_chi_square_test() {
+        // 2^14 amplitudes in 64 cells of 256 consecutive indices.
+        let a = state(14);
+        let shots = 200_000u64;
+        let counts = sample(&a, shots, 1);
+        let mut seen = [0u64; 64];
+        for &(i, k) in &counts {
+            seen[(i >> 8) as usize] += k;
+        }
+        let mut chi2 = 0.0;
+        for (cell, &o) in seen.iter().enumerate() {
+            let p: f64 = a[cell * 256..(cell + 1) * 256].iter().map(|x| x.norm_sqr()).sum();
+            let e = p * shots as f64;
+            chi2 += (o as f64 - e).powi(2) / e;
+        }
+        // 63 degrees of freedom: P(X > 103.4) = 0.001.
+        assert!(chi2 < 103.4, "chi2 = {chi2}");
+    }
+
+    #[test]
+    fn odd_states() {
+        let zero = vec![C::new(0.0, 0.0); 1 << 14];
+        assert_eq!(sample(&zero, 5000, 1), vec![(0, 5000)]);
+        let mut nan = state(14);
+        nan[77] = C::new(f64::NAN, 0.0);
+        assert_eq!(sample(&nan, 5000, 1), vec![(0, 5000)]);
+        // GHZ: two amplitudes with every shot, far beyond inversion.
+        let mut ghz = vec![C::new(0.0, 0.0); 1 << 14];
+        ghz[0] = C::new(std::f64::consts::FRAC_1_SQRT_2, 0.0);
+        ghz[(1 << 14) - 1] = C::new(0.0, -std::f64::consts::FRAC_1_SQRT_2);
+        let counts = sample(&ghz, 1_000_000, 4);
+        assert_eq!(counts.len(), 2);
+        assert_eq!(counts[0].1 + counts[1].1, 1_000_000);
+        assert!((counts[0].1 as f64 - 500_000.0).abs() < 5.0 * 500.0, "{counts:?}");
+        // Not normalized: the first attempt fails and the next is scaled.
+        let big: Vec<C> = state(14).iter().map(|x| x * 3.0).collect();
+        let counts = sample(&big, 10_000, 2);
+        assert_eq!(counts.iter().map(|e| e.1).sum::<u64>(), 10_000);
+    }
+}
