@@ -25,7 +25,7 @@
 //!   the state), recorded by the last gate pass or computed in one read;
 //!   a spare buffer kept between jobs.
 //! - `shots` (private): many shots from one final state, and what the last
-//!   gate pass records for them: with fewer than one shot per 32
+//!   gate pass records for them: with fewer than one shot per 128
 //!   amplitudes, shots split down a tree of 4096-amplitude chunks by exact
 //!   binomials, then drawn inside each chunk; with more, `dense`.
 //! - `dense` (private): Poissonized sampling for many shots: a Poisson

@@ -414,8 +414,8 @@ mod tests {
     fn fused_sampling_draws_what_sampling_draws() {
         // 17 qubits, default blocking: a contiguous pass, a gathered one.
         let gates: Vec<_> = (0..17).map(|q| (Gate::Ry(0.1 * f64::from(q + 1)), vec![q])).collect();
-        // 100,000 shots take the dense sampler, 2,000 the search.
-        for shots in [100_000, 2_000] {
+        // 100,000 shots take the dense sampler, 500 the search.
+        for shots in [100_000, 500] {
             let mut a = StateVector::zero(17).expect("small");
             let mut b = a.clone();
             let fused =

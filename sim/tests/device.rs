@@ -91,8 +91,8 @@ fn a_seed_gives_identical_results_at_one_and_two_threads() {
     for q in 0..n {
         c.measure(q, q);
     }
-    // 50,000 shots take the dense sampler, 2,000 the search.
-    for shots in [50_000, 2_000] {
+    // 50,000 shots take the dense sampler, 1,000 the search.
+    for shots in [50_000, 1_000] {
         let a = run(&with_threads(1), &c, shots, 99, true);
         let b = run(&with_threads(2), &c, shots, 99, true);
         assert_eq!(a.counts, b.counts);

@@ -1,67 +1,144 @@
-//! The counts of the amplitudes the screen passes: inversion 8 lanes at a
-//! time ([`small8`]), the same bits as [`poisson::small`] lane by lane.
+//! The counts of the amplitudes the screen passes, 8 at a time
+//! ([`batch8`]): each one's full uniform, its mean, and its inversion (the
+//! same bits as [`poisson::small`] lane by lane); means above
+//! [`poisson::SMALL_MAX`] are left to the caller.
 
 use crate::poisson;
 
-/// Lanes per batch of inversions.
+/// Lanes per batch.
 pub(super) const LANES: usize = 8;
 
-/// `poisson::small(lambda[j], u[j])` for each lane (every `lambda[j] <=`
-/// [`poisson::SMALL_MAX`]), with AVX-512 when the CPU has it.
+/// What every lane of a batch shares: the scale of the means and the key
+/// of the uniforms' low bits.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Keys {
+    pub(super) scale: f64,
+    pub(super) low_key: u64,
+}
+
+/// Amplitude `index[j]`'s count, from its mass `p[j]` and its uniform's
+/// top word `w[j]` (see [`super::screen`]): `Poisson(p scale)` by inversion
+/// of `u = w 2^-32 + x 2^-53` (exactly its 53 bits), `x` the top 21 bits
+/// of SplitMix64 at counter `index` of the low key. Lanes whose mean is
+/// above [`poisson::SMALL_MAX`] (or NaN) count 0 and are set in the
+/// returned mask, with their mean and uniform in `lambda`; `p = w = 0`
+/// pads a batch (count 0).
 #[inline]
-pub(super) fn small8(lambda: &[f64; LANES], u: &[f64; LANES]) -> [u64; LANES] {
+pub(super) fn batch8(
+    keys: Keys,
+    index: &[u64; LANES],
+    p: &[f64; LANES],
+    w: &[f64; LANES],
+) -> ([u64; LANES], u8, [f64; LANES]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512dq")
         {
-            return avx512::small8(lambda, u);
+            return avx512::batch8(keys, index, p, w);
         }
     }
-    portable(lambda, u)
+    portable(keys, index, p, w)
 }
 
-/// [`small8`] one lane at a time.
-pub(super) fn portable(lambda: &[f64; LANES], u: &[f64; LANES]) -> [u64; LANES] {
-    std::array::from_fn(|j| poisson::small(lambda[j], u[j]))
+/// [`batch8`] one lane at a time.
+pub(super) fn portable(
+    keys: Keys,
+    index: &[u64; LANES],
+    p: &[f64; LANES],
+    w: &[f64; LANES],
+) -> ([u64; LANES], u8, [f64; LANES]) {
+    let mut counts = [0u64; LANES];
+    let mut large = 0u8;
+    let mut lambda = [0.0f64; LANES];
+    for j in 0..LANES {
+        lambda[j] = p[j] * keys.scale;
+        let x = (super::screen::mix(keys.low_key, index[j]) >> 43) as f64;
+        let u = w[j] * (1.0 / 4_294_967_296.0) + x * (1.0 / (1u64 << 53) as f64);
+        if lambda[j] <= poisson::SMALL_MAX {
+            counts[j] = poisson::small(lambda[j], u);
+        } else {
+            large |= 1 << j;
+        }
+    }
+    (counts, large, lambda)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::LANES;
-    use crate::poisson::{INV_FACT, LN2_HI, LN2_LO, RECIPROCALS, ROUNDER, SMALL_STEPS};
+    use super::{Keys, LANES};
+    use crate::dense::screen::GAMMA;
+    use crate::poisson::{INV_FACT, LN2_HI, LN2_LO, RECIPROCALS, ROUNDER, SMALL_MAX, SMALL_STEPS};
     use std::arch::x86_64::{
-        __m512d, _CMP_EQ_OQ, _CMP_GE_OQ, _mm512_add_epi64, _mm512_add_pd, _mm512_castsi512_pd,
-        _mm512_cvtpd_epi64, _mm512_loadu_pd, _mm512_mask_add_epi64, _mm512_mask_cmp_pd_mask,
-        _mm512_mask_mov_pd, _mm512_mul_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_si512,
-        _mm512_slli_epi64, _mm512_storeu_si512, _mm512_sub_pd, _mm512_xor_pd,
+        __m512d, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LE_OQ, _mm512_add_epi64, _mm512_add_pd,
+        _mm512_castsi512_pd, _mm512_cmp_pd_mask, _mm512_cvtepu64_pd, _mm512_cvtpd_epi64,
+        _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_add_epi64, _mm512_mask_cmp_pd_mask,
+        _mm512_mask_mov_pd, _mm512_maskz_mov_pd, _mm512_mul_pd, _mm512_mullo_epi64,
+        _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_si512, _mm512_slli_epi64,
+        _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_pd, _mm512_xor_pd,
+        _mm512_xor_si512,
     };
 
-    /// [`super::small8`] with AVX-512: [`crate::poisson::exp_neg`] and the
-    /// inversion steps, operation for operation, in 8 lanes; a lane stops
+    /// [`super::batch8`] with AVX-512: the same operations lane by lane
+    /// ([`crate::poisson::exp_neg`] and the inversion steps); a lane stops
     /// where the scalar loop would.
     #[allow(unsafe_code)]
-    pub(super) fn small8(lambda: &[f64; LANES], u: &[f64; LANES]) -> [u64; LANES] {
+    pub(super) fn batch8(
+        keys: Keys,
+        index: &[u64; LANES],
+        p: &[f64; LANES],
+        w: &[f64; LANES],
+    ) -> ([u64; LANES], u8, [f64; LANES]) {
         // SAFETY: the CPU has avx512f and avx512dq (checked by the caller,
         // the only one).
-        unsafe { run(lambda, u) }
+        unsafe { run(keys, index, p, w) }
     }
 
     #[target_feature(enable = "avx512f,avx512dq")]
     #[allow(unsafe_code)]
-    fn run(lambda: &[f64; LANES], u: &[f64; LANES]) -> [u64; LANES] {
-        // SAFETY: both are 8 contiguous f64.
-        let (l, u) = unsafe { (_mm512_loadu_pd(lambda.as_ptr()), _mm512_loadu_pd(u.as_ptr())) };
-        let p0 = exp_neg(l);
+    fn run(
+        keys: Keys,
+        index: &[u64; LANES],
+        p: &[f64; LANES],
+        w: &[f64; LANES],
+    ) -> ([u64; LANES], u8, [f64; LANES]) {
+        // SAFETY: all three are 8 contiguous 64-bit values.
+        let (i, p, w) = unsafe {
+            (
+                _mm512_loadu_si512(index.as_ptr().cast()),
+                _mm512_loadu_pd(p.as_ptr()),
+                _mm512_loadu_pd(w.as_ptr()),
+            )
+        };
+        let l = _mm512_mul_pd(p, _mm512_set1_pd(keys.scale));
+        // SplitMix64 at counter `index` of the low key, top 21 bits.
+        let mut z = _mm512_add_epi64(
+            _mm512_set1_epi64(keys.low_key as i64),
+            _mm512_mullo_epi64(i, _mm512_set1_epi64(GAMMA as i64)),
+        );
+        z = _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z));
+        z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9_u64 as i64));
+        z = _mm512_xor_si512(z, _mm512_srli_epi64::<27>(z));
+        z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0x94D0_49BB_1331_11EB_u64 as i64));
+        z = _mm512_xor_si512(z, _mm512_srli_epi64::<31>(z));
+        let x = _mm512_cvtepu64_pd(_mm512_srli_epi64::<43>(z));
+        let u = _mm512_add_pd(
+            _mm512_mul_pd(w, _mm512_set1_pd(1.0 / 4_294_967_296.0)),
+            _mm512_mul_pd(x, _mm512_set1_pd(1.0 / (1u64 << 53) as f64)),
+        );
+        let small = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(l, _mm512_set1_pd(SMALL_MAX));
+        // Large lanes invert mean 0 (count 0) and are reported.
+        let ls = _mm512_maskz_mov_pd(small, l);
+        let p0 = exp_neg(ls);
         let mut p = p0;
         let mut cdf = p0;
         let mut k = _mm512_setzero_si512();
         let one = _mm512_set1_epi64(1);
-        let mut active = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(0xff, u, cdf);
+        let mut active = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(small, u, cdf);
         let mut step = 0;
         while active != 0 && step + 1 < SMALL_STEPS {
             step += 1;
-            let next_p = _mm512_mul_pd(_mm512_mul_pd(p, l), _mm512_set1_pd(RECIPROCALS[step]));
+            let next_p = _mm512_mul_pd(_mm512_mul_pd(p, ls), _mm512_set1_pd(RECIPROCALS[step]));
             p = _mm512_mask_mov_pd(p, active, next_p);
             let next = _mm512_add_pd(cdf, p);
             k = _mm512_mask_add_epi64(k, active, k, one);
@@ -71,9 +148,13 @@ mod avx512 {
             active = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(active, u, cdf);
         }
         let mut out = [0u64; LANES];
-        // SAFETY: `out` is 8 contiguous u64.
-        unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), k) };
-        out
+        let mut lambda = [0.0f64; LANES];
+        // SAFETY: `out` and `lambda` are 8 contiguous 64-bit values.
+        unsafe {
+            _mm512_storeu_si512(out.as_mut_ptr().cast(), k);
+            _mm512_storeu_pd(lambda.as_mut_ptr(), l);
+        }
+        (out, !small, lambda)
     }
 
     /// `exp_neg` of each lane: the scalar function's operations in order.
@@ -108,18 +189,26 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64
+            x
         };
+        let keys = Keys { scale: 1e6, low_key: 0xfeed };
         for round in 0..20_000 {
-            let top = [1e-6, 0.1, 1.0, 10.0][round % 4];
-            let lambda: [f64; LANES] = std::array::from_fn(|_| next() * top);
-            let mut u: [f64; LANES] = std::array::from_fn(|_| next());
+            let top = [1e-12, 1e-7, 1e-6, 1e-5, 1.2e-5][round % 5];
+            let index: [u64; LANES] = std::array::from_fn(|_| next() >> 30);
+            let p: [f64; LANES] =
+                std::array::from_fn(|_| (next() >> 11) as f64 / 2f64.powi(53) * top);
+            let mut w: [f64; LANES] = std::array::from_fn(|_| (next() >> 32) as f64);
             if round % 7 == 0 {
-                u[round % LANES] = 1.0 - f64::EPSILON / 2.0;
+                w[round % LANES] = 4_294_967_295.0;
             }
-            assert_eq!(small8(&lambda, &u), portable(&lambda, &u), "{lambda:?} {u:?}");
+            let (c, large, lambda) = batch8(keys, &index, &p, &w);
+            let (c2, large2, lambda2) = portable(keys, &index, &p, &w);
+            assert_eq!((c, large), (c2, large2), "{p:?} {w:?}");
+            assert_eq!(lambda.map(f64::to_bits), lambda2.map(f64::to_bits));
         }
         let zero = [0.0; LANES];
-        assert_eq!(small8(&zero, &zero), [0; LANES]);
+        assert_eq!(batch8(keys, &[0; LANES], &zero, &zero).0, [0; LANES]);
+        let (_, large, _) = batch8(keys, &[0; LANES], &[f64::NAN; LANES], &zero);
+        assert_eq!(large, 0xff, "a NaN mean is left to the caller");
     }
 }

@@ -1,6 +1,6 @@
-//! Many shots from a state with about as many shots as amplitudes, or more
-//! than one per 32: one pass over the amplitudes instead of one search per
-//! shot.
+//! Many shots from a state: at least one per [`AMPLITUDES_PER_SHOT`]
+//! amplitudes. One pass over the amplitudes (usually the last gate pass
+//! itself) instead of one search per shot.
 //!
 //! # Poissonization
 //!
@@ -27,15 +27,15 @@
 //!
 //! # Cost
 //!
-//! Per amplitude: its mass, one hashed counter and one comparison: the
-//! uniform is below `1 - λ` (less a margin above `exp`'s error) for most
-//! amplitudes, and then `N_i = 0` without computing `e^-λ` (the same
-//! result as the full test, which holds whenever the quick one does). The
-//! rest, about `min(λ, 1)` of the amplitudes, draw their count with
-//! [`crate::poisson`]: inversion for `λ <= 10`, PTRS above. Then `T - S`
-//! (some 4,000 of `10^6`) ranks are drawn and sorted. No masses, no tree:
-//! at `10^6` shots and `2^20` amplitudes that is a small fraction of a
-//! search per shot.
+//! Per amplitude: its mass, half a hash and one comparison ([`screen`]):
+//! the uniform is below `1 - λ` (less a margin above `exp`'s error) for
+//! most amplitudes, and then `N_i = 0` without computing `e^-λ` (the same
+//! result as the full test, which holds whenever the quick one does). That
+//! is about 2 cycles per amplitude with AVX-512 (16 amplitudes per step).
+//! The rest, about `min(λ, 1)` of the amplitudes (roughly one per distinct
+//! outcome), draw their count: inversion 8 lanes at a time for `λ <= 10`
+//! ([`counts`]), PTRS above ([`crate::poisson`]). Then `T - S` (some 4,000
+//! of `10^6`) ranks are drawn and sorted. No masses, no tree, no search.
 
 use crate::ops::C;
 use crate::par;
@@ -49,8 +49,11 @@ use rand::RngCore;
 use rayon::prelude::*;
 
 /// The states that are sampled here: at least one shot per this many
-/// amplitudes.
-pub(crate) const AMPLITUDES_PER_SHOT: u64 = 32;
+/// amplitudes. With `10^6` shots the screen's pass (about 2 cycles per
+/// amplitude) beats the search (10 to 30 ns per shot) up to 2^26
+/// amplitudes, where it takes about 13 ms on two cores against some 15
+/// (`sim-bench-sample --sizes "24 25 26"`, both ways).
+pub(crate) const AMPLITUDES_PER_SHOT: u64 = 128;
 /// Amplitudes per piece of the read pass (256 KiB).
 const PIECE: usize = 1 << 14;
 /// Attempts before falling back to the search of [`crate::shots`] (each
@@ -96,81 +99,82 @@ impl Attempt {
         let scale32 = self.scale * 4_294_967_296.0;
         let mut pending = Pending::default();
         screen::screen(self.key, scale32, a, origin, |i, p, w| {
-            // The uniform's 53 bits, exactly: w 2^-32 + x 2^-53.
-            let x = (screen::mix(self.low_key, i) >> 43) as f64;
-            let u = w * (1.0 / 4_294_967_296.0) + x * (1.0 / (1u64 << 53) as f64);
-            pending.push(i, p * self.scale, u);
+            pending.push(i, p, w);
             if pending.len == PENDING {
                 pending.flush(self, out);
             }
         });
         pending.flush(self, out);
     }
+
+    /// The count of amplitude `index` of mean `lambda` above
+    /// [`poisson::SMALL_MAX`] (PTRS), or `None` if the mean is not finite.
+    fn large(&self, index: u64, lambda: f64) -> Option<u64> {
+        if !lambda.is_finite() {
+            return None;
+        }
+        let domain = domain::POISSON_LARGE | (self.number << 8);
+        Some(poisson::large(lambda, &mut stream(self.seed, domain, index)))
+    }
 }
 
-/// Amplitudes that passed the screen, waiting for their counts.
+/// Amplitudes that passed the screen, waiting for their counts (a
+/// multiple of [`counts::LANES`]).
 const PENDING: usize = 64;
 
-/// The screen's passes, counted in batches: the inversions 8 lanes at a
-/// time, PTRS one by one.
+/// The screen's passes: index, mass and the uniform's top word, counted
+/// in batches of [`counts::LANES`].
 #[derive(Debug)]
 struct Pending {
     index: [u64; PENDING],
-    lambda: [f64; PENDING],
-    u: [f64; PENDING],
+    p: [f64; PENDING],
+    w: [f64; PENDING],
     len: usize,
 }
 
 impl Default for Pending {
     fn default() -> Self {
-        Self { index: [0; PENDING], lambda: [0.0; PENDING], u: [0.0; PENDING], len: 0 }
+        Self { index: [0; PENDING], p: [0.0; PENDING], w: [0.0; PENDING], len: 0 }
     }
 }
 
 impl Pending {
     #[inline]
-    fn push(&mut self, index: u64, lambda: f64, u: f64) {
+    fn push(&mut self, index: u64, p: f64, w: f64) {
         self.index[self.len] = index;
-        self.lambda[self.len] = lambda;
-        self.u[self.len] = u;
+        self.p[self.len] = p;
+        self.w[self.len] = w;
         self.len += 1;
     }
 
     /// Counts the pending amplitudes into `out`, in index order.
     fn flush(&mut self, at: &Attempt, out: &mut Arrivals) {
         let n = std::mem::take(&mut self.len);
-        let mut counts = [0u64; PENDING];
-        // The inversions, gathered 8 at a time (padded with mean 0).
-        let mut lanes = [0usize; counts::LANES];
-        let mut filled = 0;
-        let run = |lanes: &[usize], counts: &mut [u64; PENDING]| {
-            let lambda = std::array::from_fn(|j| lanes.get(j).map_or(0.0, |&k| self.lambda[k]));
-            let u = std::array::from_fn(|j| lanes.get(j).map_or(0.0, |&k| self.u[k]));
-            for (&k, c) in lanes.iter().zip(counts::small8(&lambda, &u)) {
-                counts[k] = c;
-            }
-        };
-        for k in 0..n {
-            let lambda = self.lambda[k];
-            if lambda <= poisson::SMALL_MAX {
-                lanes[filled] = k;
-                filled += 1;
-                if filled == counts::LANES {
-                    run(&lanes, &mut counts);
-                    filled = 0;
+        // Padding (mass 0, word 0) counts 0.
+        let padded = n.next_multiple_of(counts::LANES);
+        self.p[n..padded].fill(0.0);
+        self.w[n..padded].fill(0.0);
+        let keys = counts::Keys { scale: at.scale, low_key: at.low_key };
+        let (index, _) = self.index.as_chunks::<{ counts::LANES }>();
+        let (p, _) = self.p.as_chunks::<{ counts::LANES }>();
+        let (w, _) = self.w.as_chunks::<{ counts::LANES }>();
+        for b in 0..padded / counts::LANES {
+            let (mut counts, large, lambda) = counts::batch8(keys, &index[b], &p[b], &w[b]);
+            let mut m = large;
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                match at.large(index[b][j], lambda[j]) {
+                    Some(k) => counts[j] = k,
+                    None => out.broken = true,
                 }
-            } else if lambda.is_finite() {
-                let domain = domain::POISSON_LARGE | (at.number << 8);
-                counts[k] = poisson::large(lambda, &mut stream(at.seed, domain, self.index[k]));
-            } else {
-                out.broken = true;
+                m &= m - 1;
             }
-        }
-        run(&lanes[..filled], &mut counts);
-        for (&i, &c) in self.index[..n].iter().zip(&counts[..n]) {
-            if c > 0 {
-                out.entries.push((i, c));
-                out.total += c;
+            let live = (n - b * counts::LANES).min(counts::LANES);
+            for (&i, &c) in index[b][..live].iter().zip(&counts[..live]) {
+                if c > 0 {
+                    out.entries.push((i, c));
+                    out.total += c;
+                }
             }
         }
     }

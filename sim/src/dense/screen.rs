@@ -18,7 +18,7 @@
 use crate::ops::C;
 
 /// SplitMix64's increment.
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+pub(super) const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 /// `2^32 (1 - ε) - 1` with `ε = 2^-46`.
 const BOUND: f64 = 4_294_967_296.0 * (1.0 - 1.0 / 70_368_744_177_664.0) - 1.0;
 
