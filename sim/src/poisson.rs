@@ -188,12 +188,13 @@ fn uniform(rng: &mut impl RngCore) -> f64 {
 /// random variables", 1993), from `rng`'s words.
 pub(crate) fn large(lambda: f64, rng: &mut impl RngCore) -> u64 {
     let sq = lambda.sqrt();
-    let ln_lambda = ln(lambda);
     let b = 0.931 + 2.53 * sq;
     let a = -0.059 + 0.024_83 * b;
     let inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
     let v_r = 0.9277 - 3.6224 / (b - 2.0);
-    let ln_inv_alpha = ln(inv_alpha);
+    // Only the full test needs these logarithms: most draws end in the
+    // squeeze first.
+    let mut logs = None;
     loop {
         let u = uniform(rng) - 0.5;
         let v = uniform(rng);
@@ -207,6 +208,8 @@ pub(crate) fn large(lambda: f64, rng: &mut impl RngCore) -> u64 {
             continue;
         }
         let k = k as u64;
+        let &mut (ln_lambda, ln_inv_alpha) =
+            logs.get_or_insert_with(|| (ln(lambda), ln(inv_alpha)));
         let lhs = ln(v) + ln_inv_alpha - ln(a / (us * us) + b);
         let rhs = -lambda + k as f64 * ln_lambda - ln_factorial(k);
         if lhs <= rhs {

@@ -1,6 +1,10 @@
 //! Many shots from one final state: counts per basis index, reading only
 //! the masses of [`crate::masses`] (recorded by the last gate pass) and,
-//! per shot, the 8 amplitudes of the group it lands in.
+//! per shot, the 8 amplitudes of the group it lands in. That is the way for
+//! fewer shots than one per [`crate::dense::AMPLITUDES_PER_SHOT`]
+//! amplitudes; with more, one pass over the amplitudes costs less than a
+//! search per shot, and [`crate::dense`] samples instead ([`Recording`]
+//! picks one, the same for a seed whether or not the last pass recorded).
 //!
 //! # Sampling `S` shots
 //!
@@ -40,11 +44,9 @@
 //! shuffled).
 //!
 //! Per shot that is some 10 ns of one core when the state is in cache, 14
-//! to 30 ns when it is not: `10^6` shots cost 5 to 10 ms on two cores up
-//! to n = 24, and some 15 ms at n = 26. One gate pass moves 32 bytes per
-//! amplitude: it takes less than that up to n = 24 (at n = 20 it runs from
-//! cache in well under 1 ms), about the same at n = 24, and more from
-//! n = 26 on (see `sim-bench-sample` and `scripts/bench-sample`).
+//! to 30 ns when it is not: `10^6` shots would cost 5 to 10 ms on two cores
+//! up to n = 24, and some 15 ms at n = 26, where the dense sampler's pass
+//! costs less (see `sim-bench-sample` and `scripts/bench-sample`).
 
 use crate::binomial::binomial;
 use crate::draw::{CHUNK, CHUNK_RUNS, Chunk, Drawer};

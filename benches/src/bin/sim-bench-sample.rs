@@ -5,10 +5,12 @@
 //!
 //! `RAYON_NUM_THREADS=T sim-bench-sample [--sizes "20 24"] [--shots S] [--reps R] [--fused-only]`
 //! (`--help` says more) prints, per size, the medians (ms) of: one h pass on the middle qubit;
-//! the same pass recording the sampler's masses, then `S` shots as counts
-//! (a device's terminal sampling); `S` shots from the state alone (with its
-//! own mass pass; skipped with `--fused-only`, e.g. to profile the fused
-//! path alone); and the sampling share (fused minus the plain pass). The
+//! the same pass recording what the sampler needs (the dense sampler's
+//! counts, or with few shots per amplitude the search's masses), then `S`
+//! shots as counts (a device's terminal sampling); `S` shots from the state
+//! alone (with its own read pass; skipped with `--fused-only`, e.g. to
+//! profile the fused path alone); and the sampling share (fused minus the
+//! plain pass). The
 //! plain and fused passes alternate, so a load change on a shared machine
 //! hits both alike.
 

@@ -84,7 +84,7 @@ pub(super) fn portable(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{BOUND, C, GAMMA, portable};
+    use super::{BOUND, C, GAMMA, portable, prefetch};
     use std::arch::x86_64::{
         _CMP_NLE_UQ, _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_cmp_pd_mask,
         _mm512_cvtepu64_pd, _mm512_loadu_pd, _mm512_mul_pd, _mm512_mullo_epi64,
@@ -137,8 +137,13 @@ mod avx512 {
             _mm512_mullo_epi64(lanes, _mm512_set1_epi64(GAMMA as i64)),
         );
         let step = _mm512_set1_epi64(GAMMA.wrapping_mul(8) as i64);
+        // The same place one slice further: the next block of a gate pass.
+        let ahead = 32 * blocks.len();
         for (b, block) in blocks.iter().enumerate() {
             let x = block.as_ptr().cast::<f64>();
+            for line in 0..4 {
+                prefetch(x.wrapping_add(ahead + 8 * line));
+            }
             // SAFETY: a block is 16 complex numbers, 32 contiguous f64
             // (`Complex<f64>` is `repr(C)`: re then im); the loads read 0..32.
             let [v0, v1, v2, v3] = [0, 8, 16, 24].map(|k| unsafe { _mm512_loadu_pd(x.add(k)) });
@@ -183,6 +188,19 @@ mod avx512 {
                 }
             }
         }
+    }
+}
+
+/// Asks for the cache line holding `at` to be brought into L2.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch(at: *const f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        // SAFETY: a prefetch is only a hint: it never faults, whatever the
+        // address, and does not access memory in Rust's sense.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(at.cast()) };
     }
 }
 
