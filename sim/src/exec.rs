@@ -385,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn skipping_dead_groups_and_recording_masses_change_nothing() {
+    fn skipping_dead_groups_and_recording_change_nothing() {
         let n = 14;
         for blocking in [
             Blocking { block_bits: 9, seg_bits: 6, inner_bits: 7 },
@@ -398,8 +398,20 @@ mod tests {
             let mut fast = plain.clone();
             let mut live = 0u64;
             let mut fused = 0;
+            let mut drawing = 0;
             for stage in &stages {
                 run_stage(&mut plain, stage);
+                // The dense sampler's counts drawn by the pass are those of
+                // a read of its result.
+                let mut drawn = fast.clone();
+                let attempt = dense::Attempt::first(20_000, 3);
+                let mut parts = Vec::new();
+                let record = Record::Arrivals(&attempt, &mut parts);
+                if run_stage_with(&mut drawn, stage, live, Some(record)) {
+                    drawing += 1;
+                    let kept = dense::finish(parts, &drawn, 20_000, 3);
+                    assert_eq!(kept, dense::sample(&drawn, 20_000, 3));
+                }
                 let mut runs = vec![f64::NAN; masses::mass_len(fast.len())];
                 if run_stage_with(&mut fast, stage, live, Some(Record::Masses(&mut runs))) {
                     fused += 1;
@@ -407,11 +419,13 @@ mod tests {
                     let same = runs.iter().zip(&expect).all(|(a, b)| a.to_bits() == b.to_bits());
                     assert!(same, "recorded masses are the separate pass's bits");
                 }
+                assert_eq!(drawn, fast, "{blocking:?}");
                 live |= stage.mixes;
                 assert_eq!(plain, fast, "{blocking:?}");
             }
             assert!(stages.len() > 1 || blocking == Blocking::default());
             assert!(fused > 0, "{blocking:?}");
+            assert!(drawing > 0, "{blocking:?}");
         }
     }
 }

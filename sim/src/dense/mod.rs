@@ -42,11 +42,11 @@ use crate::par;
 use crate::poisson;
 use crate::rng::{Stream, stream};
 use crate::sample::domain;
+use rand::RngCore;
+use rayon::prelude::*;
 
 mod counts;
 mod screen;
-use rand::RngCore;
-use rayon::prelude::*;
 
 /// The states that are sampled here: at least one shot per this many
 /// amplitudes. With `10^6` shots the screen's pass (about 2 cycles per
@@ -83,7 +83,7 @@ impl Attempt {
     fn new(seed: u64, number: u64, shots: u64, mass: f64) -> Self {
         let mut keys = stream(seed, domain::POISSON_KEY, number);
         let (key, low_key) = (keys.next_u64(), keys.next_u64());
-        let scale = (shots + margin(shots)) as f64 / mass;
+        let scale = shots.saturating_add(margin(shots)) as f64 / mass;
         Self { seed, number, key, low_key, scale }
     }
 
