@@ -1,12 +1,17 @@
-//! The counts of the amplitudes the screen passes, 8 at a time
-//! ([`batch8`]): each one's full uniform, its mean, and its inversion (the
+//! The counts of the amplitudes the screen passes, 32 at a time
+//! ([`batch`]): each one's full uniform, its mean, and its inversion (the
 //! same bits as [`poisson::small`] lane by lane); means above
 //! [`poisson::SMALL_MAX`] are left to the caller.
+//!
+//! A batch is 4 vectors of 8 lanes whose steps interleave: one vector's
+//! `exp` and inversion steps form a chain of dependent operations some
+//! 250 cycles long, and four independent chains fill the pipelines
+//! where one would leave them mostly idle.
 
 use crate::poisson;
 
 /// Lanes per batch.
-pub(super) const LANES: usize = 8;
+pub(super) const LANES: usize = 32;
 
 /// What every lane of a batch shares: the scale of the means and the key
 /// of the uniforms' low bits.
@@ -24,32 +29,32 @@ pub(super) struct Keys {
 /// returned mask, with their mean and uniform in `lambda`; `p = w = 0`
 /// pads a batch (count 0).
 #[inline]
-pub(super) fn batch8(
+pub(super) fn batch(
     keys: Keys,
     index: &[u64; LANES],
     p: &[f64; LANES],
     w: &[f64; LANES],
-) -> ([u64; LANES], u8, [f64; LANES]) {
+) -> ([u64; LANES], u32, [f64; LANES]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512dq")
         {
-            return avx512::batch8(keys, index, p, w);
+            return avx512::batch(keys, index, p, w);
         }
     }
     portable(keys, index, p, w)
 }
 
-/// [`batch8`] one lane at a time.
+/// [`batch`] one lane at a time.
 pub(super) fn portable(
     keys: Keys,
     index: &[u64; LANES],
     p: &[f64; LANES],
     w: &[f64; LANES],
-) -> ([u64; LANES], u8, [f64; LANES]) {
+) -> ([u64; LANES], u32, [f64; LANES]) {
     let mut counts = [0u64; LANES];
-    let mut large = 0u8;
+    let mut large = 0u32;
     let mut lambda = [0.0f64; LANES];
     for j in 0..LANES {
         lambda[j] = p[j] * keys.scale;
@@ -74,21 +79,24 @@ mod avx512 {
         _mm512_castsi512_pd, _mm512_cmp_pd_mask, _mm512_cvtepu64_pd, _mm512_cvtpd_epi64,
         _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_add_epi64, _mm512_mask_cmp_pd_mask,
         _mm512_mask_mov_pd, _mm512_maskz_mov_pd, _mm512_mul_pd, _mm512_mullo_epi64,
-        _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_si512, _mm512_slli_epi64,
-        _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_pd, _mm512_xor_pd,
-        _mm512_xor_si512,
+        _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512,
+        _mm512_slli_epi64, _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_pd,
+        _mm512_xor_pd, _mm512_xor_si512,
     };
 
-    /// [`super::batch8`] with AVX-512: the same operations lane by lane
+    /// Vectors of 8 lanes per batch.
+    const V: usize = LANES / 8;
+
+    /// [`super::batch`] with AVX-512: the same operations lane by lane
     /// ([`crate::poisson::exp_neg`] and the inversion steps); a lane stops
     /// where the scalar loop would.
     #[allow(unsafe_code)]
-    pub(super) fn batch8(
+    pub(super) fn batch(
         keys: Keys,
         index: &[u64; LANES],
         p: &[f64; LANES],
         w: &[f64; LANES],
-    ) -> ([u64; LANES], u8, [f64; LANES]) {
+    ) -> ([u64; LANES], u32, [f64; LANES]) {
         // SAFETY: the CPU has avx512f and avx512dq (checked by the caller,
         // the only one).
         unsafe { run(keys, index, p, w) }
@@ -101,80 +109,111 @@ mod avx512 {
         index: &[u64; LANES],
         p: &[f64; LANES],
         w: &[f64; LANES],
-    ) -> ([u64; LANES], u8, [f64; LANES]) {
-        // SAFETY: all three are 8 contiguous 64-bit values.
-        let (i, p, w) = unsafe {
-            (
-                _mm512_loadu_si512(index.as_ptr().cast()),
-                _mm512_loadu_pd(p.as_ptr()),
-                _mm512_loadu_pd(w.as_ptr()),
-            )
-        };
-        let l = _mm512_mul_pd(p, _mm512_set1_pd(keys.scale));
-        // SplitMix64 at counter `index` of the low key, top 21 bits.
-        let mut z = _mm512_add_epi64(
-            _mm512_set1_epi64(keys.low_key as i64),
-            _mm512_mullo_epi64(i, _mm512_set1_epi64(GAMMA as i64)),
-        );
-        z = _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z));
-        z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9_u64 as i64));
-        z = _mm512_xor_si512(z, _mm512_srli_epi64::<27>(z));
-        z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0x94D0_49BB_1331_11EB_u64 as i64));
-        z = _mm512_xor_si512(z, _mm512_srli_epi64::<31>(z));
-        let x = _mm512_cvtepu64_pd(_mm512_srli_epi64::<43>(z));
-        let u = _mm512_add_pd(
-            _mm512_mul_pd(w, _mm512_set1_pd(1.0 / 4_294_967_296.0)),
-            _mm512_mul_pd(x, _mm512_set1_pd(1.0 / (1u64 << 53) as f64)),
-        );
-        let small = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(l, _mm512_set1_pd(SMALL_MAX));
-        // Large lanes invert mean 0 (count 0) and are reported.
-        let ls = _mm512_maskz_mov_pd(small, l);
+    ) -> ([u64; LANES], u32, [f64; LANES]) {
+        let mut l = [_mm512_setzero_pd(); V];
+        let mut u = [_mm512_setzero_pd(); V];
+        let mut small = [0u8; V];
+        let mut ls = [_mm512_setzero_pd(); V];
+        for v in 0..V {
+            // SAFETY: each array holds LANES = 8 V contiguous 64-bit values;
+            // the loads read 8 v..8 v + 8.
+            let (i, p, w) = unsafe {
+                (
+                    _mm512_loadu_si512(index.as_ptr().add(8 * v).cast()),
+                    _mm512_loadu_pd(p.as_ptr().add(8 * v)),
+                    _mm512_loadu_pd(w.as_ptr().add(8 * v)),
+                )
+            };
+            l[v] = _mm512_mul_pd(p, _mm512_set1_pd(keys.scale));
+            // SplitMix64 at counter `index` of the low key, top 21 bits.
+            let mut z = _mm512_add_epi64(
+                _mm512_set1_epi64(keys.low_key as i64),
+                _mm512_mullo_epi64(i, _mm512_set1_epi64(GAMMA as i64)),
+            );
+            z = _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z));
+            z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9_u64 as i64));
+            z = _mm512_xor_si512(z, _mm512_srli_epi64::<27>(z));
+            z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0x94D0_49BB_1331_11EB_u64 as i64));
+            z = _mm512_xor_si512(z, _mm512_srli_epi64::<31>(z));
+            let x = _mm512_cvtepu64_pd(_mm512_srli_epi64::<43>(z));
+            u[v] = _mm512_add_pd(
+                _mm512_mul_pd(w, _mm512_set1_pd(1.0 / 4_294_967_296.0)),
+                _mm512_mul_pd(x, _mm512_set1_pd(1.0 / (1u64 << 53) as f64)),
+            );
+            small[v] = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(l[v], _mm512_set1_pd(SMALL_MAX));
+            // Large lanes invert mean 0 (count 0) and are reported.
+            ls[v] = _mm512_maskz_mov_pd(small[v], l[v]);
+        }
         let p0 = exp_neg(ls);
         let mut p = p0;
         let mut cdf = p0;
-        let mut k = _mm512_setzero_si512();
+        let mut k = [_mm512_setzero_si512(); V];
         let one = _mm512_set1_epi64(1);
-        let mut active = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(small, u, cdf);
+        let mut active = [0u8; V];
+        for v in 0..V {
+            active[v] = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(small[v], u[v], cdf[v]);
+        }
         let mut step = 0;
-        while active != 0 && step + 1 < SMALL_STEPS {
+        while active.iter().any(|&a| a != 0) && step + 1 < SMALL_STEPS {
             step += 1;
-            let next_p = _mm512_mul_pd(_mm512_mul_pd(p, ls), _mm512_set1_pd(RECIPROCALS[step]));
-            p = _mm512_mask_mov_pd(p, active, next_p);
-            let next = _mm512_add_pd(cdf, p);
-            k = _mm512_mask_add_epi64(k, active, k, one);
-            let stuck = _mm512_mask_cmp_pd_mask::<_CMP_EQ_OQ>(active, next, cdf);
-            active &= !stuck;
-            cdf = _mm512_mask_mov_pd(cdf, active, next);
-            active = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(active, u, cdf);
+            let r = _mm512_set1_pd(RECIPROCALS[step]);
+            for v in 0..V {
+                let next_p = _mm512_mul_pd(_mm512_mul_pd(p[v], ls[v]), r);
+                p[v] = _mm512_mask_mov_pd(p[v], active[v], next_p);
+                let next = _mm512_add_pd(cdf[v], p[v]);
+                k[v] = _mm512_mask_add_epi64(k[v], active[v], k[v], one);
+                let stuck = _mm512_mask_cmp_pd_mask::<_CMP_EQ_OQ>(active[v], next, cdf[v]);
+                active[v] &= !stuck;
+                cdf[v] = _mm512_mask_mov_pd(cdf[v], active[v], next);
+                active[v] = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(active[v], u[v], cdf[v]);
+            }
         }
         let mut out = [0u64; LANES];
         let mut lambda = [0.0f64; LANES];
-        // SAFETY: `out` and `lambda` are 8 contiguous 64-bit values.
-        unsafe {
-            _mm512_storeu_si512(out.as_mut_ptr().cast(), k);
-            _mm512_storeu_pd(lambda.as_mut_ptr(), l);
+        let mut large = 0u32;
+        for v in 0..V {
+            // SAFETY: `out` and `lambda` hold 8 V contiguous 64-bit values;
+            // the stores write 8 v..8 v + 8.
+            unsafe {
+                _mm512_storeu_si512(out.as_mut_ptr().add(8 * v).cast(), k[v]);
+                _mm512_storeu_pd(lambda.as_mut_ptr().add(8 * v), l[v]);
+            }
+            large |= u32::from(!small[v]) << (8 * v);
         }
-        (out, !small, lambda)
+        (out, large, lambda)
     }
 
-    /// `exp_neg` of each lane: the scalar function's operations in order.
+    /// `exp_neg` of each lane: the scalar function's operations in order,
+    /// the `V` vectors' steps interleaved.
     #[target_feature(enable = "avx512f,avx512dq")]
-    fn exp_neg(x: __m512d) -> __m512d {
-        let y = _mm512_xor_pd(x, _mm512_set1_pd(-0.0));
+    fn exp_neg(x: [__m512d; V]) -> [__m512d; V] {
         let rounder = _mm512_set1_pd(ROUNDER);
-        let scaled = _mm512_mul_pd(y, _mm512_set1_pd(std::f64::consts::LOG2_E));
-        let k = _mm512_sub_pd(_mm512_add_pd(scaled, rounder), rounder);
-        let r = _mm512_sub_pd(
-            _mm512_sub_pd(y, _mm512_mul_pd(k, _mm512_set1_pd(LN2_HI))),
-            _mm512_mul_pd(k, _mm512_set1_pd(LN2_LO)),
-        );
-        let mut p = _mm512_set1_pd(INV_FACT[0]);
-        for &c in &INV_FACT[1..] {
-            p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(c));
+        let mut r = [_mm512_setzero_pd(); V];
+        let mut k = [_mm512_setzero_pd(); V];
+        for v in 0..V {
+            let y = _mm512_xor_pd(x[v], _mm512_set1_pd(-0.0));
+            let scaled = _mm512_mul_pd(y, _mm512_set1_pd(std::f64::consts::LOG2_E));
+            k[v] = _mm512_sub_pd(_mm512_add_pd(scaled, rounder), rounder);
+            r[v] = _mm512_sub_pd(
+                _mm512_sub_pd(y, _mm512_mul_pd(k[v], _mm512_set1_pd(LN2_HI))),
+                _mm512_mul_pd(k[v], _mm512_set1_pd(LN2_LO)),
+            );
         }
-        p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(1.0));
-        let e = _mm512_add_epi64(_mm512_cvtpd_epi64(k), _mm512_set1_epi64(1023));
-        _mm512_mul_pd(p, _mm512_castsi512_pd(_mm512_slli_epi64::<52>(e)))
+        let mut p = [_mm512_set1_pd(INV_FACT[0]); V];
+        for &c in &INV_FACT[1..] {
+            let c = _mm512_set1_pd(c);
+            for v in 0..V {
+                p[v] = _mm512_add_pd(_mm512_mul_pd(p[v], r[v]), c);
+            }
+        }
+        let one = _mm512_set1_pd(1.0);
+        let mut out = [_mm512_setzero_pd(); V];
+        for v in 0..V {
+            let q = _mm512_add_pd(_mm512_mul_pd(p[v], r[v]), one);
+            let e = _mm512_add_epi64(_mm512_cvtpd_epi64(k[v]), _mm512_set1_epi64(1023));
+            out[v] = _mm512_mul_pd(q, _mm512_castsi512_pd(_mm512_slli_epi64::<52>(e)));
+        }
+        out
     }
 }
 
@@ -201,14 +240,14 @@ mod tests {
             if round % 7 == 0 {
                 w[round % LANES] = 4_294_967_295.0;
             }
-            let (c, large, lambda) = batch8(keys, &index, &p, &w);
+            let (c, large, lambda) = batch(keys, &index, &p, &w);
             let (c2, large2, lambda2) = portable(keys, &index, &p, &w);
             assert_eq!((c, large), (c2, large2), "{p:?} {w:?}");
             assert_eq!(lambda.map(f64::to_bits), lambda2.map(f64::to_bits));
         }
         let zero = [0.0; LANES];
-        assert_eq!(batch8(keys, &[0; LANES], &zero, &zero).0, [0; LANES]);
-        let (_, large, _) = batch8(keys, &[0; LANES], &[f64::NAN; LANES], &zero);
-        assert_eq!(large, 0xff, "a NaN mean is left to the caller");
+        assert_eq!(batch(keys, &[0; LANES], &zero, &zero).0, [0; LANES]);
+        let (_, large, _) = batch(keys, &[0; LANES], &[f64::NAN; LANES], &zero);
+        assert_eq!(large, u32::MAX, "a NaN mean is left to the caller");
     }
 }

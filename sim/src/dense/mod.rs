@@ -159,7 +159,7 @@ impl Pending {
         let (p, _) = self.p.as_chunks::<{ counts::LANES }>();
         let (w, _) = self.w.as_chunks::<{ counts::LANES }>();
         for b in 0..padded / counts::LANES {
-            let (mut counts, large, lambda) = counts::batch8(keys, &index[b], &p[b], &w[b]);
+            let (mut counts, large, lambda) = counts::batch(keys, &index[b], &p[b], &w[b]);
             let mut m = large;
             while m != 0 {
                 let j = m.trailing_zeros() as usize;
