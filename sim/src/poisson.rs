@@ -17,8 +17,6 @@
 //!   `λ >` [`SMALL_MAX`]: about 1.1 iterations of two uniforms, one `ln`
 //!   and one `ln k!` whatever `λ`.
 
-use rand::RngCore;
-
 /// The largest mean drawn by inversion: PTRS is valid from 10 on, and
 /// inversion costs `λ + 1` steps.
 pub(crate) const SMALL_MAX: f64 = 10.0;
@@ -106,23 +104,31 @@ pub(crate) fn ln(x: f64) -> f64 {
     e * LN2_HI + (e * LN2_LO + ln_m)
 }
 
-/// `ln k!`: summed exactly enough from a table below 16, Stirling's series
+/// `k!` for `k < 16`, exact (15! < 2^53).
+pub(crate) const FACTORIALS: [f64; 16] = {
+    let mut f = [1.0; 16];
+    let mut k = 2;
+    while k < 16 {
+        f[k] = f[k - 1] * k as f64;
+        k += 1;
+    }
+    f
+};
+
+/// `ln(2 pi) / 2`.
+pub(crate) const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// `ln k!`: the log of the exact factorial below 16, Stirling's series
 /// above (its first omitted term is under `1e-16` there).
 pub(crate) fn ln_factorial(k: u64) -> f64 {
     if k < 16 {
-        let mut f = 1.0f64;
-        for j in 2..=k {
-            f *= j as f64;
-        }
-        // 15! < 2^53: the product is exact.
-        return ln(f);
+        return ln(FACTORIALS[k as usize]);
     }
     let x = k as f64 + 1.0;
     let z = 1.0 / (x * x);
     // Bernoulli terms B_2j / (2j (2j - 1)), j = 5 down to 1.
     let series = ((((1.0 / 1188.0) * z - 1.0 / 1680.0) * z + 1.0 / 1260.0) * z - 1.0 / 360.0) * z
         + 1.0 / 12.0;
-    const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
     (x - 0.5) * ln(x) - x + HALF_LN_2PI + series / x
 }
 
@@ -177,27 +183,42 @@ fn floor(x: f64) -> f64 {
     }
 }
 
-/// A uniform in `[0, 1)` with 53 random bits.
+/// A uniform in `[0, 1)` with 53 random bits of `word`.
 #[inline]
-fn uniform(rng: &mut impl RngCore) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+fn uniform(word: u64) -> f64 {
+    (word >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// A `Poisson(lambda)` draw for `lambda >` [`SMALL_MAX`] (and finite), by
-/// PTRS (Hörmann, "The transformed rejection method for generating Poisson
-/// random variables", 1993), from `rng`'s words.
-pub(crate) fn large(lambda: f64, rng: &mut impl RngCore) -> u64 {
+/// PTRS's tries before [`large`] gives up (each succeeds with probability
+/// above 0.8; the cap is never reached in practice but bounds the words a
+/// draw reads).
+pub(crate) const LARGE_TRIES: u64 = 1 << 12;
+
+/// PTRS's constants for mean `lambda`: `(b, a, 1 / alpha, v_r)`.
+#[inline]
+pub(crate) fn ptrs_constants(lambda: f64) -> (f64, f64, f64, f64) {
     let sq = lambda.sqrt();
     let b = 0.931 + 2.53 * sq;
     let a = -0.059 + 0.024_83 * b;
     let inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
     let v_r = 0.9277 - 3.6224 / (b - 2.0);
+    (b, a, inv_alpha, v_r)
+}
+
+/// A `Poisson(lambda)` draw for `lambda >` [`SMALL_MAX`] (and finite), by
+/// PTRS (Hörmann, "The transformed rejection method for generating Poisson
+/// random variables", 1993). Try `t` reads words `2 t` and `2 t + 1` of
+/// `words` (`u`, then `v`); after [`LARGE_TRIES`] failed tries (never seen)
+/// the draw is `floor(lambda)`. `dense::large` computes the same 8 lanes
+/// at a time.
+pub(crate) fn large(lambda: f64, mut words: impl FnMut() -> u64) -> u64 {
+    let (b, a, inv_alpha, v_r) = ptrs_constants(lambda);
     // Only the full test needs these logarithms: most draws end in the
     // squeeze first.
     let mut logs = None;
-    loop {
-        let u = uniform(rng) - 0.5;
-        let v = uniform(rng);
+    for _ in 0..LARGE_TRIES {
+        let u = uniform(words()) - 0.5;
+        let v = uniform(words());
         let us = 0.5 - u.abs();
         let k = floor((2.0 * a / us + b) * u + lambda + 0.43);
         if us >= 0.07 && v <= v_r {
@@ -216,12 +237,14 @@ pub(crate) fn large(lambda: f64, rng: &mut impl RngCore) -> u64 {
             return k;
         }
     }
+    floor(lambda) as u64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::stream;
+    use rand::RngCore;
 
     fn ulps(a: f64, b: f64) -> u64 {
         a.to_bits().abs_diff(b.to_bits())
@@ -293,9 +316,9 @@ mod tests {
         for (i, &lambda) in [0.01, 0.3, 1.0, 4.5, 10.0, 10.5, 37.0, 400.0, 1e5].iter().enumerate() {
             let mut rng = stream(5, 99, i as u64);
             let (chi2, dof) = if lambda <= SMALL_MAX {
-                chi_square(lambda, 100_000, || small(lambda, uniform(&mut rng)))
+                chi_square(lambda, 100_000, || small(lambda, uniform(rng.next_u64())))
             } else {
-                chi_square(lambda, 100_000, || large(lambda, &mut rng))
+                chi_square(lambda, 100_000, || large(lambda, || rng.next_u64()))
             };
             // Far above the 0.999 quantile (about dof + 3.1 sqrt(2 dof) + 6):
             // the test is for a wrong distribution, not a 1-in-1000 fluke.

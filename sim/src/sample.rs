@@ -33,9 +33,6 @@ pub(crate) mod domain {
     /// The key of the dense sampler's per-amplitude uniforms, one per
     /// attempt ([`crate::dense`]).
     pub const POISSON_KEY: u64 = 9;
-    /// The PTRS draws of amplitude `i` in attempt `t` of the dense sampler:
-    /// `(seed, POISSON_LARGE | t << 8, i)` (never one of the values above).
-    pub const POISSON_LARGE: u64 = 10;
     /// The shots the dense sampler removes from a kept attempt.
     pub const POISSON_THIN: u64 = 11;
 }

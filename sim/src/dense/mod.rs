@@ -39,13 +39,13 @@
 
 use crate::ops::C;
 use crate::par;
-use crate::poisson;
 use crate::rng::{Stream, stream};
 use crate::sample::domain;
 use rand::RngCore;
 use rayon::prelude::*;
 
 mod counts;
+mod large;
 mod screen;
 
 /// The states that are sampled here: at least one shot per this many
@@ -69,12 +69,12 @@ pub(crate) fn suits(len: usize, shots: u64) -> bool {
 /// scale `c` of their means.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attempt {
-    seed: u64,
-    number: u64,
     /// The key of the uniforms' top 32 bits ([`screen::word`]).
     key: u64,
     /// The key of their 21 low bits.
     low_key: u64,
+    /// The key of the PTRS words ([`large::words`]).
+    large_key: u64,
     scale: f64,
 }
 
@@ -82,9 +82,9 @@ impl Attempt {
     /// Attempt `number` for `shots`, given the state's mass.
     fn new(seed: u64, number: u64, shots: u64, mass: f64) -> Self {
         let mut keys = stream(seed, domain::POISSON_KEY, number);
-        let (key, low_key) = (keys.next_u64(), keys.next_u64());
+        let (key, low_key, large_key) = (keys.next_u64(), keys.next_u64(), keys.next_u64());
         let scale = shots.saturating_add(margin(shots)) as f64 / mass;
-        Self { seed, number, key, low_key, scale }
+        Self { key, low_key, large_key, scale }
     }
 
     /// The first attempt, made before the mass is known: it takes the
@@ -105,16 +105,6 @@ impl Attempt {
             }
         });
         pending.flush(self, out);
-    }
-
-    /// The count of amplitude `index` of mean `lambda` above
-    /// [`poisson::SMALL_MAX`] (PTRS), or `None` if the mean is not finite.
-    fn large(&self, index: u64, lambda: f64) -> Option<u64> {
-        if !lambda.is_finite() {
-            return None;
-        }
-        let domain = domain::POISSON_LARGE | (self.number << 8);
-        Some(poisson::large(lambda, &mut stream(self.seed, domain, index)))
     }
 }
 
@@ -158,23 +148,46 @@ impl Pending {
         let (index, _) = self.index.as_chunks::<{ counts::LANES }>();
         let (p, _) = self.p.as_chunks::<{ counts::LANES }>();
         let (w, _) = self.w.as_chunks::<{ counts::LANES }>();
-        for b in 0..padded / counts::LANES {
-            let (mut counts, large, lambda) = counts::batch(keys, &index[b], &p[b], &w[b]);
+        let mut counts = [0u64; PENDING];
+        // The means above inversion's range, for PTRS 8 at a time.
+        let (mut at_large, mut large_index, mut large_mean) =
+            ([0usize; PENDING], [0u64; PENDING], [0.0f64; PENDING]);
+        let mut larges = 0;
+        for (b, ((index, p), w)) in
+            index.iter().zip(p).zip(w).take(padded / counts::LANES).enumerate()
+        {
+            let (c, large, lambda) = counts::batch(keys, index, p, w);
+            counts[b * counts::LANES..][..counts::LANES].copy_from_slice(&c);
             let mut m = large;
             while m != 0 {
                 let j = m.trailing_zeros() as usize;
-                match at.large(index[b][j], lambda[j]) {
-                    Some(k) => counts[j] = k,
-                    None => out.broken = true,
+                if lambda[j].is_finite() {
+                    at_large[larges] = b * counts::LANES + j;
+                    large_index[larges] = index[j];
+                    large_mean[larges] = lambda[j];
+                    larges += 1;
+                } else {
+                    out.broken = true;
                 }
                 m &= m - 1;
             }
-            let live = (n - b * counts::LANES).min(counts::LANES);
-            for (&i, &c) in index[b][..live].iter().zip(&counts[..live]) {
-                if c > 0 {
-                    out.entries.push((i, c));
-                    out.total += c;
-                }
+        }
+        let (index8, _) = large_index.as_chunks::<{ large::LANES }>();
+        let (mean8, _) = large_mean.as_chunks::<{ large::LANES }>();
+        for (g, (index, mean)) in
+            index8.iter().zip(mean8).take(larges.div_ceil(large::LANES)).enumerate()
+        {
+            let live = (larges - g * large::LANES).min(large::LANES);
+            let drawn =
+                large::large8(at.large_key, index, mean, (1u16 << live).wrapping_sub(1) as u8);
+            for (&k, &c) in at_large[g * large::LANES..][..live].iter().zip(&drawn) {
+                counts[k] = c;
+            }
+        }
+        for (&i, &c) in self.index[..n].iter().zip(&counts[..n]) {
+            if c > 0 {
+                out.entries.push((i, c));
+                out.total += c;
             }
         }
     }
