@@ -120,11 +120,27 @@ struct Pending {
     p: [f64; PENDING],
     w: [f64; PENDING],
     len: usize,
+    /// Scratch of [`Pending::flush`], kept here so no flush clears it
+    /// (each one writes what it reads): the counts, and the positions,
+    /// indices and means of the PTRS lanes.
+    counts: [u64; PENDING],
+    at_large: [usize; PENDING],
+    large_index: [u64; PENDING],
+    large_mean: [f64; PENDING],
 }
 
 impl Default for Pending {
     fn default() -> Self {
-        Self { index: [0; PENDING], p: [0.0; PENDING], w: [0.0; PENDING], len: 0 }
+        Self {
+            index: [0; PENDING],
+            p: [0.0; PENDING],
+            w: [0.0; PENDING],
+            len: 0,
+            counts: [0; PENDING],
+            at_large: [0; PENDING],
+            large_index: [0; PENDING],
+            large_mean: [0.0; PENDING],
+        }
     }
 }
 
@@ -148,10 +164,8 @@ impl Pending {
         let (index, _) = self.index.as_chunks::<{ counts::LANES }>();
         let (p, _) = self.p.as_chunks::<{ counts::LANES }>();
         let (w, _) = self.w.as_chunks::<{ counts::LANES }>();
-        let mut counts = [0u64; PENDING];
+        let Self { counts, at_large, large_index, large_mean, .. } = self;
         // The means above inversion's range, for PTRS 8 at a time.
-        let (mut at_large, mut large_index, mut large_mean) =
-            ([0usize; PENDING], [0u64; PENDING], [0.0f64; PENDING]);
         let mut larges = 0;
         for (b, ((index, p), w)) in
             index.iter().zip(p).zip(w).take(padded / counts::LANES).enumerate()
@@ -285,6 +299,7 @@ fn thin(mut parts: Vec<Arrivals>, remove: u64, seed: u64, attempt: u64) -> Vec<(
         ranks.sort_unstable();
         ranks.dedup();
     }
+    let parallel = par::worth_it(parts.iter().map(|p| p.entries.len()).sum());
     // Each part takes the ranks inside its range.
     let mut work = Vec::with_capacity(parts.len());
     let (mut start, mut rest) = (0u64, ranks.as_slice());
@@ -296,7 +311,6 @@ fn thin(mut parts: Vec<Arrivals>, remove: u64, seed: u64, attempt: u64) -> Vec<(
         start = end;
         rest = after;
     }
-    let parallel = par::worth_it(want);
     let strip = |(p, start, mine): (&mut Arrivals, u64, &[u64])| {
         if mine.is_empty() {
             return;
