@@ -31,11 +31,19 @@
 //! the uniform is below `1 - λ` (less a margin above `exp`'s error) for
 //! most amplitudes, and then `N_i = 0` without computing `e^-λ` (the same
 //! result as the full test, which holds whenever the quick one does). That
-//! is about 2 cycles per amplitude with AVX-512 (16 amplitudes per step).
-//! The rest, about `min(λ, 1)` of the amplitudes (roughly one per distinct
-//! outcome), draw their count: inversion 8 lanes at a time for `λ <= 10`
-//! ([`counts`]), PTRS above ([`crate::poisson`]). Then `T - S` (some 4,000
-//! of `10^6`) ranks are drawn and sorted. No masses, no tree, no search.
+//! is 1 to 2 cycles per amplitude with AVX-512 (16 amplitudes per step),
+//! and in a gate pass the screen also prefetches the pass's next block, so
+//! the pass's memory traffic runs under the sampler's arithmetic. The
+//! rest, about `min(λ, 1)` of the amplitudes (roughly one per distinct
+//! outcome), draw their count: inversion 32 lanes at a time for `λ <= 10`
+//! ([`counts`]), PTRS 8 lanes at a time above ([`large`]). Then `T - S`
+//! (some 4,000 of `10^6`) ranks are drawn and sorted. No masses, no tree,
+//! no search.
+//!
+//! At `10^6` shots on two cores that makes sampling cost about a gate
+//! pass at 2^22 amplitudes, half of one at 2^24 and a quarter at 2^26;
+//! at 2^20 a pass runs from cache in 0.2 ms and sampling takes some
+//! 1.6 ms, mostly the 110,000 counts (`scripts/bench-sample`).
 
 use crate::ops::C;
 use crate::par;
