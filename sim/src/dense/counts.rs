@@ -72,16 +72,15 @@ pub(super) fn portable(
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{Keys, LANES};
-    use crate::dense::screen::GAMMA;
+    use crate::dense::screen::avx512::mix8;
     use crate::poisson::{INV_FACT, LN2_HI, LN2_LO, RECIPROCALS, ROUNDER, SMALL_MAX, SMALL_STEPS};
     use std::arch::x86_64::{
         __m512d, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LE_OQ, _mm512_add_epi64, _mm512_add_pd,
         _mm512_castsi512_pd, _mm512_cmp_pd_mask, _mm512_cvtepu64_pd, _mm512_cvtpd_epi64,
         _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_add_epi64, _mm512_mask_cmp_pd_mask,
-        _mm512_mask_mov_pd, _mm512_maskz_mov_pd, _mm512_mul_pd, _mm512_mullo_epi64,
-        _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512,
-        _mm512_slli_epi64, _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_pd,
-        _mm512_xor_pd, _mm512_xor_si512,
+        _mm512_mask_mov_pd, _mm512_maskz_mov_pd, _mm512_mul_pd, _mm512_set1_epi64, _mm512_set1_pd,
+        _mm512_setzero_pd, _mm512_setzero_si512, _mm512_slli_epi64, _mm512_srli_epi64,
+        _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_pd, _mm512_xor_pd,
     };
 
     /// Vectors of 8 lanes per batch.
@@ -126,15 +125,7 @@ mod avx512 {
             };
             l[v] = _mm512_mul_pd(p, _mm512_set1_pd(keys.scale));
             // SplitMix64 at counter `index` of the low key, top 21 bits.
-            let mut z = _mm512_add_epi64(
-                _mm512_set1_epi64(keys.low_key as i64),
-                _mm512_mullo_epi64(i, _mm512_set1_epi64(GAMMA as i64)),
-            );
-            z = _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z));
-            z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9_u64 as i64));
-            z = _mm512_xor_si512(z, _mm512_srli_epi64::<27>(z));
-            z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0x94D0_49BB_1331_11EB_u64 as i64));
-            z = _mm512_xor_si512(z, _mm512_srli_epi64::<31>(z));
+            let z = mix8(keys.low_key, i);
             let x = _mm512_cvtepu64_pd(_mm512_srli_epi64::<43>(z));
             u[v] = _mm512_add_pd(
                 _mm512_mul_pd(w, _mm512_set1_pd(1.0 / 4_294_967_296.0)),

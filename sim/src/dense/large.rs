@@ -61,7 +61,7 @@ pub(super) fn portable(
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{LANES, WORD_BITS};
-    use crate::dense::screen::GAMMA;
+    use crate::dense::screen::avx512::mix8;
     use crate::poisson::{FACTORIALS, HALF_LN_2PI, LARGE_TRIES, LN2_HI, LN2_LO};
     use std::arch::x86_64::{
         __m512d, __m512i, __mmask8, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_LT_OQ,
@@ -70,10 +70,10 @@ mod avx512 {
         _mm512_cvtepi64_pd, _mm512_cvtepu64_pd, _mm512_cvttpd_epi64, _mm512_cvttpd_epu64,
         _mm512_div_pd, _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_add_epi64,
         _mm512_mask_blend_pd, _mm512_mask_mov_epi64, _mm512_mask_mul_pd, _mm512_max_pd,
-        _mm512_mul_pd, _mm512_mullo_epi64, _mm512_or_si512, _mm512_permutex2var_pd,
-        _mm512_roundscale_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd,
-        _mm512_setzero_si512, _mm512_slli_epi64, _mm512_sqrt_pd, _mm512_srli_epi64,
-        _mm512_storeu_si512, _mm512_sub_epi64, _mm512_sub_pd, _mm512_xor_si512,
+        _mm512_mul_pd, _mm512_or_si512, _mm512_permutex2var_pd, _mm512_roundscale_pd,
+        _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512,
+        _mm512_slli_epi64, _mm512_sqrt_pd, _mm512_srli_epi64, _mm512_storeu_si512,
+        _mm512_sub_epi64, _mm512_sub_pd,
     };
 
     /// [`super::large8`] with AVX-512.
@@ -92,15 +92,7 @@ mod avx512 {
     /// SplitMix64 at counters `c` of `key`, as uniforms in `[0, 1)`.
     #[target_feature(enable = "avx512f,avx512dq")]
     fn uniform(key: u64, c: __m512i) -> __m512d {
-        let mut z = _mm512_add_epi64(
-            _mm512_set1_epi64(key as i64),
-            _mm512_mullo_epi64(c, _mm512_set1_epi64(GAMMA as i64)),
-        );
-        z = _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z));
-        z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9_u64 as i64));
-        z = _mm512_xor_si512(z, _mm512_srli_epi64::<27>(z));
-        z = _mm512_mullo_epi64(z, _mm512_set1_epi64(0x94D0_49BB_1331_11EB_u64 as i64));
-        z = _mm512_xor_si512(z, _mm512_srli_epi64::<31>(z));
+        let z = mix8(key, c);
         _mm512_mul_pd(
             _mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(z)),
             _mm512_set1_pd(1.0 / (1u64 << 53) as f64),

@@ -83,14 +83,36 @@ pub(super) fn portable(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(super) mod avx512 {
     use super::{BOUND, C, GAMMA, portable, prefetch};
     use std::arch::x86_64::{
-        _CMP_NLE_UQ, _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_cmp_pd_mask,
-        _mm512_cvtepu64_pd, _mm512_loadu_pd, _mm512_mul_pd, _mm512_mullo_epi64,
+        __m512i, _CMP_NLE_UQ, _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512,
+        _mm512_cmp_pd_mask, _mm512_cvtepu64_pd, _mm512_loadu_pd, _mm512_mul_pd, _mm512_mullo_epi64,
         _mm512_permutex2var_pd, _mm512_set_epi64, _mm512_set1_epi64, _mm512_set1_pd,
         _mm512_srli_epi64, _mm512_storeu_pd, _mm512_sub_pd, _mm512_xor_si512,
     };
+
+    /// SplitMix64's output in each lane at state `z` (`key + c GAMMA`, see
+    /// [`super::mix`]): the sampler's one vector hash.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    #[inline]
+    pub(in crate::dense) fn finish_mix(z: __m512i) -> __m512i {
+        let mut h = _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z));
+        h = _mm512_mullo_epi64(h, _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9_u64 as i64));
+        h = _mm512_xor_si512(h, _mm512_srli_epi64::<27>(h));
+        h = _mm512_mullo_epi64(h, _mm512_set1_epi64(0x94D0_49BB_1331_11EB_u64 as i64));
+        _mm512_xor_si512(h, _mm512_srli_epi64::<31>(h))
+    }
+
+    /// [`super::mix`] of `key` at the counters of each lane.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    #[inline]
+    pub(in crate::dense) fn mix8(key: u64, c: __m512i) -> __m512i {
+        finish_mix(_mm512_add_epi64(
+            _mm512_set1_epi64(key as i64),
+            _mm512_mullo_epi64(c, _mm512_set1_epi64(GAMMA as i64)),
+        ))
+    }
 
     /// [`super::screen`] with AVX-512, 16 amplitudes at a time: the same
     /// masses (`re * re + im * im`), bounds and words, so the same passes.
@@ -128,8 +150,6 @@ mod avx512 {
         let bound = _mm512_set1_pd(BOUND);
         let scale = _mm512_set1_pd(scale32);
         let low32 = _mm512_set1_epi64(0xffff_ffff);
-        let c1 = _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9_u64 as i64);
-        let c2 = _mm512_set1_epi64(0x94D0_49BB_1331_11EB_u64 as i64);
         // Counters 8 b + j, j = 0..8, for the first block b = start / 16.
         let lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
         let mut z = _mm512_add_epi64(
@@ -159,11 +179,7 @@ mod avx512 {
             );
             let t_lo = _mm512_sub_pd(bound, _mm512_mul_pd(p_lo, scale));
             let t_hi = _mm512_sub_pd(bound, _mm512_mul_pd(p_hi, scale));
-            let mut h = _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z));
-            h = _mm512_mullo_epi64(h, c1);
-            h = _mm512_xor_si512(h, _mm512_srli_epi64::<27>(h));
-            h = _mm512_mullo_epi64(h, c2);
-            h = _mm512_xor_si512(h, _mm512_srli_epi64::<31>(h));
+            let h = finish_mix(z);
             z = _mm512_add_epi64(z, step);
             let w_lo = _mm512_cvtepu64_pd(_mm512_srli_epi64::<32>(h));
             let w_hi = _mm512_cvtepu64_pd(_mm512_and_si512(h, low32));
