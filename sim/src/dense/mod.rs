@@ -417,6 +417,32 @@ mod tests {
     }
 
     #[test]
+    fn the_screen_changes_no_count() {
+        // Every amplitude counted in full, with no screen, gives the
+        // screened draw's entries (means from 0 to beyond PTRS's 10).
+        let a = state(15);
+        let at = Attempt::first(2_000_000, 8);
+        let mut screened = Arrivals::default();
+        at.draw(&a, 0, &mut screened);
+        let keys = counts::Keys { scale: at.scale, low_key: at.low_key };
+        let mut full = Vec::new();
+        for (b, chunk) in a.chunks(counts::LANES).enumerate() {
+            let index = std::array::from_fn(|j| (b * counts::LANES + j) as u64);
+            let p = std::array::from_fn(|j| chunk[j].re * chunk[j].re + chunk[j].im * chunk[j].im);
+            let w = std::array::from_fn(|j| screen::word(at.key, index[j]) as f64);
+            let (mut c, large, lambda) = counts::portable(keys, &index, &p, &w);
+            for j in 0..counts::LANES {
+                if large >> j & 1 == 1 {
+                    c[j] = crate::poisson::large(lambda[j], large::words(at.large_key, index[j]));
+                }
+            }
+            full.extend(index.iter().zip(c).filter(|e| e.1 > 0).map(|(&i, k)| (i, k)));
+        }
+        assert!(full.iter().any(|e| e.1 > 10) && full.len() > 1000);
+        assert_eq!(screened.entries, full);
+    }
+
+    #[test]
     fn odd_states() {
         let zero = vec![C::new(0.0, 0.0); 1 << 14];
         assert_eq!(sample(&zero, 5000, 1), vec![(0, 5000)]);
