@@ -40,10 +40,10 @@
 //! (some 4,000 of `10^6`) ranks are drawn and sorted. No masses, no tree,
 //! no search.
 //!
-//! At `10^6` shots on two cores that makes sampling cost about a gate
-//! pass at 2^22 amplitudes, half of one at 2^24 and a quarter at 2^26;
-//! at 2^20 a pass runs from cache in 0.2 ms and sampling takes some
-//! 1.6 ms, mostly the 110,000 counts (`scripts/bench-sample`).
+//! At `10^6` shots on two cores sampling costs 1.1 to 1.5 gate passes at
+//! 2^22 amplitudes, under half of one at 2^24 and a quarter at 2^26; at
+//! 2^20 a pass runs from cache in 0.2 to 0.3 ms and sampling takes some
+//! 1.6 ms, mostly the 113,000 counts (`scripts/bench-sample`).
 
 use crate::ops::C;
 use crate::par;
@@ -57,10 +57,10 @@ mod large;
 mod screen;
 
 /// The states that are sampled here: at least one shot per this many
-/// amplitudes. With `10^6` shots the screen's pass (about 2 cycles per
+/// amplitudes. With `10^6` shots the screen's pass (1 to 2 cycles per
 /// amplitude) beats the search (10 to 30 ns per shot) up to 2^26
-/// amplitudes, where it takes about 13 ms on two cores against some 15
-/// (`sim-bench-sample --sizes "24 25 26"`, both ways).
+/// amplitudes, where it takes some 8 ms on two cores against the search's
+/// 15 (`sim-bench-sample --sizes "24 25 26"`, both ways).
 pub(crate) const AMPLITUDES_PER_SHOT: u64 = 128;
 /// Amplitudes per piece of the read pass (256 KiB).
 const PIECE: usize = 1 << 14;
