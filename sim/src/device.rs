@@ -311,8 +311,10 @@ impl SimDevice {
         // in every amplitude, and groups where they are 1 stay zero (a GHZ
         // chain's first stage touches one block of 2^15 amplitudes).
         let mut live = 0u64;
-        // The last pass records the run masses the sampler needs, so
-        // sampling reads only the chunks that hold shots.
+        // The last pass records what the sampler needs while its blocks are
+        // in cache (`shots::Recording`): the dense sampler's counts, or the
+        // search's masses, so sampling reads only the chunks that hold
+        // shots.
         let sampling = shots > 0 && !pairs.is_empty();
         let len = sv.amplitudes().len();
         let mut record = sampling.then(|| {
